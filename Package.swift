@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+
+let package = Package(
+    name: "Loupe",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "loupe", targets: ["loupe"]),
+        .library(name: "LoupeGraph", targets: ["LoupeGraph"]),
+        .library(name: "LoupeFormats", targets: ["LoupeFormats"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries: module.modulemap + shim.h only.
+        .systemLibrary(name: "CProtobufC", path: "Sources/CProtobufC"),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng"),
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg"),
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas"),
+        // protoc-c output for Schemas/onnx.proto (Scripts/gen-onnx-proto.sh).
+        .target(
+            name: "CONNXProto",
+            dependencies: ["CProtobufC"],
+            cSettings: [.unsafeFlags(["-w"])],
+            linkerSettings: [.linkedLibrary("protobuf-c")]
+        ),
+        .target(name: "LoupeTensor", dependencies: ["COpenBLAS"]),
+        .target(name: "LoupeGraph", dependencies: ["LoupeTensor"]),
+        .target(name: "LoupeFormats", dependencies: ["LoupeGraph", "CONNXProto", "CProtobufC", "CPNG", "CJPEG"]),
+        .target(name: "LoupeRender", dependencies: ["LoupeTensor"]),
+        .executableTarget(
+            name: "loupe",
+            dependencies: [
+                "LoupeGraph", "LoupeFormats", "LoupeRender",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "LoupeTensorTests", dependencies: ["LoupeTensor"]),
+        .testTarget(name: "LoupeGraphTests", dependencies: ["LoupeGraph", "LoupeFormats"]),
+        .testTarget(name: "LoupeFormatsTests", dependencies: ["LoupeFormats"]),
+        .testTarget(name: "loupeTests", dependencies: ["loupe"]),
+    ],
+    // Swift 5 mode: kernels hand raw buffers to parallel loops, which the Swift 6
+    // checker cannot prove safe; the threading policy lives in LoupeTensor/GEMM.swift.
+    swiftLanguageModes: [.v5]
+)

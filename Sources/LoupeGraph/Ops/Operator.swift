@@ -1,0 +1,74 @@
+import LoupeTensor
+
+/// The static type of a tensor during shape inference.
+public struct TensorType: Sendable, Equatable, CustomStringConvertible {
+    public var dtype: DType
+    public var shape: [Int]
+    public init(_ dtype: DType, _ shape: [Int]) {
+        self.dtype = dtype
+        self.shape = shape
+    }
+    public var description: String { "\(dtype.name)\(describe(shape))" }
+}
+
+/// What an operator sees when it is built: the node's attributes and input names, and the
+/// opset version, so that one type can read every version of the op.
+public struct OpContext: Sendable {
+    public var node: Node
+    public var opset: Int
+    public var attributes: Attributes
+
+    public init(node: Node, opset: Int) {
+        self.node = node
+        self.opset = opset
+        self.attributes = Attributes(node.attributes, owner: node.label)
+    }
+
+    /// True when optional input `i` is present (not omitted and not past the end).
+    public func hasInput(_ i: Int) -> Bool { i < node.inputs.count && !node.inputs[i].isEmpty }
+}
+
+/// One ONNX operator: attribute parsing, shape inference and the forward kernel, in one file
+/// per op under `Ops/`, named after the spec (`Conv.swift`).
+///
+/// Inputs arrive in the node's order; an omitted optional input is `nil`. Implementations
+/// throw `LoupeError` (never trap) for anything a model file can cause; the executor adds
+/// the node name to the message.
+public protocol Operator: Sendable {
+    /// The ONNX op type this implements, e.g. "Conv".
+    static var opType: String { get }
+    init(_ context: OpContext) throws
+    /// Output types from input types. `constants[i]` holds input i's value when it is known
+    /// before running (an initializer or folded constant); shape-like inputs need it.
+    func infer(_ inputs: [TensorType?], constants: [Tensor?]) throws -> [TensorType]
+    func forward(_ inputs: [Tensor?]) throws -> [Tensor]
+}
+
+extension Operator {
+    /// Input `i`, or an error saying that the required input is missing.
+    @inline(__always)
+    public func required(_ inputs: [Tensor?], _ i: Int) throws -> Tensor {
+        guard i < inputs.count, let t = inputs[i] else {
+            throw LoupeError.invalid("\(Self.opType): required input \(i) is missing")
+        }
+        return t
+    }
+
+    @inline(__always)
+    public func required(_ inputs: [TensorType?], _ i: Int) throws -> TensorType {
+        guard i < inputs.count, let t = inputs[i] else {
+            throw LoupeError.invalid("\(Self.opType): required input \(i) is missing")
+        }
+        return t
+    }
+
+    /// Input `i` as a float tensor, or an error naming the dtype found.
+    @inline(__always)
+    public func float(_ inputs: [Tensor?], _ i: Int) throws -> Tensor {
+        let t = try required(inputs, i)
+        guard t.isFloat else {
+            throw LoupeError.unsupported("\(Self.opType): input \(i) has dtype \(t.dtype.name); only float tensors are supported here")
+        }
+        return t
+    }
+}

@@ -1,0 +1,127 @@
+/// NumPy-style (multidirectional) broadcasting, as ONNX defines it for Add, Mul, Max, ...
+
+/// The broadcast shape of `a` and `b`, or an error naming both shapes.
+public func broadcastShape(_ a: [Int], _ b: [Int]) throws -> [Int] {
+    let r = max(a.count, b.count)
+    var out = [Int](repeating: 1, count: r)
+    for i in 0..<r {
+        let da = i < r - a.count ? 1 : a[i - (r - a.count)]
+        let db = i < r - b.count ? 1 : b[i - (r - b.count)]
+        if da == db || db == 1 {
+            out[i] = da
+        } else if da == 1 {
+            out[i] = db
+        } else {
+            throw LoupeError.shape("cannot broadcast shapes \(describe(a)) and \(describe(b))")
+        }
+    }
+    return out
+}
+
+/// Strides of `shape` seen through broadcasting to `out` (0 along broadcast dimensions).
+public func broadcastStrides(_ shape: [Int], to out: [Int]) -> [Int] {
+    let pad = out.count - shape.count
+    let s = contiguousStrides(shape)
+    return (0..<out.count).map { i in
+        i < pad || shape[i - pad] == 1 ? 0 : s[i - pad]
+    }
+}
+
+/// Walks the broadcast of two operands: calls `body(outOffset, aOffset, bOffset, n, aStep, bStep)`
+/// for each contiguous run of the last (coalesced) dimension.
+@inline(__always)
+public func forEachBroadcastRun(
+    _ out: [Int], _ aStrides: [Int], _ bStrides: [Int],
+    _ body: (Int, Int, Int, Int, Int, Int) -> Void
+) {
+    // Coalesce dimensions that are contiguous in both operands.
+    var dims: [Int] = []
+    var sa: [Int] = []
+    var sb: [Int] = []
+    for i in 0..<out.count where out[i] != 1 {
+        if let last = dims.last, sa.last! == aStrides[i] * out[i], sb.last! == bStrides[i] * out[i] {
+            dims[dims.count - 1] = last * out[i]
+            sa[sa.count - 1] = aStrides[i]
+            sb[sb.count - 1] = bStrides[i]
+        } else {
+            dims.append(out[i]); sa.append(aStrides[i]); sb.append(bStrides[i])
+        }
+    }
+    if out.contains(0) { return }
+    if dims.isEmpty { body(0, 0, 0, 1, 0, 0); return }
+    let r = dims.count
+    let inner = dims[r - 1]
+    var idx = [Int](repeating: 0, count: r)
+    var o = 0, ao = 0, bo = 0
+    while true {
+        body(o, ao, bo, inner, sa[r - 1], sb[r - 1])
+        o += inner
+        var d = r - 2
+        while d >= 0 {
+            idx[d] += 1
+            ao += sa[d]; bo += sb[d]
+            if idx[d] < dims[d] { break }
+            ao -= sa[d] * dims[d]; bo -= sb[d] * dims[d]
+            idx[d] = 0
+            d -= 1
+        }
+        if d < 0 { return }
+    }
+}
+
+/// Element-wise binary op over float tensors with broadcasting.
+@inline(__always)
+public func broadcastFloat(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) throws -> Tensor {
+    let shape = try broadcastShape(a.shape, b.shape)
+    let sa = broadcastStrides(a.shape, to: shape), sb = broadcastStrides(b.shape, to: shape)
+    return try a.floats.withUnsafeBufferPointer { pa in
+        try b.floats.withUnsafeBufferPointer { pb in
+            try Tensor(shape: shape) { out in
+                forEachBroadcastRun(shape, sa, sb) { o, ao, bo, n, da, db in
+                    if da == 1 && db == 1 {
+                        for i in 0..<n { out[o + i] = f(pa[ao + i], pb[bo + i]) }
+                    } else if da == 1 && db == 0 {
+                        let y = pb[bo]
+                        for i in 0..<n { out[o + i] = f(pa[ao + i], y) }
+                    } else if da == 0 && db == 1 {
+                        let x = pa[ao]
+                        for i in 0..<n { out[o + i] = f(x, pb[bo + i]) }
+                    } else {
+                        for i in 0..<n { out[o + i] = f(pa[ao + i * da], pb[bo + i * db]) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Element-wise binary op over integer tensors with broadcasting; result dtype `dtype`.
+@inline(__always)
+public func broadcastInt(_ a: Tensor, _ b: Tensor, dtype: DType, _ f: (Int64, Int64) -> Int64) throws -> Tensor {
+    let shape = try broadcastShape(a.shape, b.shape)
+    try Tensor.checkedCount(shape)
+    let sa = broadcastStrides(a.shape, to: shape), sb = broadcastStrides(b.shape, to: shape)
+    var out = [Int64](repeating: 0, count: shape.reduce(1, *))
+    a.ints.withUnsafeBufferPointer { pa in
+        b.ints.withUnsafeBufferPointer { pb in
+            out.withUnsafeMutableBufferPointer { po in
+                forEachBroadcastRun(shape, sa, sb) { o, ao, bo, n, da, db in
+                    for i in 0..<n { po[o + i] = dtype.wrap(f(pa[ao + i * da], pb[bo + i * db])) }
+                }
+            }
+        }
+    }
+    return Tensor(shape: shape, ints: out, dtype: dtype)
+}
+
+/// Materialises `t` broadcast to `shape` (for Expand).
+public func broadcastTo(_ t: Tensor, _ shape: [Int]) throws -> Tensor {
+    let full = try broadcastShape(t.shape, shape)
+    if t.isFloat {
+        let z = try Tensor(zeros: full)
+        var r = try broadcastFloat(t, z) { x, _ in x }
+        r.dtype = t.dtype
+        return r
+    }
+    return try broadcastInt(t, Tensor(shape: full, ints: [Int64](repeating: 0, count: try Tensor.checkedCount(full))), dtype: t.dtype) { x, _ in x }
+}
