@@ -3,7 +3,10 @@ import LoupeTensor
 /// Every operator Loupe runs, by ONNX op type (default domain "" / "ai.onnx").
 public enum OperatorRegistry {
     public static let all: [any Operator.Type] = [
+        // elementwise, activations, reductions:
         Relu.self, Add.self,
+        // shape and data movement:
+        // convolution, pooling, normalisation, GEMM:
     ]
 
     public static let byType: [String: any Operator.Type] = {
