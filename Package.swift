@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "LoupeTensor", dependencies: ["COpenBLAS"]),
         .target(name: "LoupeGraph", dependencies: ["LoupeTensor"]),
         .target(name: "LoupeFormats", dependencies: ["LoupeGraph", "CONNXProto", "CProtobufC", "CPNG", "CJPEG"]),
-        .target(name: "LoupeRender", dependencies: ["LoupeTensor"]),
+        .target(name: "LoupeRender", dependencies: ["LoupeTensor", "LoupeFormats"]),
         .executableTarget(
             name: "loupe",
             dependencies: [
@@ -38,8 +38,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "LoupeTensorTests", dependencies: ["LoupeTensor"]),
-        .testTarget(name: "LoupeGraphTests", dependencies: ["LoupeGraph", "LoupeFormats"]),
-        .testTarget(name: "LoupeFormatsTests", dependencies: ["LoupeFormats"]),
+        .testTarget(name: "LoupeGraphTests", dependencies: ["LoupeGraph", "LoupeFormats"], exclude: ["Fixtures"]),
+        .testTarget(name: "LoupeFormatsTests", dependencies: ["LoupeFormats"], exclude: ["Fixtures"]),
         .testTarget(name: "loupeTests", dependencies: ["loupe"]),
     ],
     // Swift 5 mode: kernels hand raw buffers to parallel loops, which the Swift 6

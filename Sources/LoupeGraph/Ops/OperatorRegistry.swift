@@ -5,8 +5,22 @@ public enum OperatorRegistry {
     public static let all: [any Operator.Type] = [
         // elementwise, activations, reductions:
         Relu.self, Add.self,
+        Sub.self, Mul.self, Div.self, Pow.self, Sqrt.self, Exp.self, Log.self, Neg.self, Abs.self,
+        Reciprocal.self, Floor.self, Ceil.self, Erf.self, Sign.self, Sum.self, Max.self, Min.self, Mean.self,
+        LeakyRelu.self, PRelu.self, Elu.self, Selu.self, Sigmoid.self, HardSigmoid.self, HardSwish.self,
+        Tanh.self, Softplus.self, Softsign.self, Clip.self, Softmax.self, LogSoftmax.self,
+        ReduceMean.self, ReduceMax.self, ReduceMin.self, ReduceSum.self, ReduceProd.self, ReduceL1.self,
+        ReduceL2.self, ReduceLogSumExp.self, ReduceSumSquare.self, ArgMax.self, ArgMin.self,
+        Identity.self, Dropout.self, Cast.self, Equal.self, Less.self, Greater.self, LessOrEqual.self,
+        GreaterOrEqual.self, Not.self, And.self, Or.self, Where.self,
         // shape and data movement:
+        Concat.self, Flatten.self, Reshape.self, Transpose.self, Squeeze.self, Unsqueeze.self, Shape.self,
+        Size.self, Gather.self, GatherElements.self, Slice.self, Split.self, Pad.self, Constant.self,
+        ConstantOfShape.self, Expand.self, Tile.self, RangeOp.self, Resize.self, Upsample.self,
+        DepthToSpace.self, SpaceToDepth.self,
         // convolution, pooling, normalisation, GEMM:
+        Conv.self, ConvTranspose.self, MaxPool.self, AveragePool.self, GlobalAveragePool.self, GlobalMaxPool.self,
+        LpPool.self, BatchNormalization.self, InstanceNormalization.self, LRN.self, Gemm.self, MatMul.self,
     ]
 
     public static let byType: [String: any Operator.Type] = {

@@ -1,0 +1,94 @@
+import Foundation
+import LoupeTensor
+
+/// A decoded raster image: `pixels` holds `height * width * channels` samples in HWC order
+/// (row-major, channels interleaved), each in 0...1 (8-bit samples are divided by 255,
+/// 16-bit samples by 65535).
+///
+/// `channels` is 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA). Alpha is straight (not
+/// premultiplied). `bitDepth` is the precision of the source file (8 or 16).
+public struct RGBImage: Sendable, Equatable {
+    public var width: Int
+    public var height: Int
+    public var channels: Int
+    public var pixels: [Float]
+    public var bitDepth: Int
+
+    public init(width: Int, height: Int, channels: Int, pixels: [Float], bitDepth: Int = 8) throws {
+        guard width >= 0, height >= 0 else {
+            throw LoupeError(.invalidArgument, "image size \(width)x\(height) is negative")
+        }
+        guard (1...4).contains(channels) else {
+            throw LoupeError(.invalidArgument, "an image has 1 to 4 channels, not \(channels)")
+        }
+        let n = try Tensor.checkedCount([height, width, channels])
+        guard pixels.count == n else {
+            throw LoupeError(.invalidArgument, "\(pixels.count) samples for a \(width)x\(height) image with \(channels) channels (expected \(n))")
+        }
+        self.width = width
+        self.height = height
+        self.channels = channels
+        self.pixels = pixels
+        self.bitDepth = bitDepth
+    }
+
+    public var hasAlpha: Bool { channels == 2 || channels == 4 }
+
+    /// Sample at row `y`, column `x`, channel `c`.
+    public subscript(y: Int, x: Int, c: Int) -> Float {
+        pixels[(y * width + x) * channels + c]
+    }
+}
+
+/// Reads PNG and JPEG files (recognised by their first bytes, not their extension) and
+/// writes 8-bit PNGs.
+public enum ImageIO {
+    public enum Format: Sendable { case png, jpeg }
+
+    /// The format of an encoded image, from its magic bytes; nil if unrecognised.
+    public static func format(of data: Data) -> Format? {
+        let png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        if data.count >= 8, data.prefix(8).elementsEqual(png) { return .png }
+        if data.count >= 3, data.prefix(3).elementsEqual([0xFF, 0xD8, 0xFF]) { return .jpeg }
+        return nil
+    }
+
+    /// Decodes the PNG or JPEG file at `path`. Errors name the file.
+    public static func read(path: String) throws -> RGBImage {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw LoupeError(.io, "cannot read image '\(path)': \(error.localizedDescription)")
+        }
+        do {
+            return try decode(data)
+        } catch let e as LoupeError {
+            throw e.context("image '\(path)'")
+        }
+    }
+
+    /// Decodes a PNG or JPEG held in memory.
+    public static func decode(_ data: Data) throws -> RGBImage {
+        switch format(of: data) {
+        case .png: return try PNGCodec.decode(data)
+        case .jpeg: return try JPEGDecoder.decode(data)
+        case nil:
+            let head = data.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " ")
+            throw LoupeError.unsupported("not a PNG or JPEG file (first bytes: \(head.isEmpty ? "none, the file is empty" : head))")
+        }
+    }
+
+    /// Writes `image` as an 8-bit PNG (gray, gray + alpha, RGB or RGBA as its channels say);
+    /// samples are clamped to 0...1 and rounded to the nearest 1/255.
+    public static func writePNG(_ image: RGBImage, path: String) throws {
+        do {
+            try PNGCodec.write(image, path: path)
+        } catch let e as LoupeError {
+            throw e.context("writing '\(path)'")
+        }
+    }
+}
+
+/// `k / 255` for every byte value, correctly rounded (multiplying by `1 / 255` is not).
+let byteToUnit: [Float] = (0..<256).map { Float($0) / 255 }

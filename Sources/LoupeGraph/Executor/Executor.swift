@@ -1,0 +1,152 @@
+import LoupeTensor
+
+/// Runs a graph forward on float32 NCHW (or any) tensors.
+///
+/// For each new set of input shapes the executor specialises the graph once (a *plan*):
+/// shape inference, constant folding with the now-known shapes, dead-node elimination,
+/// and the step at which each intermediate tensor is last read. Running a plan releases
+/// every intermediate buffer right after its last reader, unless asked to keep it.
+public final class Executor: @unchecked Sendable {
+    public let graph: Graph
+    let ops: OperatorCache
+    private var plans: [String: Plan] = [:]
+
+    /// A specialised graph and its schedule.
+    public struct Plan: @unchecked Sendable {
+        public let graph: Graph
+        public let types: [String: TensorType]
+        let steps: [Step]
+        let slotOf: [String: Int]
+        let slotCount: Int
+        let constants: [(Int, Tensor)]
+    }
+
+    struct Step {
+        let node: Node
+        let op: any Operator
+        let inputs: [Int]     // -1 for omitted
+        let outputs: [Int]    // -1 for omitted
+        let release: [Int]    // slots dead after this step
+    }
+
+    public init(graph: Graph) throws {
+        var g = graph
+        try g.sortTopologically()
+        self.graph = g
+        self.ops = OperatorCache(opset: g.opset)
+        // Build every operator now, so unsupported ops fail at load time.
+        for n in g.nodes { _ = try ops.op(for: n) }
+    }
+
+    /// The concrete type of each graph input for the given feeds, checked against declared shapes.
+    func inputTypes(_ feeds: [String: Tensor]) throws -> [String: TensorType] {
+        var types: [String: TensorType] = [:]
+        for input in graph.inputs {
+            guard let t = feeds[input.name] else {
+                let names = graph.inputs.map { "'\($0.name)'" }.joined(separator: ", ")
+                throw LoupeError(.invalidArgument, "no value given for graph input '\(input.name)' (inputs: \(names))")
+            }
+            if let dims = input.dims {
+                let ok = dims.count == t.shape.count && zip(dims, t.shape).allSatisfy { d, s in d.value == nil || d.value == s }
+                guard ok else {
+                    throw LoupeError.shape("input '\(input.name)' has shape \(describe(t.shape)) but the model declares [\(dims.map(\.description).joined(separator: ", "))]")
+                }
+            }
+            if input.dtype != t.dtype && !(input.dtype.isFloatingPoint && t.isFloat) {
+                throw LoupeError.shape("input '\(input.name)' has dtype \(t.dtype.name) but the model declares \(input.dtype.name)")
+            }
+            types[input.name] = TensorType(t.dtype, t.shape)
+        }
+        return types
+    }
+
+    /// The plan for these input types (cached), keeping `keep` tensors alive and reachable.
+    public func plan(for types: [String: TensorType], values: [String: Tensor] = [:],
+                     keep: Set<String> = []) throws -> Plan {
+        let key = types.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ";")
+            + "|" + values.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.floats)\($0.value.ints)" }.joined(separator: ";")
+            + "|" + keep.sorted().joined(separator: ",")
+        if let p = plans[key] { return p }
+        var g = graph
+        for (name, v) in values {
+            g.initializers[name] = v
+            g.inputs.removeAll { $0.name == name }
+        }
+        let t0 = try g.inferTypes(types, ops: ops)
+        try g.foldConstants(types: t0, ops: ops)
+        g.eliminateDeadNodes(keeping: keep)
+        let t = try g.inferTypes(types, ops: ops)
+
+        var slotOf: [String: Int] = [:]
+        func slot(_ name: String) -> Int {
+            if let s = slotOf[name] { return s }
+            slotOf[name] = slotOf.count
+            return slotOf.count - 1
+        }
+        for i in g.inputs { _ = slot(i.name) }
+        var constants: [(Int, Tensor)] = []
+        for (k, v) in g.initializers { constants.append((slot(k), v)) }
+        var lastUse: [Int: Int] = [:]
+        var raw: [(Node, [Int], [Int])] = []
+        for (si, n) in g.nodes.enumerated() {
+            let ins = n.inputs.map { $0.isEmpty ? -1 : slot($0) }
+            let outs = n.outputs.map { $0.isEmpty ? -1 : slot($0) }
+            for s in ins where s >= 0 { lastUse[s] = si }
+            for s in outs where s >= 0 && lastUse[s] == nil { lastUse[s] = si }
+            raw.append((n, ins, outs))
+        }
+        var pinned = Set(g.outputs.map(\.name)).union(keep).compactMap { slotOf[$0] }
+        pinned.append(contentsOf: g.initializers.keys.compactMap { slotOf[$0] })
+        let pinnedSet = Set(pinned)
+        var releaseAt = [[Int]](repeating: [], count: g.nodes.count)
+        for (s, step) in lastUse where !pinnedSet.contains(s) { releaseAt[step].append(s) }
+        let steps = try raw.enumerated().map { i, r in
+            Step(node: r.0, op: try ops.op(for: r.0), inputs: r.1, outputs: r.2, release: releaseAt[i])
+        }
+        let p = Plan(graph: g, types: t, steps: steps, slotOf: slotOf, slotCount: slotOf.count, constants: constants)
+        plans[key] = p
+        return p
+    }
+
+    /// Graph inputs small enough to be shape-like (at most 64 elements, integer or rank ≤ 1:
+    /// a Reshape target, Resize scales, Clip bounds) are folded into the plan as constants,
+    /// so that shape inference sees their values; the plan is then specific to those values.
+    static func isShapeLike(_ t: Tensor) -> Bool { t.count <= 64 && (!t.isFloat || t.rank <= 1) }
+
+    /// Runs the graph. Returns the graph outputs plus every tensor named in `keep`.
+    public func run(_ feeds: [String: Tensor], keep: Set<String> = [],
+                    progress: ((Int, Int) -> Void)? = nil) throws -> [String: Tensor] {
+        var values: [String: Tensor] = [:]
+        for i in graph.inputs { if let t = feeds[i.name], Self.isShapeLike(t) { values[i.name] = t } }
+        let p = try plan(for: try inputTypes(feeds), values: values, keep: keep)
+        var slots = [Tensor?](repeating: nil, count: p.slotCount)
+        for (s, v) in p.constants { slots[s] = v }
+        for i in p.graph.inputs { slots[p.slotOf[i.name]!] = feeds[i.name] }
+        for (si, step) in p.steps.enumerated() {
+            let ins: [Tensor?] = step.inputs.map { $0 < 0 ? nil : slots[$0] }
+            let outs: [Tensor]
+            do {
+                outs = try step.op.forward(ins)
+            } catch let e as LoupeError {
+                let shapes = ins.map { $0.map { "\($0.dtype.name)\(describe($0.shape))" } ?? "none" }.joined(separator: ", ")
+                throw LoupeError(e.kind, "\(step.node.label) with inputs (\(shapes)): \(e.message)")
+            }
+            for (i, s) in step.outputs.enumerated() where s >= 0 {
+                guard i < outs.count else {
+                    throw LoupeError.invalid("\(step.node.label) produced \(outs.count) outputs, the graph expects \(step.outputs.count)")
+                }
+                slots[s] = outs[i]
+            }
+            for s in step.release { slots[s] = nil }
+            progress?(si + 1, p.steps.count)
+        }
+        var result: [String: Tensor] = [:]
+        for name in p.graph.outputs.map(\.name) + keep.sorted() {
+            guard let s = p.slotOf[name], let v = slots[s] else {
+                throw LoupeError.invalid("tensor '\(name)' was not computed")
+            }
+            result[name] = v
+        }
+        return result
+    }
+}

@@ -1,0 +1,18 @@
+import LoupeTensor
+
+/// Abs: Y = |X|, for float and integer tensors (unsigned values are returned unchanged).
+public struct Abs: Operator {
+    public static let opType = "Abs"
+    public init(_ context: OpContext) throws {}
+
+    public func infer(_ inputs: [TensorType?], constants: [Tensor?]) throws -> [TensorType] {
+        try inferSame(inputs, Self.opType)
+    }
+
+    public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try required(inputs, 0)
+        if x.isFloat { return [try mapFloats(x) { abs($0) }] }
+        if x.dtype == .uint64 { return [x] }
+        return [mapInts(x) { $0 < 0 ? 0 &- $0 : $0 }]
+    }
+}

@@ -1,0 +1,22 @@
+import LoupeTensor
+
+/// AveragePool: Y[N, C, out...] = mean of X over each window; padded positions count
+/// towards the divisor only with count_include_pad = 1.
+public struct AveragePool: Operator {
+    public static let opType = "AveragePool"
+    let attrs: ConvAttributes
+    let countIncludePad: Bool
+
+    public init(_ context: OpContext) throws {
+        attrs = try ConvAttributes(context, op: "AveragePool")
+        countIncludePad = try context.attributes.int("count_include_pad", 0) != 0
+    }
+
+    public func infer(_ inputs: [TensorType?], constants: [Tensor?]) throws -> [TensorType] {
+        try attrs.inferPool(try required(inputs, 0))
+    }
+
+    public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
+        [try attrs.runPool(.average(countIncludePad: countIncludePad), try float(inputs, 0))]
+    }
+}

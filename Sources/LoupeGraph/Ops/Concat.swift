@@ -1,0 +1,70 @@
+import LoupeTensor
+
+/// Concat: joins the inputs along `axis` (default 1 in opset 1, required later; negative from 11).
+/// Every input has the same rank and the same dimensions except along `axis`.
+///
+/// Kernel: with outer = Π shape[..<axis] and inner = Π shape[axis+1...], each input contributes
+/// one contiguous block of len_i·inner elements per outer index, copied as a block.
+public struct Concat: Operator {
+    public static let opType = "Concat"
+    let axis: Int
+
+    public init(_ context: OpContext) throws {
+        axis = try context.attributes.int("axis", 1)
+    }
+
+    func outputShape(_ shapes: [[Int]], _ dtypes: [DType]) throws -> (shape: [Int], axis: Int) {
+        guard let first = shapes.first else { throw LoupeError.invalid("Concat needs at least one input") }
+        guard Set(dtypes).count == 1 else {
+            throw LoupeError.shape("Concat inputs have different dtypes: \(dtypes.map(\.name))")
+        }
+        let r = first.count
+        guard r > 0 else { throw LoupeError.shape("Concat cannot join scalars") }
+        let a = try normalizeAxis(axis, rank: r)
+        var out = first
+        out[a] = 0
+        for s in shapes {
+            guard s.count == r, (0..<r).allSatisfy({ $0 == a || s[$0] == first[$0] }) else {
+                throw LoupeError.shape("Concat along axis \(axis): shapes \(shapes.map(describe).joined(separator: ", ")) do not match")
+            }
+            out[a] += s[a]
+        }
+        return (out, a)
+    }
+
+    public func infer(_ inputs: [TensorType?], constants: [Tensor?]) throws -> [TensorType] {
+        let ts = try inputs.indices.map { try required(inputs, $0) }
+        let (shape, _) = try outputShape(ts.map(\.shape), ts.map(\.dtype))
+        return [TensorType(ts[0].dtype, shape)]
+    }
+
+    public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let xs = try inputs.indices.map { try required(inputs, $0) }
+        let (shape, a) = try outputShape(xs.map(\.shape), xs.map(\.dtype))
+        if xs.count == 1 { return [xs[0]] }
+        if xs[0].isFloat { return [try concat(Float.self, xs, shape, a)] }
+        return [try concat(Int64.self, xs, shape, a)]
+    }
+
+    func concat<T: MovementElement>(_: T.Type, _ xs: [Tensor], _ shape: [Int], _ a: Int) throws -> Tensor {
+        let outer = Movement.product(shape, 0..<a)
+        let inner = Movement.product(shape, (a + 1)..<shape.count)
+        let rowOut = shape[a] * inner
+        let storages = xs.map { T.storage($0) }
+        return try Movement.build(T.self, shape, xs[0].dtype) { dst, _ in
+            var offset = 0
+            for (x, data) in zip(xs, storages) {
+                let block = x.shape[a] * inner
+                if block > 0 {
+                    data.withUnsafeBufferPointer { p in
+                        let src = p.baseAddress!
+                        for o in 0..<outer {
+                            (dst + o * rowOut + offset).update(from: src + o * block, count: block)
+                        }
+                    }
+                }
+                offset += block
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import LoupeTensor
+
+/// Conv: Y[N, M, out...] = X[N, C, in...] ⋆ W[M, C/group, k...] + B[M] (cross-correlation),
+/// any spatial rank: 1-D and 2-D through im2col + GEMM (direct kernel for depthwise), 3-D
+/// and above through the direct N-d loops.
+public struct Conv: Operator {
+    public static let opType = "Conv"
+    let attrs: ConvAttributes
+    public init(_ context: OpContext) throws { attrs = try ConvAttributes(context, op: "Conv") }
+
+    func resolve(_ x: [Int], _ w: [Int], _ b: [Int]?) throws -> ConvGeometry {
+        try checkImageRank("Conv", "X", x)
+        guard w.count == x.count else {
+            throw LoupeError.shape("Conv: W \(describe(w)) should have the rank of X \(describe(x))")
+        }
+        let group = attrs.group
+        guard x[1] == w[1] * group else {
+            throw LoupeError.shape("Conv: X \(describe(x)) has \(x[1]) channels but W \(describe(w)) expects \(w[1])×group \(group)")
+        }
+        guard w[0] % group == 0 else {
+            throw LoupeError.shape("Conv: W \(describe(w)) has \(w[0]) output channels, not a multiple of group \(group)")
+        }
+        if let b, b != [w[0]] {
+            throw LoupeError.shape("Conv: B \(describe(b)) should be [\(w[0])] for W \(describe(w))")
+        }
+        let kernel = try attrs.kernel(weightKernel: Array(w[2...]), rank: x.count - 2)
+        return try attrs.geometry(input: Array(x[2...]), kernel: kernel)
+    }
+
+    public func infer(_ inputs: [TensorType?], constants: [Tensor?]) throws -> [TensorType] {
+        let x = try required(inputs, 0), w = try required(inputs, 1)
+        let g = try resolve(x.shape, w.shape, optionalInput(inputs, 2)?.shape)
+        return [TensorType(x.dtype, [x.shape[0], w.shape[0]] + g.output)]
+    }
+
+    public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try float(inputs, 0), w = try float(inputs, 1)
+        let b = optionalInput(inputs, 2)
+        let g = try resolve(x.shape, w.shape, b?.shape)
+        let N = x.shape[0], C = x.shape[1], M = w.shape[0]
+        var y = try x.floats.withUnsafeBufferPointer { px in
+            try w.floats.withUnsafeBufferPointer { pw in
+                try withOptionalFloats(b) { pb in
+                    try Tensor(shape: [N, M] + g.output) { py in
+                        guard let yp = py.baseAddress, let xp = px.baseAddress, let wp = pw.baseAddress else {
+                            py.initialize(repeating: 0); return
+                        }
+                        if let g2 = g.as2D {
+                            try conv2d(x: xp, batch: N, channels: C, w: wp, outChannels: M, group: attrs.group,
+                                       bias: pb, g2, y: yp)
+                        } else {
+                            convNdNaive(x: xp, batch: N, channels: C, w: wp, outChannels: M, group: attrs.group,
+                                        bias: pb, g, y: yp)
+                        }
+                    }
+                }
+            }
+        }
+        y.dtype = x.dtype
+        return [y]
+    }
+}

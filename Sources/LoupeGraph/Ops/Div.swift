@@ -1,0 +1,17 @@
+import LoupeTensor
+
+/// Div: C = A / B with broadcasting (opset 1–6 `broadcast`/`axis` honoured). Integer division
+/// truncates toward zero as in C; a zero divisor gives 0 rather than trapping.
+public struct Div: Operator {
+    public static let opType = "Div"
+    let legacy: LegacyBroadcast
+    public init(_ context: OpContext) throws { legacy = try LegacyBroadcast(context) }
+
+    public func infer(_ inputs: [TensorType?], constants: [Tensor?]) throws -> [TensorType] {
+        try inferBinary(inputs, legacy)
+    }
+
+    public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
+        try binary(inputs, legacy, float: /, int: { a, b in b == 0 ? 0 : a.dividedReportingOverflow(by: b).partialValue })
+    }
+}

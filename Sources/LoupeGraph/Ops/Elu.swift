@@ -1,0 +1,14 @@
+import Foundation
+import LoupeTensor
+
+/// Elu: Y = X for X ≥ 0, alpha · (eˣ − 1) otherwise (alpha default 1).
+public struct Elu: FloatUnaryOperator {
+    public static let opType = "Elu"
+    let alpha: Float
+    public init(_ context: OpContext) throws {
+        alpha = try context.attributes.float("alpha", 1)
+    }
+
+    @inline(__always)
+    public func apply(_ x: Float) -> Float { x >= 0 ? x : alpha * (Foundation.exp(x) - 1) }
+}

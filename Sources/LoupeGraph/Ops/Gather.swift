@@ -1,0 +1,60 @@
+import LoupeTensor
+
+/// Gather: picks slices of `data` along `axis` (default 0) at `indices` (int32/int64, any rank,
+/// negative counts from the back). Output shape: data[..<axis] + indices.shape + data[axis+1...].
+///
+/// Kernel: for each outer index and each index value, one block copy of Π data[axis+1...] elements.
+public struct Gather: Operator {
+    public static let opType = "Gather"
+    let axis: Int
+
+    public init(_ context: OpContext) throws {
+        axis = try context.attributes.int("axis", 0)
+    }
+
+    func outputShape(_ data: [Int], _ indices: [Int]) throws -> (shape: [Int], axis: Int) {
+        guard !data.isEmpty else { throw LoupeError.shape("Gather on a scalar") }
+        let a = try normalizeAxis(axis, rank: data.count)
+        return (Array(data[..<a]) + indices + Array(data[(a + 1)...]), a)
+    }
+
+    public func infer(_ inputs: [TensorType?], constants: [Tensor?]) throws -> [TensorType] {
+        let x = try required(inputs, 0), i = try required(inputs, 1)
+        guard !i.dtype.isFloatingPoint else { throw LoupeError.invalid("Gather indices must be integers, got \(i.dtype.name)") }
+        return [TensorType(x.dtype, try outputShape(x.shape, i.shape).shape)]
+    }
+
+    public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try required(inputs, 0), i = try required(inputs, 1)
+        let (shape, a) = try outputShape(x.shape, i.shape)
+        let n = x.shape[a]
+        let idx = try Movement.ints(i, "indices").map { v in
+            guard v >= -n, v < n else {
+                throw LoupeError.shape("Gather index \(v) is out of range for axis \(a) of size \(n) (data \(describe(x.shape)))")
+            }
+            return v < 0 ? v + n : v
+        }
+        if x.isFloat { return [try gather(Float.self, x, idx, shape, a)] }
+        return [try gather(Int64.self, x, idx, shape, a)]
+    }
+
+    func gather<T: MovementElement>(_: T.Type, _ x: Tensor, _ idx: [Int], _ shape: [Int], _ a: Int) throws -> Tensor {
+        let outer = Movement.product(x.shape, 0..<a)
+        let inner = Movement.product(x.shape, (a + 1)..<x.rank)
+        let n = x.shape[a]
+        return try T.storage(x).withUnsafeBufferPointer { p in
+            try Movement.build(T.self, shape, x.dtype) { dst, _ in
+                guard let src = p.baseAddress else { return }
+                var out = dst
+                for o in 0..<outer {
+                    let base = src + o * n * inner
+                    if inner == 1 {
+                        for j in idx { out.initialize(to: base[j]); out += 1 }
+                    } else {
+                        for j in idx { out.update(from: base + j * inner, count: inner); out += inner }
+                    }
+                }
+            }
+        }
+    }
+}

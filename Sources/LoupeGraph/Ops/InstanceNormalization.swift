@@ -1,0 +1,44 @@
+import LoupeTensor
+
+/// InstanceNormalization: Y = scale[c] * (X - mean) / sqrt(var + epsilon) + B[c], with mean
+/// and variance of each (image, channel) plane of X[N, C, spatial...].
+public struct InstanceNormalization: Operator {
+    public static let opType = "InstanceNormalization"
+    let epsilon: Float
+
+    public init(_ context: OpContext) throws {
+        epsilon = try context.attributes.float("epsilon", 1e-5)
+    }
+
+    func check(_ x: [Int], _ scale: [Int], _ b: [Int]) throws {
+        try checkImageRank("InstanceNormalization", "input", x)
+        guard scale == [x[1]], b == [x[1]] else {
+            throw LoupeError.shape("InstanceNormalization: scale \(describe(scale)) and B \(describe(b)) should be [\(x[1])] for input \(describe(x))")
+        }
+    }
+
+    public func infer(_ inputs: [TensorType?], constants: [Tensor?]) throws -> [TensorType] {
+        let x = try required(inputs, 0)
+        try check(x.shape, try required(inputs, 1).shape, try required(inputs, 2).shape)
+        return [x]
+    }
+
+    public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try float(inputs, 0), s = try float(inputs, 1), b = try float(inputs, 2)
+        try check(x.shape, s.shape, b.shape)
+        let N = x.shape[0], C = x.shape[1], S = x.shape[2...].reduce(1, *)
+        var y = try x.floats.withUnsafeBufferPointer { px in
+            try s.floats.withUnsafeBufferPointer { ps in
+                try b.floats.withUnsafeBufferPointer { pb in
+                    try Tensor(shape: x.shape) { py in
+                        guard let yp = py.baseAddress, let xp = px.baseAddress, py.count > 0 else { return }
+                        instanceNorm(x: xp, batch: N, channels: C, spatial: S, scale: ps.baseAddress!,
+                                     bias: pb.baseAddress!, epsilon: epsilon, y: yp)
+                    }
+                }
+            }
+        }
+        y.dtype = x.dtype
+        return [y]
+    }
+}

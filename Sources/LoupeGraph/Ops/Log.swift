@@ -1,0 +1,11 @@
+import Foundation
+import LoupeTensor
+
+/// Log: Y = ln X (−inf at 0, NaN below).
+public struct Log: FloatUnaryOperator {
+    public static let opType = "Log"
+    public init(_ context: OpContext) throws {}
+
+    @inline(__always)
+    public func apply(_ x: Float) -> Float { Foundation.log(x) }
+}

@@ -1,0 +1,22 @@
+import LoupeTensor
+
+/// LpPool: Y[N, C, out...] = (Σ |x|^p)^(1/p) over each window (p default 2).
+public struct LpPool: Operator {
+    public static let opType = "LpPool"
+    let attrs: ConvAttributes
+    let p: Float
+
+    public init(_ context: OpContext) throws {
+        attrs = try ConvAttributes(context, op: "LpPool")
+        p = try context.attributes.float("p", 2)
+        guard p > 0 else { throw LoupeError.invalid("LpPool: p \(p) must be positive") }
+    }
+
+    public func infer(_ inputs: [TensorType?], constants: [Tensor?]) throws -> [TensorType] {
+        try attrs.inferPool(try required(inputs, 0))
+    }
+
+    public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
+        [try attrs.runPool(.lp(p: p), try float(inputs, 0))]
+    }
+}

@@ -1,0 +1,16 @@
+import LoupeTensor
+
+/// Neg: Y = −X, for float and signed integer tensors (integers wrap: −Int64.min = Int64.min).
+public struct Neg: Operator {
+    public static let opType = "Neg"
+    public init(_ context: OpContext) throws {}
+
+    public func infer(_ inputs: [TensorType?], constants: [Tensor?]) throws -> [TensorType] {
+        try inferSame(inputs, Self.opType)
+    }
+
+    public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try required(inputs, 0)
+        return [x.isFloat ? try mapFloats(x) { -$0 } : mapInts(x) { 0 &- $0 }]
+    }
+}

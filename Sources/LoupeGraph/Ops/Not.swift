@@ -1,0 +1,16 @@
+import LoupeTensor
+
+/// Not: Y = ¬X on a bool tensor.
+public struct Not: Operator {
+    public static let opType = "Not"
+    public init(_ context: OpContext) throws {}
+
+    public func infer(_ inputs: [TensorType?], constants: [Tensor?]) throws -> [TensorType] {
+        let x = try required(inputs, 0)
+        return [TensorType(.bool, x.shape)]
+    }
+
+    public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
+        [mapInts(try truthValues(inputs, 0, Self.opType), dtype: .bool) { $0 == 0 ? 1 : 0 }]
+    }
+}

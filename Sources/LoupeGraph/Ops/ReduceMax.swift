@@ -1,0 +1,10 @@
+import LoupeTensor
+
+/// ReduceMax: Y = max X over `axes` (all axes when empty, unless `noop_with_empty_axes`);
+/// `keepdims` default 1. `axes` is an attribute before opset 18, input 1 from 18.
+public struct ReduceMax: ReduceOperator {
+    public static let opType = "ReduceMax"
+    public static let kind = ReduceKind.max
+    public let config: ReduceConfig
+    public init(_ context: OpContext) throws { config = try ReduceConfig(context, axesInputSince: 18) }
+}

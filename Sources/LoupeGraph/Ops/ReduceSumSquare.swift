@@ -1,0 +1,10 @@
+import LoupeTensor
+
+/// ReduceSumSquare: Y = Σ X² over `axes` (all axes when empty, unless `noop_with_empty_axes`);
+/// `keepdims` default 1. `axes` is an attribute before opset 18, input 1 from 18.
+public struct ReduceSumSquare: ReduceOperator {
+    public static let opType = "ReduceSumSquare"
+    public static let kind = ReduceKind.sumSquare
+    public let config: ReduceConfig
+    public init(_ context: OpContext) throws { config = try ReduceConfig(context, axesInputSince: 18) }
+}

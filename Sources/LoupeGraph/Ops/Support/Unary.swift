@@ -1,0 +1,250 @@
+import LoupeTensor
+
+// Shared pieces of the element-wise ops (Sqrt, Sigmoid, Abs, Equal, Where, Sum, ...):
+// type inference, float/int maps specialised inside this module, the bool-producing
+// broadcast compare, the variadic fold and the three-way broadcast walk of Where.
+
+// MARK: - Type inference
+
+/// Output type equal to input 0's type (Identity, Abs, Clip, ...).
+func inferSame(_ inputs: [TensorType?], _ op: String) throws -> [TensorType] {
+    guard let x = inputs.first ?? nil else { throw LoupeError.invalid("\(op): required input 0 is missing") }
+    return [x]
+}
+
+/// Output type equal to input 0's type, which must be floating point.
+func inferSameFloat(_ inputs: [TensorType?], _ op: String) throws -> [TensorType] {
+    let t = try inferSame(inputs, op)
+    guard t[0].dtype.isFloatingPoint else {
+        throw LoupeError.unsupported("\(op): input of dtype \(t[0].dtype.name) \(describe(t[0].shape)); only float tensors are supported")
+    }
+    return t
+}
+
+/// Broadcast shape of every present input, which must share one dtype (Sum, Max, Where's X/Y, ...).
+func inferVariadic(_ inputs: [TensorType?], _ op: String) throws -> TensorType {
+    let present = inputs.compactMap { $0 }
+    guard let first = present.first, present.count == inputs.count else {
+        throw LoupeError.invalid("\(op): needs at least one input and no omitted inputs")
+    }
+    var shape = first.shape
+    for t in present.dropFirst() {
+        guard t.dtype == first.dtype else {
+            throw LoupeError.shape("\(op): input dtypes differ: \(first.dtype.name) and \(t.dtype.name)")
+        }
+        shape = try broadcastShape(shape, t.shape)
+    }
+    return TensorType(first.dtype, shape)
+}
+
+// MARK: - Maps
+
+/// out[i] = f(x[i]) over a float tensor; the dtype (float16/32/64) is kept. The loop is built
+/// here (not in a closure handed to another module) so that `f` inlines into it.
+@inline(__always)
+func mapFloats(_ x: Tensor, _ f: (Float) -> Float) throws -> Tensor {
+    let out = x.floats.withUnsafeBufferPointer { px in
+        [Float](unsafeUninitializedCapacity: px.count) { po, initialized in
+            for i in 0..<px.count { po[i] = f(px[i]) }
+            initialized = px.count
+        }
+    }
+    return Tensor(shape: x.shape, floats: out, dtype: x.dtype)
+}
+
+/// out[i] = f(x[i]) over an integer or bool tensor, wrapped to `dtype` (default: x's).
+@inline(__always)
+func mapInts(_ x: Tensor, dtype: DType? = nil, _ f: (Int64) -> Int64) -> Tensor {
+    let dt = dtype ?? x.dtype
+    var out = [Int64](repeating: 0, count: x.ints.count)
+    x.ints.withUnsafeBufferPointer { px in
+        out.withUnsafeMutableBufferPointer { po in
+            for i in 0..<px.count { po[i] = dt.wrap(f(px[i])) }
+        }
+    }
+    return Tensor(shape: x.shape, ints: out, dtype: dt)
+}
+
+/// An op computing Y = f(X) element by element on float tensors: conformers give `apply`
+/// and get shape inference and the forward loop.
+public protocol FloatUnaryOperator: Operator {
+    func apply(_ x: Float) -> Float
+}
+
+extension FloatUnaryOperator {
+    public func infer(_ inputs: [TensorType?], constants: [Tensor?]) throws -> [TensorType] {
+        try inferSameFloat(inputs, Self.opType)
+    }
+
+    public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
+        [try mapFloats(try float(inputs, 0)) { apply($0) }]
+    }
+}
+
+// MARK: - Integer ordering
+
+/// Maps a stored value to a key whose signed order is the dtype's order: uint64 values above
+/// Int64.max are stored with the sign bit set, so flip that bit for them.
+@inline(__always)
+func orderKey(_ v: Int64, _ dtype: DType) -> Int64 { dtype == .uint64 ? v ^ Int64.min : v }
+
+// MARK: - Comparisons and logic (bool outputs)
+
+/// Broadcasting comparison producing a bool tensor. Both inputs must have one dtype; integer
+/// inputs are compared in their dtype's order (uint64 included).
+@inline(__always)
+func broadcastCompare(
+    _ inputs: [Tensor?], _ legacy: LegacyBroadcast, _ op: String,
+    float f: (Float, Float) -> Bool, int g: (Int64, Int64) -> Bool
+) throws -> Tensor {
+    guard inputs.count == 2, let a = inputs[0], var b = inputs[1] else {
+        throw LoupeError.invalid("\(op): needs two inputs")
+    }
+    b.shape = try legacy.align(a.shape, b.shape)
+    guard a.isFloat == b.isFloat else {
+        throw LoupeError.shape("\(op): input dtypes differ: \(a.dtype.name) \(describe(a.shape)) and \(b.dtype.name) \(describe(b.shape))")
+    }
+    let shape = try broadcastShape(a.shape, b.shape)
+    let n = try Tensor.checkedCount(shape)
+    let sa = broadcastStrides(a.shape, to: shape), sb = broadcastStrides(b.shape, to: shape)
+    var out = [Int64](repeating: 0, count: n)
+    out.withUnsafeMutableBufferPointer { po in
+        if a.isFloat {
+            a.floats.withUnsafeBufferPointer { pa in
+                b.floats.withUnsafeBufferPointer { pb in
+                    forEachBroadcastRun(shape, sa, sb) { o, ao, bo, n, da, db in
+                        for i in 0..<n { po[o + i] = f(pa[ao + i * da], pb[bo + i * db]) ? 1 : 0 }
+                    }
+                }
+            }
+        } else {
+            let dt = a.dtype
+            a.ints.withUnsafeBufferPointer { pa in
+                b.ints.withUnsafeBufferPointer { pb in
+                    forEachBroadcastRun(shape, sa, sb) { o, ao, bo, n, da, db in
+                        for i in 0..<n {
+                            po[o + i] = g(orderKey(pa[ao + i * da], dt), orderKey(pb[bo + i * db], dt)) ? 1 : 0
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return Tensor(shape: shape, ints: out, dtype: .bool)
+}
+
+/// Input `i` as truth values (bool, or any integer read as nonzero = true).
+func truthValues(_ inputs: [Tensor?], _ i: Int, _ op: String) throws -> Tensor {
+    guard i < inputs.count, let t = inputs[i] else { throw LoupeError.invalid("\(op): required input \(i) is missing") }
+    guard !t.isFloat else {
+        throw LoupeError.unsupported("\(op): input \(i) has dtype \(t.dtype.name) \(describe(t.shape)); expected bool")
+    }
+    return t
+}
+
+/// Type inference for ops producing bool of the broadcast shape (Equal, Less, And, ...).
+func inferCompare(_ inputs: [TensorType?], _ legacy: LegacyBroadcast, _ op: String) throws -> [TensorType] {
+    do {
+        return try inferBinary(inputs, legacy, resultType: .bool)
+    } catch let e as LoupeError {
+        throw e.context(op)
+    }
+}
+
+// MARK: - Variadic (Sum, Max, Min, Mean)
+
+/// Folds a broadcasting binary function over every input, left to right. All inputs must share
+/// one dtype; `int` nil means integer inputs are refused.
+@inline(__always)
+func variadic(
+    _ inputs: [Tensor?], _ op: String,
+    float f: (Float, Float) -> Float, int g: ((Int64, Int64) -> Int64)?
+) throws -> Tensor {
+    let present = inputs.compactMap { $0 }
+    guard var acc = present.first, present.count == inputs.count else {
+        throw LoupeError.invalid("\(op): needs at least one input and no omitted inputs")
+    }
+    for t in present.dropFirst() {
+        guard t.dtype == acc.dtype else {
+            throw LoupeError.shape("\(op): input dtypes differ: \(acc.dtype.name) and \(t.dtype.name)")
+        }
+    }
+    if acc.isFloat {
+        for t in present.dropFirst() {
+            let dt = acc.dtype
+            acc = try broadcastFloat(acc, t, f)
+            acc.dtype = dt
+        }
+    } else {
+        guard let g else {
+            throw LoupeError.unsupported("\(op): inputs of dtype \(acc.dtype.name); only float tensors are supported")
+        }
+        for t in present.dropFirst() { acc = try broadcastInt(acc, t, dtype: acc.dtype, g) }
+    }
+    return acc
+}
+
+// MARK: - Three-way broadcast (Where)
+
+/// Calls `body(outIndex, i0, i1, i2)` for every element of `shape`, with the flat indices of
+/// three operands broadcast to it. Row-major order; the last dimension is the inner loop.
+@inline(__always)
+func forEachBroadcast3(
+    _ shape: [Int], _ s0: [Int], _ s1: [Int], _ s2: [Int],
+    _ body: (Int, Int, Int, Int) -> Void
+) {
+    if shape.contains(0) { return }
+    let r = shape.count
+    if r == 0 { body(0, 0, 0, 0); return }
+    let inner = shape[r - 1], d0 = s0[r - 1], d1 = s1[r - 1], d2 = s2[r - 1]
+    var idx = [Int](repeating: 0, count: r)
+    var o = 0, i0 = 0, i1 = 0, i2 = 0
+    while true {
+        for k in 0..<inner { body(o + k, i0 + k * d0, i1 + k * d1, i2 + k * d2) }
+        o += inner
+        var d = r - 2
+        while d >= 0 {
+            idx[d] += 1
+            i0 += s0[d]; i1 += s1[d]; i2 += s2[d]
+            if idx[d] < shape[d] { break }
+            i0 -= s0[d] * shape[d]; i1 -= s1[d] * shape[d]; i2 -= s2[d] * shape[d]
+            idx[d] = 0
+            d -= 1
+        }
+        if d < 0 { return }
+    }
+}
+
+// MARK: - Scalar conversions
+
+/// Float to Int64 truncating toward zero, as a C cast does, without trapping: NaN gives 0 and
+/// values outside Int64's range saturate.
+@inline(__always)
+func truncatingInt(_ x: Float) -> Int64 {
+    if x.isNaN { return 0 }
+    if x >= 9223372036854775808.0 { return Int64.max }
+    if x < -9223372036854775808.0 { return Int64.min }
+    return Int64(x)
+}
+
+/// Double to Int64 truncating toward zero, without trapping (see `truncatingInt(_: Float)`).
+@inline(__always)
+func truncatingInt(_ x: Double) -> Int64 {
+    if x.isNaN { return 0 }
+    if x >= 9223372036854775808.0 { return Int64.max }
+    if x < -9223372036854775808.0 { return Int64.min }
+    return Int64(x)
+}
+
+/// A stored integer of `dtype` as Float (uint64 read unsigned).
+@inline(__always)
+func floatOf(_ v: Int64, _ dtype: DType) -> Float {
+    dtype == .uint64 ? Float(UInt64(bitPattern: v)) : Float(v)
+}
+
+/// The tensor's values as a float32 tensor (integers converted).
+func asFloatTensor(_ t: Tensor) -> Tensor {
+    if t.isFloat { return t }
+    let dt = t.dtype
+    return Tensor(shape: t.shape, floats: t.ints.map { floatOf($0, dt) })
+}

@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import LoupeFormats
+import LoupeGraph
+import LoupeTensor
+
+/// Options every subcommand takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "Number of CPU threads for the kernels (default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        if let t = threads, t < 1 || t > 1024 {
+            throw ValidationError("--threads must be between 1 and 1024, got \(t).")
+        }
+    }
+
+    func apply() { Threads.set(threads) }
+}
+
+/// Runs a command body, turning Loupe errors into a clear message and exit code 1.
+func runReportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let e as LoupeError {
+        FileHandle.standardError.write(Data("loupe: error: \(e.message)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+/// Loads a model, prefixing errors with its path when the importer did not.
+func loadModel(_ path: String) throws -> Graph {
+    do {
+        return try ModelFile.load(path: path)
+    } catch let e as LoupeError {
+        let name = (path as NSString).lastPathComponent
+        throw e.message.hasPrefix(name) || e.message.hasPrefix(path) ? e : e.context(path)
+    }
+}
+
+/// Parses `NAME=1x3x224x224`.
+func parseShapeAssignment(_ s: String) throws -> (String, [Int]) {
+    guard let eq = s.lastIndex(of: "=") else {
+        throw ValidationError("expected NAME=DIMS such as input=1x3x224x224, got '\(s)'")
+    }
+    let name = String(s[..<eq])
+    let dims = s[s.index(after: eq)...].split(separator: "x").map { Int($0) }
+    guard !dims.isEmpty, dims.allSatisfy({ $0 != nil && $0! >= 0 }) else {
+        throw ValidationError("'\(s)': dimensions must be non-negative integers separated by 'x'")
+    }
+    return (name, dims.map { $0! })
+}
+
+/// Progress on stderr, only when stderr is a terminal.
+struct Progress {
+    let label: String
+    let enabled = isatty(2) != 0
+
+    func update(_ done: Int, _ total: Int) {
+        guard enabled, total > 0 else { return }
+        let msg = "\r\(label) \(done)/\(total)" + (done == total ? "\n" : "")
+        FileHandle.standardError.write(Data(msg.utf8))
+    }
+}
+
+/// Writes a file only if it does not exist yet, or if `force` is set.
+func checkWritable(_ path: String, force: Bool) throws {
+    if FileManager.default.fileExists(atPath: path) && !force {
+        throw LoupeError(.invalidArgument, "\(path) exists; pass --force to overwrite it")
+    }
+}
+
+func printJSON<T: Encodable>(_ value: T) throws {
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try enc.encode(value), as: UTF8.self))
+}

@@ -1,0 +1,114 @@
+import ArgumentParser
+import Foundation
+import LoupeFormats
+import LoupeGraph
+import LoupeTensor
+
+/// Preprocessing flags shared by every command that takes images.
+struct ImageOptions: ParsableArguments {
+    @Option(help: "Preprocessing preset: imagenet (resize 256, crop 224, ImageNet mean/std), caffe (BGR, 0-255, mean only), tf (values in [-1, 1]) or none (resize to the input size, values in [0, 1]). The flags below override parts of it.")
+    var preprocess: String = "imagenet"
+
+    @Option(help: "Resize the shorter side of the image to this many pixels before cropping.")
+    var resize: Int?
+
+    @Option(help: "Center crop as HxW (e.g. 224x224). Default: the model's input size.")
+    var crop: String?
+
+    @Option(help: "Per-channel mean subtracted after scaling, as one value or three comma-separated values in the model's channel order.")
+    var mean: String?
+
+    @Option(help: "Per-channel standard deviation divided by after subtracting the mean (one or three comma-separated values).")
+    var std: String?
+
+    @Option(help: "Value scale of the pixels before mean and std: unit for [0, 1] or byte for [0, 255].")
+    var scale: String?
+
+    @Option(name: .customLong("channel-order"), help: "Channel order the model expects: rgb or bgr.")
+    var channelOrder: String?
+
+    @Option(help: "Input layout: nchw, nhwc, or auto (inferred from the model's input shape).")
+    var layout: String = "auto"
+
+    @Flag(help: "Feed a single luma channel (inferred automatically when the model's input has one channel).")
+    var grayscale = false
+
+    @Option(name: .customLong("input-npy"), help: "Feed this .npy tensor as it is, bypassing image decoding and preprocessing.")
+    var inputNpy: String?
+
+    func validate() throws {
+        _ = try Preprocessing.preset(named: preprocess)
+        if let crop { _ = try parseSize(crop) }
+        if let resize, resize < 1 { throw ValidationError("--resize must be positive") }
+        if let scale, !["unit", "byte"].contains(scale) { throw ValidationError("--scale must be unit or byte") }
+        if let channelOrder, !["rgb", "bgr"].contains(channelOrder) { throw ValidationError("--channel-order must be rgb or bgr") }
+        if !["auto", "nchw", "nhwc"].contains(layout) { throw ValidationError("--layout must be auto, nchw or nhwc") }
+        if let mean { _ = try parseFloats(mean, "--mean") }
+        if let std { _ = try parseFloats(std, "--std") }
+    }
+
+    func parseSize(_ s: String) throws -> Preprocessing.Size {
+        let p = s.split(separator: "x").compactMap { Int($0) }
+        guard p.count == 2, p[0] > 0, p[1] > 0 else { throw ValidationError("expected HxW such as 224x224, got '\(s)'") }
+        return Preprocessing.Size(height: p[0], width: p[1])
+    }
+
+    func parseFloats(_ s: String, _ flag: String) throws -> [Float] {
+        let v = s.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
+        guard v.count == 1 || v.count == 3, v.allSatisfy({ $0 != nil }) else {
+            throw ValidationError("\(flag) expects one or three comma-separated numbers, got '\(s)'")
+        }
+        return v.map { $0! }
+    }
+
+    /// The preprocessing for `input`, with layout, size and channel count inferred from its
+    /// declared shape where the flags leave them open. Returns the settings and target H×W.
+    func resolve(for input: ValueInfo) throws -> (Preprocessing, Int, Int) {
+        var p = try Preprocessing.preset(named: preprocess)
+        let dims = input.dims?.map(\.value) ?? []
+        var layoutValue = Preprocessing.Layout.nchw
+        if layout == "nhwc" { layoutValue = .nhwc } else if layout == "auto", dims.count == 4 {
+            if let c1 = dims[1], c1 == 1 || c1 == 3 { layoutValue = .nchw }
+            else if let c3 = dims[3], c3 == 1 || c3 == 3 { layoutValue = .nhwc }
+        }
+        p.layout = layoutValue
+        if dims.count == 4 {
+            let c = layoutValue == .nchw ? dims[1] : dims[3]
+            if c == 1 { p.grayscale = true }
+        }
+        if grayscale { p.grayscale = true }
+        if let resize { p.resizeShorterSide = resize }
+        if let crop { p.centerCrop = try parseSize(crop) }
+        if let scale { p.scale = scale == "byte" ? .byte : .unit }
+        if let channelOrder { p.channelOrder = channelOrder == "bgr" ? .bgr : .rgb }
+        if let mean { p.mean = try parseFloats(mean, "--mean") }
+        if let std { p.std = try parseFloats(std, "--std") }
+        if p.grayscale {
+            if p.mean.count == 3 { p.mean = [p.mean.reduce(0, +) / 3] }
+            if p.std.count == 3 { p.std = [p.std.reduce(0, +) / 3] }
+        }
+        // Target size: the model's declared H and W, else the crop, else 224.
+        var h = p.centerCrop?.height ?? 224, w = p.centerCrop?.width ?? 224
+        if dims.count == 4 {
+            let (dh, dw) = layoutValue == .nchw ? (dims[2], dims[3]) : (dims[1], dims[2])
+            if let dh, let dw { h = dh; w = dw }
+        }
+        return (p, h, w)
+    }
+
+    /// The input tensors for `images` (one [1, ...] tensor each), or the --input-npy tensor.
+    func inputs(for graph: Graph, images: [String]) throws -> [(name: String, tensor: Tensor)] {
+        guard graph.inputs.count == 1, let input = graph.inputs.first else {
+            throw LoupeError(.invalidArgument, "image commands need a model with exactly one input; this one has \(graph.inputs.count) (\(graph.inputs.map(\.name).joined(separator: ", "))); use `loupe run`")
+        }
+        if let inputNpy {
+            return [(inputNpy, try NPY.read(path: inputNpy))]
+        }
+        guard !images.isEmpty else { throw LoupeError(.invalidArgument, "give at least one image, or --input-npy") }
+        let (p, h, w) = try resolve(for: input)
+        return try images.map { path in
+            let img = try ImageIO.read(path: path)
+            return (path, try p.tensor(from: img, height: h, width: w))
+        }
+    }
+}
