@@ -40,7 +40,7 @@ let package = Package(
         .testTarget(name: "LoupeTensorTests", dependencies: ["LoupeTensor"]),
         .testTarget(name: "LoupeGraphTests", dependencies: ["LoupeGraph", "LoupeFormats"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeFormatsTests", dependencies: ["LoupeFormats"], exclude: ["Fixtures"]),
-        .testTarget(name: "loupeTests", dependencies: ["loupe"]),
+        .testTarget(name: "loupeTests", dependencies: ["loupe", "LoupeFormats"], exclude: ["Fixtures"]),
     ],
     // Swift 5 mode: kernels hand raw buffers to parallel loops, which the Swift 6
     // checker cannot prove safe; the threading policy lives in LoupeTensor/GEMM.swift.

@@ -4,7 +4,7 @@ import LoupeTensor
 public enum OperatorRegistry {
     public static let all: [any Operator.Type] = [
         // elementwise, activations, reductions:
-        Relu.self, Add.self,
+        Relu.self, Add.self, CastLike.self, Gelu.self, Mish.self, Round.self,
         Sub.self, Mul.self, Div.self, Pow.self, Sqrt.self, Exp.self, Log.self, Neg.self, Abs.self,
         Reciprocal.self, Floor.self, Ceil.self, Erf.self, Sign.self, Sum.self, Max.self, Min.self, Mean.self,
         LeakyRelu.self, PRelu.self, Elu.self, Selu.self, Sigmoid.self, HardSigmoid.self, HardSwish.self,

@@ -211,15 +211,19 @@ enum Movement {
         let width = inner.count
         var idx = [Int](repeating: 0, count: max(r - 1, 0))
         var out = dst
+        var previous = -2   // source base of the previous row (-1: a filled row)
         while true {
             var base = 0
-            var filled = false
             for d in 0..<(r - 1) {
                 let m = maps[d][idx[d]]
-                if m < 0 { filled = true; break }
+                if m < 0 { base = -1; break }
                 base += m * strides[d]
             }
-            if filled {
+            let filled = base < 0
+            if base == previous {
+                // Same source row as the one just written (nearest upsampling, edge padding).
+                out.update(from: out - width, count: width)
+            } else if filled {
                 out.update(repeating: fill, count: width)
             } else if manyRuns {
                 for j in 0..<width {
@@ -237,6 +241,7 @@ enum Movement {
                     }
                 }
             }
+            previous = base
             out += width
             var d = r - 2
             while d >= 0 {

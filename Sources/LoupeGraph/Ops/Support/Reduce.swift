@@ -331,6 +331,10 @@ func softmax(_ x: Tensor, outer: Int, n: Int, inner: Int, log: Bool) throws -> T
             guard let src, let dst else { return }
             parallelFor(outer) { o in
                 let xs = src + o * n * inner, ys = dst + o * n * inner
+                if inner == 1 {
+                    softmaxRow(xs, ys, n, log: log)
+                    return
+                }
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * inner) { tmp in
                     let m = tmp.baseAddress!, s = m + inner
                     for i in 0..<inner { m[i] = -.infinity; s[i] = 0 }
@@ -366,4 +370,25 @@ func softmax(_ x: Tensor, outer: Int, n: Int, inner: Int, log: Bool) throws -> T
     }
     y.dtype = x.dtype
     return y
+}
+
+/// Softmax (or log-softmax) of one contiguous row of `n` values: the `inner == 1` case.
+@inline(__always)
+private func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, log: Bool) {
+    var m = -Float.infinity
+    for k in 0..<n where x[k] > m || x[k].isNaN { m = x[k] }
+    if m == -.infinity { m = 0 }
+    var s: Float = 0
+    for k in 0..<n {
+        let e = Foundation.exp(x[k] - m)
+        y[k] = e
+        s += e
+    }
+    if log {
+        let shift = Foundation.log(s) + m
+        for k in 0..<n { y[k] = x[k] - shift }
+    } else {
+        let r = 1 / s
+        for k in 0..<n { y[k] *= r }
+    }
 }

@@ -1,0 +1,192 @@
+import Foundation
+import LoupeFormats
+import LoupeTensor
+import XCTest
+
+/// Exercises the built `loupe` binary as a user would, on the bundled sample model, against
+/// onnxruntime's outputs (Tests/loupeTests/Fixtures, made by Scripts/make-cli-fixtures.py).
+final class CLITests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let fixtures = root.appendingPathComponent("Tests/loupeTests/Fixtures")
+    static let model = root.appendingPathComponent("SampleModels/tiny-cnn/tiny-cnn.onnx").path
+    static let images = root.appendingPathComponent("SampleModels/tiny-cnn/images")
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static var binary: URL {
+        // The test bundle sits in the products directory next to the binary.
+        // The xctest bundle (Linux: an executable) sits in the products directory next to the binary.
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("loupe")
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDir), !isDir.boolValue { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return Bundle.main.bundleURL.appendingPathComponent("loupe")
+    }
+
+    @discardableResult
+    func loupe(_ args: [String]) throws -> Result {
+        let p = Process()
+        p.executableURL = Self.binary
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    func tempDir() throws -> URL {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: d) }
+        return d
+    }
+
+    func testInspectCountsParametersAndMACs() throws {
+        let r = try loupe(["inspect", Self.model])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // conv 3→16 3×3: 448, conv 16→32: 4,640, conv 32→64: 18,496, fc 64→5: 325.
+        XCTAssertTrue(r.stdout.contains("parameters: 23,909"), r.stdout)
+        // 64·64·16·27 + 32·32·32·144 + 16·16·64·288 + 5·64
+        XCTAssertEqual(1_769_472 + 4_718_592 + 4_718_592 + 320, 11_206_976)
+        XCTAssertTrue(r.stdout.contains("MACs: 11,206,976"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("/0/Conv"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("[1, 16, 64, 64]"), r.stdout)
+    }
+
+    func testInspectJSONWithInputShape() throws {
+        let r = try loupe(["inspect", Self.model, "--json", "--input-shape", "input=4x3x32x32"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let inputs = try XCTUnwrap(doc["inputs"] as? [[String: Any]])
+        XCTAssertEqual(inputs.first?["shape"] as? [Int], [4, 3, 32, 32])
+        let outputs = try XCTUnwrap(doc["outputs"] as? [[String: Any]])
+        XCTAssertEqual(outputs.first?["shape"] as? [Int], [4, 5])
+        XCTAssertEqual(outputs.first?["dtype"] as? String, "float32")
+        let nodes = try XCTUnwrap(doc["nodes"] as? [[String: Any]])
+        XCTAssertEqual(nodes.count, 11)
+        XCTAssertEqual(doc["parameters"] as? Int, 23_909)
+        // MACs scale with batch and area: 4 images at a quarter of the area, same FC per image.
+        let convMacs = (1_769_472 + 4_718_592 + 4_718_592) * 4 / 4
+        XCTAssertEqual(doc["macs"] as? Int, convMacs + 4 * 320)
+        XCTAssertEqual(nodes.reduce(0) { $0 + ($1["macs"] as! Int) }, doc["macs"] as? Int)
+    }
+
+    func testRunMatchesOnnxRuntime() throws {
+        let dir = try tempDir()
+        let input = Self.fixtures.appendingPathComponent("tiny-cnn-input.npy").path
+        let r = try loupe(["run", Self.model, "--input", "input=\(input)", "--output-dir", dir.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let got = try NPY.read(path: dir.appendingPathComponent("logits.npy").path)
+        let want = try NPY.read(path: Self.fixtures.appendingPathComponent("tiny-cnn-logits-ort.npy").path)
+        XCTAssertEqual(got.shape, [2, 5])
+        XCTAssertEqual(got.shape, want.shape)
+        for i in 0..<want.count { XCTAssertEqual(got.floats[i], want.floats[i], accuracy: 1e-5) }
+
+        // A second run must not overwrite the outputs without --force.
+        let again = try loupe(["run", Self.model, "--input", "input=\(input)", "--output-dir", dir.path])
+        XCTAssertEqual(again.status, 1)
+        XCTAssertTrue(again.stderr.contains("exists; pass --force"), again.stderr)
+    }
+
+    func testPredictJSONMatchesOnnxRuntime() throws {
+        let img = Self.images.appendingPathComponent("disc.png").path
+        let labels = Self.root.appendingPathComponent("SampleModels/tiny-cnn/labels.txt").path
+        let r = try loupe(["predict", Self.model, img, "--preprocess", "none", "--top", "5", "--labels", labels, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        let preds = try XCTUnwrap(doc.first?["predictions"] as? [[String: Any]])
+        XCTAssertEqual(preds.count, 5)
+        let want = try NPY.read(path: Self.fixtures.appendingPathComponent("disc-logits-ort.npy").path).floats
+        let m = want.max()!
+        let z = want.reduce(0) { $0 + exp(Double($1 - m)) }
+        var total = 0.0
+        for p in preds {
+            let i = p["index"] as! Int
+            XCTAssertEqual(p["logit"] as! Double, Double(want[i]), accuracy: 1e-5)
+            XCTAssertEqual(p["probability"] as! Double, exp(Double(want[i] - m)) / z, accuracy: 1e-5)
+            total += p["probability"] as! Double
+        }
+        XCTAssertEqual(total, 1, accuracy: 1e-5)
+        XCTAssertEqual(preds.first?["index"] as? Int, want.indices.max { want[$0] < want[$1] })
+        XCTAssertEqual(preds.first?["label"] as? String,
+                       ["circle", "square", "triangle", "star", "cross"][want.indices.max { want[$0] < want[$1] }!])
+    }
+
+    func testFiltersWritesAGrid() throws {
+        let dir = try tempDir()
+        let png = dir.appendingPathComponent("f.png").path, npy = dir.appendingPathComponent("w.npy").path
+        let r = try loupe(["filters", Self.model, "-o", png, "--save-npy", npy])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let img = try ImageIO.read(path: png)
+        // 16 colour filters of 3×3 → 4×4 tiles of 48 px (scale 16) with 2 px gaps.
+        XCTAssertEqual(img.width, 4 * 48 + 5 * 2)
+        XCTAssertEqual(img.height, 4 * 48 + 5 * 2)
+        let w = try NPY.read(path: npy)
+        XCTAssertEqual(w.shape, [16, 3, 3, 3])
+        // Each tile is normalised to its own range: its brightest sample is 1.0.
+        let tile0 = (2..<50).flatMap { y in (2..<50).flatMap { x in (0..<3).map { img[y, x, $0] } } }
+        XCTAssertEqual(tile0.max()!, 1, accuracy: 1e-6)
+        XCTAssertEqual(tile0.min()!, 0, accuracy: 1e-6)
+    }
+
+    func testBenchJSON() throws {
+        let r = try loupe(["bench", Self.model, "--runs", "3", "--warmup", "1", "--batch", "2", "--threads", "1", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(doc["runs"] as? Int, 3)
+        XCTAssertEqual(doc["batch"] as? Int, 2)
+        XCTAssertEqual(doc["threads"] as? Int, 1)
+        let median = try XCTUnwrap(doc["median_ms"] as? Double), lo = try XCTUnwrap(doc["min_ms"] as? Double)
+        let hi = try XCTUnwrap(doc["max_ms"] as? Double)
+        XCTAssertTrue(lo > 0 && lo <= median && median <= hi, "\(doc)")
+    }
+
+    func testErrorsAreClearAndNonZero() throws {
+        let missing = try loupe(["inspect", "/nonexistent/model.onnx"])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.stderr.contains("/nonexistent/model.onnx"), missing.stderr)
+
+        let unknown = try loupe(["inspect", Self.fixtures.appendingPathComponent("unknown-op.onnx").path])
+        XCTAssertEqual(unknown.status, 1)
+        for part in ["my_fancy_node", "FancyOp", "com.example", "opset"] {
+            XCTAssertTrue(unknown.stderr.contains(part), "missing '\(part)' in: \(unknown.stderr)")
+        }
+
+        let notAModel = try loupe(["inspect", Self.images.appendingPathComponent("disc.png").path])
+        XCTAssertNotEqual(notAModel.status, 0)
+        XCTAssertTrue(notAModel.stderr.contains("disc.png"), notAModel.stderr)
+
+        let badFlag = try loupe(["predict", Self.model, "x.png", "--top", "0"])
+        XCTAssertNotEqual(badFlag.status, 0)
+        XCTAssertTrue(badFlag.stderr.contains("--top"), badFlag.stderr)
+
+        let badImage = try loupe(["predict", Self.model, Self.model])
+        XCTAssertEqual(badImage.status, 1)
+        XCTAssertTrue(badImage.stderr.contains("tiny-cnn.onnx"), badImage.stderr)
+
+        let badShape = try loupe(["inspect", Self.model, "--input-shape", "nope=1x3x64x64"])
+        XCTAssertEqual(badShape.status, 1)
+        XCTAssertTrue(badShape.stderr.contains("not a graph input"), badShape.stderr)
+    }
+
+    func testHelpIsInSentencesWithExamples() throws {
+        for cmd in ["inspect", "run", "predict", "filters", "bench"] {
+            let r = try loupe([cmd, "--help"])
+            XCTAssertEqual(r.status, 0)
+            XCTAssertTrue(r.stdout.contains("loupe \(cmd)"), r.stdout)
+            XCTAssertTrue(r.stdout.contains("Example"), "\(cmd) --help has no example")
+            XCTAssertTrue(r.stdout.contains("--threads"), "\(cmd) --help lacks --threads")
+        }
+    }
+}
