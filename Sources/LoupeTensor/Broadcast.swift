@@ -29,7 +29,7 @@ public func broadcastStrides(_ shape: [Int], to out: [Int]) -> [Int] {
 
 /// Walks the broadcast of two operands: calls `body(outOffset, aOffset, bOffset, n, aStep, bStep)`
 /// for each contiguous run of the last (coalesced) dimension.
-@inline(__always)
+@inlinable @inline(__always)
 public func forEachBroadcastRun(
     _ out: [Int], _ aStrides: [Int], _ bStrides: [Int],
     _ body: (Int, Int, Int, Int, Int, Int) -> Void
@@ -70,7 +70,7 @@ public func forEachBroadcastRun(
 }
 
 /// Element-wise binary op over float tensors with broadcasting.
-@inline(__always)
+@inlinable @inline(__always)
 public func broadcastFloat(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) throws -> Tensor {
     let shape = try broadcastShape(a.shape, b.shape)
     let sa = broadcastStrides(a.shape, to: shape), sb = broadcastStrides(b.shape, to: shape)
@@ -96,7 +96,7 @@ public func broadcastFloat(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Floa
 }
 
 /// Element-wise binary op over integer tensors with broadcasting; result dtype `dtype`.
-@inline(__always)
+@inlinable @inline(__always)
 public func broadcastInt(_ a: Tensor, _ b: Tensor, dtype: DType, _ f: (Int64, Int64) -> Int64) throws -> Tensor {
     let shape = try broadcastShape(a.shape, b.shape)
     try Tensor.checkedCount(shape)

@@ -76,7 +76,7 @@ struct Bench: ParsableCommand {
                     }
                 }
             }
-            let exec = try Executor(graph: g)
+            let exec = try makeExecutor(g, path: model)
             let progress = Progress(label: "bench")
             for i in 0..<warmup {
                 _ = try exec.run(feeds)

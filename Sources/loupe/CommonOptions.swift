@@ -38,6 +38,15 @@ func loadModel(_ path: String) throws -> Graph {
     }
 }
 
+/// Builds the executor, naming the model file in any error (an unsupported op, say).
+func makeExecutor(_ graph: Graph, path: String) throws -> Executor {
+    do {
+        return try Executor(graph: graph)
+    } catch let e as LoupeError {
+        throw e.context(path)
+    }
+}
+
 /// Parses `NAME=1x3x224x224`.
 func parseShapeAssignment(_ s: String) throws -> (String, [Int]) {
     guard let eq = s.lastIndex(of: "=") else {

@@ -38,7 +38,12 @@ struct Inspect: ParsableCommand {
         try runReportingErrors {
             let g = try loadModel(model)
             let overrides = Dictionary(try inputShapes.map(parseShapeAssignment), uniquingKeysWith: { $1 })
-            let summary = try GraphSummary(graph: g, inputTypes: try ModelFile.inputTypes(g, overrides: overrides))
+            let summary: GraphSummary
+            do {
+                summary = try GraphSummary(graph: g, inputTypes: try ModelFile.inputTypes(g, overrides: overrides))
+            } catch let e as LoupeError {
+                throw e.context(model)
+            }
             if json {
                 try printJSON(InspectDocument(model: model, graph: g, summary: summary))
             } else {

@@ -63,7 +63,7 @@ struct Predict: ParsableCommand {
             let producer = g.nodes.last { $0.outputs.contains(output) }
             let endsInSoftmax = producer?.opType == "Softmax"
             let logitName = endsInSoftmax ? producer!.inputs[0] : output
-            let exec = try Executor(graph: g)
+            let exec = try makeExecutor(g, path: model)
             let inputs = try image.inputs(for: g, images: images)
             let progress = Progress(label: "predict")
             var results: [ImageResult] = []

@@ -50,7 +50,7 @@ struct Run: ParsableCommand {
                 }
                 feeds[name] = try readTensorFile(file)
             }
-            let exec = try Executor(graph: g)
+            let exec = try makeExecutor(g, path: model)
             let outputs = try exec.run(feeds)
             try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
             let targets = g.outputs.map { ($0.name, (outputDir as NSString).appendingPathComponent(safeFileName($0.name) + ".npy")) }

@@ -214,4 +214,37 @@ final class MovementOpsTests: XCTestCase {
         XCTAssertEqual(back.shape, x.shape)
         XCTAssertEqual(back.floats, x.floats)
     }
+
+    // MARK: Kernels against their per-element references
+
+    func testStridedCopyMatchesNaive() throws {
+        var rng = SystemRandomNumberGenerator()
+        let x = iota([3, 4, 5])
+        let xi = Tensor(shape: [3, 4, 5], ints: (0..<60).map(Int64.init), dtype: .int16)
+        // Permutations, negative steps (reversal from the far end), broadcast (stride 0).
+        let views: [([Int], [Int], Int)] = [
+            ([5, 4, 3], [1, 5, 20], 0), ([3, 2, 5], [20, 10, 1], 0), ([3, 4, 5], [-20, 5, -1], 44),
+            ([2, 3, 4, 5], [0, 20, 5, 1], 0), ([4, 3, 1], [5, 20, 7], 2), ([60], [1], 0), ([], [], 17),
+        ]
+        for (shape, strides, offset) in views {
+            for t in [x, xi] {
+                let fast = try Movement.strided(t, shape: shape, strides: strides, offset: offset)
+                let naive = Movement.copyStridedNaive(t, shape: shape, strides: strides, offset: offset)
+                XCTAssertEqual(fast.shape, naive.shape)
+                XCTAssertEqual(fast.floats, naive.floats, "\(shape) \(strides)")
+                XCTAssertEqual(fast.ints, naive.ints, "\(shape) \(strides)")
+                XCTAssertEqual(fast.dtype, t.dtype)
+            }
+        }
+        for _ in 0..<20 {
+            let maps = [3, 4, 5].map { n in (0..<Int.random(in: 0...7, using: &rng)).map { _ in Int.random(in: -1..<n, using: &rng) } }
+            for t in [x, xi] {
+                let fast = try Movement.gatherAxes(t, maps: maps, fill: 9)
+                let naive = Movement.gatherAxesNaive(t, maps: maps, fill: 9)
+                XCTAssertEqual(fast.shape, naive.shape)
+                XCTAssertEqual(fast.floats, naive.floats, "\(maps)")
+                XCTAssertEqual(fast.ints, naive.ints, "\(maps)")
+            }
+        }
+    }
 }

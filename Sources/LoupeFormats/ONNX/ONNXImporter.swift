@@ -61,12 +61,15 @@ public enum ONNXImporter {
     static func convertModel(_ m: Onnx__ModelProto, folder: URL) throws -> Graph {
         var opset = 1
         var sawDefault = false
+        var domainOpsets: [String: Int] = [:]
         for i in 0..<m.n_opset_import {
             guard let o = m.opset_import[i]?.pointee else { continue }
             let dom = str(o.domain)
             if dom.isEmpty || dom == "ai.onnx" {
                 opset = Int(o.version)
                 sawDefault = true
+            } else {
+                domainOpsets[dom] = Int(o.version)
             }
         }
         if !sawDefault && m.ir_version >= 3 {
@@ -79,6 +82,7 @@ public enum ONNXImporter {
         guard let gp = m.graph?.pointee else { throw LoupeError.invalid("the model has no graph") }
         var g = try convertGraph(gp, folder: folder)
         g.opset = opset
+        g.domainOpsets = domainOpsets
         g.metadata["producer"] = [str(m.producer_name), str(m.producer_version)].filter { !$0.isEmpty }.joined(separator: " ")
         g.metadata["ir_version"] = "\(m.ir_version)"
         g.metadata["opset"] = "\(opset)"

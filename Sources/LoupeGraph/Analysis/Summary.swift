@@ -29,12 +29,10 @@ public struct GraphSummary: Sendable {
     public init(graph: Graph, inputTypes: [String: TensorType]) throws {
         var g = graph
         try g.sortTopologically()
-        let ops = OperatorCache(opset: g.opset)
+        let ops = OperatorCache(opset: g.opset, domainOpsets: g.domainOpsets)
         let before = g.nodes.count
-        let t0 = try g.inferTypes(inputTypes, ops: ops)
-        try g.foldConstants(types: t0, ops: ops)
+        let types = try g.foldConstants(inputTypes: inputTypes, ops: ops)
         g.eliminateDeadNodes()
-        let types = try g.inferTypes(inputTypes, ops: ops)
         foldedNodes = before - g.nodes.count
         inputNames = g.inputs.map(\.name)
         inputs = inputNames.map { types[$0]! }

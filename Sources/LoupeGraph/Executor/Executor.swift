@@ -19,6 +19,9 @@ public final class Executor: @unchecked Sendable {
         let slotOf: [String: Int]
         let slotCount: Int
         let constants: [(Int, Tensor)]
+
+        /// For each step, the slots (tensor numbers) freed after it: for tests and debugging.
+        public var releasedAfterStep: [[Int]] { steps.map { $0.release.sorted() } }
     }
 
     struct Step {
@@ -33,7 +36,7 @@ public final class Executor: @unchecked Sendable {
         var g = graph
         try g.sortTopologically()
         self.graph = g
-        self.ops = OperatorCache(opset: g.opset)
+        self.ops = OperatorCache(opset: g.opset, domainOpsets: g.domainOpsets)
         // Build every operator now, so unsupported ops fail at load time.
         for n in g.nodes { _ = try ops.op(for: n) }
     }
@@ -72,10 +75,8 @@ public final class Executor: @unchecked Sendable {
             g.initializers[name] = v
             g.inputs.removeAll { $0.name == name }
         }
-        let t0 = try g.inferTypes(types, ops: ops)
-        try g.foldConstants(types: t0, ops: ops)
+        let t = try g.foldConstants(inputTypes: types, ops: ops)
         g.eliminateDeadNodes(keeping: keep)
-        let t = try g.inferTypes(types, ops: ops)
 
         var slotOf: [String: Int] = [:]
         func slot(_ name: String) -> Int {

@@ -63,6 +63,8 @@ public struct Graph: Sendable {
     public var initializers: [String: Tensor] = [:]
     /// Opset version of the default ONNX domain.
     public var opset: Int = 13
+    /// Opset versions of other domains the file imports (e.g. "com.microsoft": 1).
+    public var domainOpsets: [String: Int] = [:]
     /// Free-form facts about where the graph came from (producer, file, ...).
     public var metadata: [String: String] = [:]
 

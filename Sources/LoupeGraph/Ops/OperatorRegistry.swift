@@ -34,10 +34,11 @@ public enum OperatorRegistry {
     }
 
     /// Builds the operator for `node`, or throws naming the node, op type, domain and opset.
-    public static func make(_ node: Node, opset: Int) throws -> any Operator {
+    public static func make(_ node: Node, opset: Int, domainOpsets: [String: Int] = [:]) throws -> any Operator {
         guard node.domain.isEmpty || node.domain == "ai.onnx", let type = byType[node.opType] else {
             let dom = node.domain.isEmpty ? "ai.onnx" : node.domain
-            throw LoupeError.unsupported("\(node.label): op type '\(node.opType)' of domain '\(dom)' (opset \(opset)) is not supported by Loupe")
+            let version = node.domain.isEmpty || node.domain == "ai.onnx" ? opset : domainOpsets[node.domain]
+            throw LoupeError.unsupported("\(node.label): op type '\(node.opType)' of domain '\(dom)' (opset \(version.map(String.init) ?? "not declared")) is not supported by Loupe")
         }
         do {
             return try type.init(OpContext(node: node, opset: opset))

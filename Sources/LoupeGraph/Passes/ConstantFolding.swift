@@ -1,21 +1,25 @@
 import LoupeTensor
 
 extension Graph {
-    /// Evaluates every node whose inputs are all known before running, and replaces it by
-    /// initializers. With `types` (from `inferTypes` for concrete input shapes), `Shape` and
-    /// `Size` of any tensor with a known shape fold too, so that the Shape → Gather →
-    /// Unsqueeze → Concat → Reshape chains PyTorch exports disappear. Nodes whose inputs
-    /// exceed `maxElements` are left to run time. Returns how many nodes were folded.
+    /// Evaluates every node whose inputs are all known before running (initializers, Constant
+    /// nodes, and whatever folded before it) and replaces it by initializers.
+    ///
+    /// With `inputTypes` (concrete shapes for the graph inputs) this is one sweep of shape
+    /// inference and folding together: `Shape` and `Size` of any tensor whose shape is known
+    /// fold too, so the Shape → Gather → Unsqueeze → Concat → Reshape chains PyTorch exports
+    /// disappear, and every remaining tensor gets its type, which is returned. Nodes whose
+    /// inputs exceed `maxElements` are left to run time. Nodes must be in topological order.
     @discardableResult
-    public mutating func foldConstants(types: [String: TensorType]? = nil, ops: OperatorCache? = nil,
-                                       maxElements: Int = 1 << 24) throws -> Int {
-        let ops = ops ?? OperatorCache(opset: opset)
+    public mutating func foldConstants(inputTypes: [String: TensorType]? = nil, ops: OperatorCache? = nil,
+                                       maxElements: Int = 1 << 24) throws -> [String: TensorType] {
+        let ops = ops ?? OperatorCache(opset: opset, domainOpsets: domainOpsets)
+        var types = inputTypes ?? [:]
+        for (k, t) in initializers { types[k] = TensorType(t.dtype, t.shape) }
         var kept: [Node] = []
-        var folded = 0
         for node in nodes {
             var values: [Tensor]? = nil
             let isDefaultDomain = node.domain.isEmpty || node.domain == "ai.onnx"
-            if isDefaultDomain, let types, node.opType == "Shape" || node.opType == "Size",
+            if isDefaultDomain, node.opType == "Shape" || node.opType == "Size",
                let t = types[node.inputs.first ?? ""] {
                 values = [try shapeValue(of: node, t.shape)]
             } else if isDefaultDomain, node.inputs.allSatisfy({ $0.isEmpty || initializers[$0] != nil }) {
@@ -33,14 +37,31 @@ extension Graph {
             if let values {
                 for (i, name) in node.outputs.enumerated() where !name.isEmpty && i < values.count {
                     initializers[name] = values[i]
+                    types[name] = TensorType(values[i].dtype, values[i].shape)
                 }
-                folded += 1
-            } else {
-                kept.append(node)
+                continue
+            }
+            kept.append(node)
+            guard inputTypes != nil else { continue }
+            let op = try ops.op(for: node)
+            let ins: [TensorType?] = node.inputs.map { $0.isEmpty ? nil : types[$0] }
+            for (i, name) in node.inputs.enumerated() where !name.isEmpty && ins[i] == nil {
+                throw LoupeError.invalid("\(node.label): input '\(name)' has no known type")
+            }
+            let consts: [Tensor?] = node.inputs.map { $0.isEmpty ? nil : initializers[$0] }
+            let outs: [TensorType]
+            do {
+                outs = try op.infer(ins, constants: consts)
+            } catch let e as LoupeError {
+                let shapes = ins.map { $0?.description ?? "none" }.joined(separator: ", ")
+                throw LoupeError(e.kind, "\(node.label) with inputs (\(shapes)): \(e.message)")
+            }
+            for (i, name) in node.outputs.enumerated() where !name.isEmpty && i < outs.count {
+                types[name] = outs[i]
             }
         }
         nodes = kept
-        return folded
+        return types
     }
 }
 

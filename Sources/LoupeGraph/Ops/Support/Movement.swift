@@ -31,7 +31,7 @@ extension Int64: MovementElement {
 /// - `gatherAxes`: out[i] = src[Σ maps[d][i_d]·strides[d]], or a fill value where a map entry is
 ///   -1 (Pad in every mode, nearest Resize).
 /// `copyStridedNaive` / `gatherAxesNaive` are the per-element references the tests compare with.
-enum Movement {
+public enum Movement {
     // MARK: - Storage
 
     /// Allocates an uninitialised buffer of `shape`'s element count, lets `fill` write every
@@ -79,7 +79,17 @@ enum Movement {
     // MARK: - Strided copy
 
     /// Materialises the strided view (`shape`, `strides`, `offset`) of `x` as a new contiguous tensor.
-    static func strided(_ x: Tensor, shape: [Int], strides: [Int], offset: Int = 0) throws -> Tensor {
+    /// The view must lie inside `x` (checked: a view outside it is a programming error).
+    public static func strided(_ x: Tensor, shape: [Int], strides: [Int], offset: Int = 0) throws -> Tensor {
+        precondition(shape.count == strides.count, "Movement.strided: \(shape.count) dims, \(strides.count) strides")
+        if !shape.contains(0) {
+            var lo = offset, hi = offset
+            for d in 0..<shape.count {
+                let span = (shape[d] - 1) * strides[d]
+                if span < 0 { lo += span } else { hi += span }
+            }
+            precondition(lo >= 0 && hi < x.count, "Movement.strided: view outside a tensor of shape \(x.shape)")
+        }
         if x.isFloat {
             return try strided(Float.self, x, shape: shape, strides: strides, offset: offset)
         }
@@ -151,7 +161,7 @@ enum Movement {
     }
 
     /// Reference for `copyStrided`: one index computation per element.
-    static func copyStridedNaive(_ x: Tensor, shape: [Int], strides: [Int], offset: Int = 0) -> Tensor {
+    public static func copyStridedNaive(_ x: Tensor, shape: [Int], strides: [Int], offset: Int = 0) -> Tensor {
         let n = shape.reduce(1, *)
         let outStrides = contiguousStrides(shape)
         var index = [Int](repeating: 0, count: n)
@@ -167,7 +177,10 @@ enum Movement {
 
     /// out[i] = x[maps[0][i_0], …, maps[r-1][i_{r-1}]], or `fill` where any map entry is -1.
     /// The output shape is `maps.map(\.count)`.
-    static func gatherAxes(_ x: Tensor, maps: [[Int]], fill: Double = 0) throws -> Tensor {
+    /// Map entries must be -1 or valid indices of `x` (checked: anything else is a programming error).
+    public static func gatherAxes(_ x: Tensor, maps: [[Int]], fill: Double = 0) throws -> Tensor {
+        precondition(maps.count == x.rank && zip(maps, x.shape).allSatisfy { m, n in m.allSatisfy { $0 >= -1 && $0 < n } },
+                     "Movement.gatherAxes: maps do not fit a tensor of shape \(x.shape)")
         let shape = maps.map(\.count)
         let strides = contiguousStrides(x.shape)
         if x.isFloat {
@@ -255,7 +268,7 @@ enum Movement {
     }
 
     /// Reference for `gatherAxes`.
-    static func gatherAxesNaive(_ x: Tensor, maps: [[Int]], fill: Double = 0) -> Tensor {
+    public static func gatherAxesNaive(_ x: Tensor, maps: [[Int]], fill: Double = 0) -> Tensor {
         let shape = maps.map(\.count)
         let n = shape.reduce(1, *)
         let inStrides = contiguousStrides(x.shape), outStrides = contiguousStrides(shape)

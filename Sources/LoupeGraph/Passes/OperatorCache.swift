@@ -1,0 +1,20 @@
+import LoupeTensor
+
+/// Builds operators for graph nodes once and caches them by node name. Shape inference
+/// itself runs in `foldConstants(inputTypes:)`, one sweep together with folding.
+public final class OperatorCache: @unchecked Sendable {
+    private var cache: [String: any Operator] = [:]
+    public let opset: Int
+    public let domainOpsets: [String: Int]
+    public init(opset: Int, domainOpsets: [String: Int] = [:]) {
+        self.opset = opset
+        self.domainOpsets = domainOpsets
+    }
+
+    public func op(for node: Node) throws -> any Operator {
+        if let o = cache[node.name] { return o }
+        let o = try OperatorRegistry.make(node, opset: opset, domainOpsets: domainOpsets)
+        cache[node.name] = o
+        return o
+    }
+}
