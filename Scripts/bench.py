@@ -91,6 +91,13 @@ def openblas_core(loupe):
         return f"{lib}: unknown"
 
 
+def binary_time(path):
+    try:
+        return datetime.datetime.fromtimestamp(os.path.getmtime(path)).strftime("%Y-%m-%d %H:%M")
+    except OSError:
+        return "(missing)"
+
+
 def load_average():
     try:
         return " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -232,7 +239,7 @@ def main():
         f"- OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
         f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')} (passed to Loupe unchanged)",
         f"- Loupe's BLAS: {openblas_core(args.loupe)}",
-        f"- loupe: {args.loupe}, git {git_revision()}",
+        f"- loupe: {args.loupe}, built {binary_time(args.loupe)}; working tree at git {git_revision()}",
         f"- onnxruntime {ort.__version__}, CPUExecutionProvider, graph optimisation level {ORT_LEVEL_NAME}, "
         f"intra_op_num_threads={args.threads}, inter_op_num_threads=1, sequential execution",
         f"- {args.warmup} warm-up runs, then {args.runs} timed runs per engine"

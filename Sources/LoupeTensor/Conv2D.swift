@@ -12,8 +12,10 @@
 ///
 /// Depthwise convolutions (`group == C`, `M` a multiple of `C`) use a direct kernel,
 /// parallel over channels; everything else is im2col + `sgemm` per image and group, where a
-/// 1×1 stride-1 unpadded kernel multiplies the input directly. The bias is added fused
-/// (it initialises `y` and the GEMM accumulates onto it).
+/// 1×1 stride-1 unpadded kernel multiplies the input directly. Large images are lowered in
+/// tiles of whole output rows so that the im2col buffer (about `im2colTileFloats` floats)
+/// stays in cache between being written and being packed by the GEMM. The bias is added
+/// fused (it initialises `y` and the GEMM accumulates onto it).
 public func conv2d(
     x: UnsafePointer<Float>, batch: Int, channels C: Int,
     w: UnsafePointer<Float>, outChannels M: Int, group: Int,
@@ -34,29 +36,45 @@ public func conv2d(
     }
     let pointwise = g.kernel == [1, 1] && g.strides == [1, 1] && g.padsBegin == [0, 0] && g.padsEnd == [0, 0]
         && g.input == g.output
-    var col: UnsafeMutablePointer<Float>? = nil
-    if !pointwise {
-        let n = try Tensor.checkedCount([K, outPlane])
-        col = UnsafeMutablePointer<Float>.allocate(capacity: n)
+    let beta: Float = bias == nil ? 0 : 1
+    if pointwise {
+        for n in 0..<batch {
+            for gi in 0..<group {
+                sgemm(m: Mg, n: outPlane, k: K, a: w + gi * Mg * K, lda: K,
+                      b: x + (n * C + gi * Cg) * inPlane, ldb: outPlane, beta: beta,
+                      c: y + (n * M + gi * Mg) * outPlane, ldc: outPlane)
+            }
+        }
+        return
     }
-    defer { col?.deallocate() }
+    let oH = g.output[0], oW = g.output[1]
+    // Output rows per tile: about im2colTileFloats floats of im2col, at least
+    // im2colMinTileColumns GEMM columns, at most the whole image.
+    var tileRows = max(1, im2colTileFloats / max(1, K * oW))
+    tileRows = max(tileRows, (im2colMinTileColumns + oW - 1) / oW)
+    tileRows = min(tileRows, oH)
+    let col = UnsafeMutablePointer<Float>.allocate(capacity: try Tensor.checkedCount([K, tileRows * oW]))
+    defer { col.deallocate() }
     for n in 0..<batch {
         for gi in 0..<group {
             let xg = x + (n * C + gi * Cg) * inPlane
-            let b: UnsafePointer<Float>
-            if let col {
-                im2col2D(xg, channels: Cg, g, col)
-                b = UnsafePointer(col)
-            } else {
-                b = xg
+            var row = 0
+            while row < oH {
+                let rows = min(tileRows, oH - row)
+                im2col2D(xg, channels: Cg, g, col, firstRow: row, rows: rows)
+                sgemm(m: Mg, n: rows * oW, k: K,
+                      a: w + gi * Mg * K, lda: K, b: col, ldb: rows * oW, beta: beta,
+                      c: y + (n * M + gi * Mg) * outPlane + row * oW, ldc: outPlane)
+                row += rows
             }
-            sgemm(m: Mg, n: outPlane, k: K,
-                  a: w + gi * Mg * K, lda: K, b: b, ldb: outPlane,
-                  beta: bias == nil ? 0 : 1,
-                  c: y + (n * M + gi * Mg) * outPlane, ldc: outPlane)
         }
     }
 }
+
+/// Target size in floats of one im2col tile in `conv2d` (1 MiB: fits the L2 cache).
+nonisolated(unsafe) public var im2colTileFloats = 1 << 18
+/// The fewest GEMM columns (output positions) a tile may have, so that GEMMs stay efficient.
+nonisolated(unsafe) public var im2colMinTileColumns = 512
 
 /// Direct depthwise 2-D convolution: `group == C`, output channel `m` reads input channel
 /// `m / multiplier` only. w: `[C * multiplier, 1, kH, kW]`. Parallel over (image, output

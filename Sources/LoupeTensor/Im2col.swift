@@ -73,16 +73,19 @@ func validRange(offset: Int, stride: Int, inCount: Int, outCount: Int) -> (Int, 
 /// im2col for a 2-D window (`g.rank == 2`; lift 1-D with `as2D`).
 ///
 /// - x: one image, `[channels, H, W]` row-major.
-/// - col: `[channels * kH * kW, oH * oW]` row-major; row `(c * kH + kh) * kW + kw` holds the
-///   input value each output position reads through kernel tap `(kh, kw)` of channel `c`,
-///   or 0 where that tap lands in padding.
-public func im2col2D(_ x: UnsafePointer<Float>, channels: Int, _ g: ConvGeometry, _ col: UnsafeMutablePointer<Float>) {
+/// - col: `[channels * kH * kW, rows * oW]` row-major, for the output rows
+///   `firstRow ..< firstRow + rows` (default: all `oH`); row `(c * kH + kh) * kW + kw` holds
+///   the input value each output position reads through kernel tap `(kh, kw)` of channel
+///   `c`, or 0 where that tap lands in padding.
+public func im2col2D(_ x: UnsafePointer<Float>, channels: Int, _ g: ConvGeometry, _ col: UnsafeMutablePointer<Float>,
+                     firstRow: Int = 0, rows outRows: Int? = nil) {
     let H = g.input[0], W = g.input[1]
     let kH = g.kernel[0], kW = g.kernel[1]
     let sH = g.strides[0], sW = g.strides[1]
     let dH = g.dilations[0], dW = g.dilations[1]
     let pT = g.padsBegin[0], pL = g.padsBegin[1]
-    let oH = g.output[0], oW = g.output[1]
+    let oW = g.output[1]
+    let oH = outRows ?? g.output[0]
     let plane = oH * oW
     let rows = channels * kH * kW
     parallelFor(rows) { r in
@@ -95,7 +98,7 @@ public func im2col2D(_ x: UnsafePointer<Float>, channels: Int, _ g: ConvGeometry
         let (lo, hi) = validRange(offset: off, stride: sW, inCount: W, outCount: oW)
         for oh in 0..<oH {
             let row = dst + oh * oW
-            let ih = oh * sH - pT + kh * dH
+            let ih = (firstRow + oh) * sH - pT + kh * dH
             if ih < 0 || ih >= H || lo >= hi {
                 row.update(repeating: 0, count: oW)
                 continue

@@ -18,22 +18,25 @@ public struct Tensor: Sendable {
     public var isFloat: Bool { dtype.isFloatingPoint }
 
     /// Checks that `shape` is non-negative and its element count fits `maxElements`,
-    /// without overflowing, and returns the count.
+    /// without overflowing, and returns the count. An empty shape such as `[0, 2^62, 2^62]`
+    /// is refused too: the product of its non-zero dimensions must also fit, so that
+    /// `shape.reduce(1, *)` and stride arithmetic never overflow.
     @discardableResult
     public static func checkedCount(_ shape: [Int]) throws -> Int {
         var n = 1
+        var empty = false
         for d in shape {
             guard d >= 0 else { throw LoupeError(.invalidModel, "negative dimension in shape \(describe(shape))") }
-            if d == 0 { return 0 }
+            if d == 0 { empty = true }
         }
-        for d in shape {
+        for d in shape where d != 0 {
             let (m, overflow) = n.multipliedReportingOverflow(by: d)
             guard !overflow, m <= maxElements else {
-                throw LoupeError(.tooLarge, "shape \(describe(shape)) has more than \(maxElements) elements; refusing to allocate")
+                throw LoupeError(.tooLarge, "shape \(describe(shape)) has more than \(maxElements) elements\(empty ? " in its non-zero dimensions" : ""); refusing to allocate")
             }
             n = m
         }
-        return n
+        return empty ? 0 : n
     }
 
     /// Float tensor from existing data. `data.count` must equal the shape's element count.

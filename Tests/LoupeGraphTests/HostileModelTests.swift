@@ -24,7 +24,8 @@ final class HostileModelTests: XCTestCase {
     func testHugeInitializerIsRefused() throws {
         let dir = try Fuzz.tempDir("huge")
         defer { try? FileManager.default.removeItem(at: dir) }
-        for dims: [Int64] in [[1_000_000, 1_000_000], [1 << 31, 1 << 31, 1 << 31], [Int64.max, 2], [1 << 62]] {
+        for dims: [Int64] in [[1_000_000, 1_000_000], [1 << 31, 1 << 31, 1 << 31], [Int64.max, 2], [1 << 62],
+                             [3, Int64.max, 0], [0, 1 << 62, 1 << 62]] {
             var w = PB()
             for d in dims { w.append(1, varint: UInt64(bitPattern: d)) }
             w.append(2, varint: 1)
@@ -113,6 +114,9 @@ final class HostileModelTests: XCTestCase {
             if p.count == 2 { range = p[0]..<(p[1] + 1) } else if p.count == 1 { range = p[0]..<(p[0] + 1) }
         }
         let skip = Set((env["LOUPE_FUZZ_SKIP"] ?? "").split(separator: ",").compactMap { Int($0) })
+        let seed = env["LOUPE_FUZZ_SEED"].flatMap { UInt64($0) } ?? 0x10_0BE5EED
+        var seedRNG = SplitMix64(seed: seed)
+        let seedHash = seedRNG.next()
         let dump = env["LOUPE_FUZZ_DUMP"].map { URL(fileURLWithPath: $0) }
         if let dump { try FileManager.default.createDirectory(at: dump, withIntermediateDirectories: true) }
 
@@ -141,7 +145,7 @@ final class HostileModelTests: XCTestCase {
             for k in 0..<c.mutantCount {
                 defer { g += 1 }
                 guard range.contains(g), !skip.contains(g) else { continue }
-                var rng = SplitMix64(seed: 0x10_0BE5EED ^ UInt64(ci) << 32 ^ UInt64(k))
+                var rng = SplitMix64(seed: seedHash ^ UInt64(ci) << 32 ^ UInt64(k))
                 let m = c.mutant(k, &rng)
                 if trace { print("[fuzz] #\(g) \(c.name) \(m.description)"); fflush(stdout) }
                 if let dump { try? Data(m.bytes).write(to: dump.appendingPathComponent("\(g)\(m.isTensor ? ".pb" : ".onnx")")) }
@@ -160,7 +164,12 @@ final class HostileModelTests: XCTestCase {
                 case .emptyMessage(let stage):
                     XCTFail("#\(g) \(c.name) \(m.description): \(stage) threw a LoupeError with an empty message")
                 }
-                if trace { print("[fuzz] #\(g) done in \(String(format: "%.3f", dt)) s"); fflush(stdout) }
+                if trace {
+                    var what = "ran"
+                    if case .importRejected(let e) = outcome { what = "import: \(e.message)" }
+                    if case .runRejected(let e) = outcome { what = "run: \(e.message)" }
+                    print("[fuzz] #\(g) done in \(String(format: "%.3f", dt)) s: \(what.prefix(300))"); fflush(stdout)
+                }
             }
         }
         let total = Date().timeIntervalSince(start)
@@ -328,7 +337,7 @@ enum Fuzz {
                 let d = Mutate.bytes(&bytes, &rng)
                 return Mutant(bytes: bytes, description: tag + "input tensor bytes: " + d, isTensor: true)
             }
-            if roll < 45 {
+            if roll < 30 {
                 var bytes = baseBytes[b]
                 var d: [String] = []
                 for _ in 0..<(1 + rng.int(3)) { d.append(Mutate.bytes(&bytes, &rng)) }
@@ -454,7 +463,9 @@ enum Mutate {
 
     /// One structured edit of a ModelProto; nil when it did not apply.
     static func model(_ m: inout PB, _ rng: inout SplitMix64) -> String? {
-        switch rng.int(20) {
+        switch rng.int(23) {
+        case 20, 21, 22:
+            return m.edit(7) { g in g.editRandom(5, &rng) { t, rng in "initializer: " + values(&t, &rng) } }
         case 0, 1, 2:
             return m.edit(7) { g in g.editRandom(5, &rng) { t, rng in "initializer: " + tensor(&t, &rng) } }
         case 3, 4, 5:
@@ -522,6 +533,40 @@ enum Mutate {
             return m.edit(7) { g in g.editRandom(5, &rng) { t, rng in "initializer: " + tensor(&t, &rng) }
                 ?? g.editRandom(1, &rng) { n, rng in attribute(&n, &rng) } }
         }
+    }
+
+    /// Hostile element values in a TensorProto's data (shape-like int64 inputs, scales, ...),
+    /// keeping its size: huge, negative and zero integers; NaN, infinities and huge floats.
+    static func values(_ t: inout PB, _ rng: inout SplitMix64) -> String {
+        let dtype = t.varints(2).first ?? 1
+        if let k = t.indices(of: 9).first, case .bytes(var raw) = t.fields[k].value, !raw.isEmpty {
+            let width = dtype == 7 ? 8 : 4
+            guard raw.count >= width else { return "raw_data too short" }
+            var d: [String] = []
+            for _ in 0..<(1 + rng.int(3)) {
+                let i = rng.int(raw.count / width) * width
+                if width == 8 {
+                    let v = value(&rng)
+                    for b in 0..<8 { raw[i + b] = UInt8(truncatingIfNeeded: UInt64(bitPattern: v) >> (8 * UInt64(b))) }
+                    d.append("[\(i / 8)] = \(v)")
+                } else {
+                    let v: Float = [.nan, .infinity, -.infinity, 0, -1, 1e30, -1e30, 1e-30, 65536, 3e9][rng.int(10)]
+                    let bits = dtype == 6 ? UInt32(truncatingIfNeeded: value(&rng)) : v.bitPattern
+                    for b in 0..<4 { raw[i + b] = UInt8(truncatingIfNeeded: bits >> (8 * UInt32(b))) }
+                    d.append("[\(i / 4)] = \(dtype == 6 ? "\(Int32(bitPattern: bits))" : "\(v)")")
+                }
+            }
+            t.fields[k].value = .bytes(raw)
+            return "values " + d.joined(separator: ", ")
+        }
+        if dtype == 7, !t.varints(7).isEmpty {
+            var v = t.varints(7)
+            let x = value(&rng)
+            v[rng.int(v.count)] = UInt64(bitPattern: x)
+            t.setVarints(7, v)
+            return "int64_data value \(x)"
+        }
+        return tensor(&t, &rng)
     }
 
     /// Edits of a TensorProto: dims, dtype code, data fields, external data.

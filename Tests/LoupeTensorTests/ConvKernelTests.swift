@@ -80,6 +80,20 @@ final class ConvKernelTests: XCTestCase {
         }
     }
 
+    func testTiledIm2colMatchesNaive() throws {
+        // Force tiles of one or two output rows.
+        let saved = (im2colTileFloats, im2colMinTileColumns)
+        defer { (im2colTileFloats, im2colMinTileColumns) = saved }
+        var rng = LCG(state: 9)
+        for (tile, minCols) in [(1, 1), (200, 1), (1, 12)] {
+            (im2colTileFloats, im2colMinTileColumns) = (tile, minCols)
+            let g = geometry([11, 9], [3, 2], s: [1, 2], d: [2, 1], pb: [2, 1], pe: [1, 0])
+            let x = rng.array(2 * 4 * 99), w = rng.array(6 * 2 * 6), b = rng.array(6)
+            assertClose(try runConv(fast: true, x: x, n: 2, c: 4, w: w, m: 6, group: 2, bias: b, g),
+                        try runConv(fast: false, x: x, n: 2, c: 4, w: w, m: 6, group: 2, bias: b, g), "tile \(tile) min \(minCols)")
+        }
+    }
+
     func testPointwiseAnd1DConv() throws {
         var rng = LCG(state: 7)
         // 1×1, stride 1, no pads: GEMM straight on the input.
