@@ -22,6 +22,10 @@ enum Conformance {
 
     static let suites = ["onnx-node", "pytorch-converted", "pytorch-operator"]
 
+    /// Corrected expected outputs for cases whose shipped data newer ONNX releases and
+    /// onnxruntime both disagree with (docs/conformance.md lists them).
+    static let errata = packageRoot.appendingPathComponent("Tests/LoupeGraphTests/Fixtures/conformance-errata")
+
     /// Every case as "suite/test_name", sorted.
     static func allCases() throws -> [String] {
         var cases: [String] = []
@@ -99,7 +103,13 @@ enum Conformance {
                 }
                 return ts
             }
-            sets.append((try load("input"), try load("output")))
+            var expected = try load("output")
+            // A corrected expected output (see Scripts/make-conformance-errata.py) replaces the shipped one.
+            let erratum = errata.appendingPathComponent(id).appendingPathComponent("output_0.pb")
+            if ds == "test_data_set_0", fm.fileExists(atPath: erratum.path) {
+                expected[0] = try ONNXImporter.loadTensor(path: erratum.path)
+            }
+            sets.append((try load("input"), expected))
         }
         return sets
     }
