@@ -125,3 +125,31 @@ public func broadcastTo(_ t: Tensor, _ shape: [Int]) throws -> Tensor {
     }
     return try broadcastInt(t, Tensor(shape: full, ints: [Int64](repeating: 0, count: try Tensor.checkedCount(full))), dtype: t.dtype) { x, _ in x }
 }
+
+/// The gradient of a broadcast operand: sums `grad` (of the broadcast shape) over the
+/// dimensions along which an operand of `shape` was broadcast, returning `shape`.
+public func reduceToShape(_ grad: Tensor, _ shape: [Int]) throws -> Tensor {
+    if grad.shape == shape { return grad }
+    let out = grad.shape
+    guard out.count >= shape.count else {
+        throw LoupeError.shape("cannot reduce gradient \(describe(out)) to \(describe(shape))")
+    }
+    let strides = broadcastStrides(shape, to: out)
+    var result = [Float](repeating: 0, count: try Tensor.checkedCount(shape))
+    let zeros = [Int](repeating: 0, count: out.count)
+    grad.floats.withUnsafeBufferPointer { g in
+        result.withUnsafeMutableBufferPointer { r in
+            // Walk the gradient with the operand's strides as "a" (0 on broadcast dims).
+            forEachBroadcastRun(out, strides, zeros) { o, ro, _, n, rstep, _ in
+                if rstep == 0 {
+                    var s: Float = 0
+                    for i in 0..<n { s += g[o + i] }
+                    r[ro] += s
+                } else {
+                    for i in 0..<n { r[ro + i * rstep] += g[o + i] }
+                }
+            }
+        }
+    }
+    return Tensor(shape: shape, floats: result)
+}

@@ -109,17 +109,17 @@ public final class Executor: @unchecked Sendable {
         return p
     }
 
-    /// Graph inputs small enough to be shape-like (at most 64 elements, integer or rank ≤ 1:
-    /// a Reshape target, Resize scales, Clip bounds) are folded into the plan as constants,
-    /// so that shape inference sees their values; the plan is then specific to those values.
-    static func isShapeLike(_ t: Tensor) -> Bool { t.count <= 64 && (!t.isFloat || t.rank <= 1) }
-
-    /// Runs the graph. Returns the graph outputs plus every tensor named in `keep`.
-    public func run(_ feeds: [String: Tensor], keep: Set<String> = [],
-                    progress: ((Int, Int) -> Void)? = nil) throws -> [String: Tensor] {
+    /// The plan for these feeds: shape-like feeds (see `isShapeLike`) become constants.
+    func plan(feeds: [String: Tensor], keep: Set<String>) throws -> Plan {
         var values: [String: Tensor] = [:]
         for i in graph.inputs { if let t = feeds[i.name], Self.isShapeLike(t) { values[i.name] = t } }
-        let p = try plan(for: try inputTypes(feeds), values: values, keep: keep)
+        return try plan(for: try inputTypes(feeds), values: values, keep: keep)
+    }
+
+    /// Runs the plan's steps and returns every slot; after step i the slots `releasing(i)`
+    /// are dropped.
+    func forward(_ p: Plan, _ feeds: [String: Tensor], releasing: (Int) -> [Int],
+                 progress: ((Int, Int) -> Void)? = nil) throws -> [Tensor?] {
         var slots = [Tensor?](repeating: nil, count: p.slotCount)
         for (s, v) in p.constants { slots[s] = v }
         for i in p.graph.inputs { slots[p.slotOf[i.name]!] = feeds[i.name] }
@@ -129,8 +129,7 @@ public final class Executor: @unchecked Sendable {
             do {
                 outs = try step.op.forward(ins)
             } catch let e as LoupeError {
-                let shapes = ins.map { $0.map { "\($0.dtype.name)\(describe($0.shape))" } ?? "none" }.joined(separator: ", ")
-                throw LoupeError(e.kind, "\(step.node.label) with inputs (\(shapes)): \(e.message)")
+                throw LoupeError(e.kind, "\(step.node.label) with inputs (\(describeInputs(ins))): \(e.message)")
             }
             for (i, s) in step.outputs.enumerated() where s >= 0 {
                 guard i < outs.count else {
@@ -138,9 +137,22 @@ public final class Executor: @unchecked Sendable {
                 }
                 slots[s] = outs[i]
             }
-            for s in step.release { slots[s] = nil }
+            for s in releasing(si) { slots[s] = nil }
             progress?(si + 1, p.steps.count)
         }
+        return slots
+    }
+
+    /// Graph inputs small enough to be shape-like (at most 64 elements, integer or rank ≤ 1:
+    /// a Reshape target, Resize scales, Clip bounds) are folded into the plan as constants,
+    /// so that shape inference sees their values; the plan is then specific to those values.
+    static func isShapeLike(_ t: Tensor) -> Bool { t.count <= 64 && (!t.isFloat || t.rank <= 1) }
+
+    /// Runs the graph. Returns the graph outputs plus every tensor named in `keep`.
+    public func run(_ feeds: [String: Tensor], keep: Set<String> = [],
+                    progress: ((Int, Int) -> Void)? = nil) throws -> [String: Tensor] {
+        let p = try plan(feeds: feeds, keep: keep)
+        let slots = try forward(p, feeds, releasing: { p.steps[$0].release }, progress: progress)
         var result: [String: Tensor] = [:]
         for name in p.graph.outputs.map(\.name) + keep.sorted() {
             guard let s = p.slotOf[name], let v = slots[s] else {
@@ -150,4 +162,9 @@ public final class Executor: @unchecked Sendable {
         }
         return result
     }
+}
+
+/// `float32[1, 3, 224, 224], none, ...` for error messages.
+func describeInputs(_ ins: [Tensor?]) -> String {
+    ins.map { $0.map { "\($0.dtype.name)\(describe($0.shape))" } ?? "none" }.joined(separator: ", ")
 }

@@ -42,6 +42,23 @@ public protocol Operator: Sendable {
     /// before running (an initializer or folded constant); shape-like inputs need it.
     func infer(_ inputs: [TensorType?], constants: [Tensor?]) throws -> [TensorType]
     func forward(_ inputs: [Tensor?]) throws -> [Tensor]
+    /// The vector-Jacobian product. Given the forward `inputs` and `outputs` and the gradient
+    /// of the objective with respect to each output (`gradients[i]`, nil meaning zero),
+    /// returns the gradient with respect to each input, computing only those with
+    /// `wanted[i]` (nil elsewhere, and for inputs that are not differentiable, such as
+    /// integer shape inputs). Ops that have no meaningful gradient return all nils;
+    /// ReLU-like ops follow `rules.relu`.
+    func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                  rules: BackwardRules) throws -> [Tensor?]
+}
+
+extension Operator {
+    /// Temporary: ops without a backward rule yet. Removed once every op has one, so that a
+    /// missing rule becomes a build error.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        throw LoupeError.unsupported("\(Self.opType) has no backward rule yet")
+    }
 }
 
 extension Operator {

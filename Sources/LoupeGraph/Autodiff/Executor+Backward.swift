@@ -1,0 +1,116 @@
+import LoupeTensor
+
+/// What one forward + backward pass returns.
+public struct GradientResult: Sendable {
+    /// The graph outputs and every tensor asked for with `keep`.
+    public var values: [String: Tensor]
+    /// ∂(seed · output) / ∂t for every tensor t asked for with `wrt`.
+    public var gradients: [String: Tensor]
+}
+
+extension Executor {
+    /// Reverse-mode differentiation over the graph: runs the graph forward on `feeds`, then
+    /// propagates `seed` (the gradient of the objective with respect to the tensor `output`,
+    /// same shape) backward, and returns the gradients with respect to every tensor in `wrt`
+    /// (graph inputs or intermediate tensors), all from one backward pass.
+    ///
+    /// Only the nodes on a path from some `wrt` tensor to `output` run backward. A forward
+    /// tensor is kept only while some node on that path still needs it in the backward
+    /// sweep, and freed right after; tensors off the path are freed as in plain inference.
+    public func gradients(feeds: [String: Tensor], output: String, seed: Tensor, wrt: Set<String>,
+                          keep: Set<String> = [], rules: BackwardRules = .standard) throws -> GradientResult {
+        let p = try plan(feeds: feeds, keep: keep.union(wrt).union([output]))
+        guard let outSlot = p.slotOf[output] else {
+            throw LoupeError(.invalidArgument, "no tensor named '\(output)' in the graph")
+        }
+        var wrtSlots: [String: Int] = [:]
+        for name in wrt {
+            guard let s = p.slotOf[name] else { throw LoupeError(.invalidArgument, "no tensor named '\(name)' in the graph") }
+            wrtSlots[name] = s
+        }
+
+        // Nodes on a path: descendants of some wrt tensor that are ancestors of the output.
+        var fromWrt = Set(wrtSlots.values)
+        var downstream = [Bool](repeating: false, count: p.steps.count)
+        for (i, st) in p.steps.enumerated() where st.inputs.contains(where: { $0 >= 0 && fromWrt.contains($0) }) {
+            downstream[i] = true
+            for o in st.outputs where o >= 0 { fromWrt.insert(o) }
+        }
+        var toOutput: Set<Int> = [outSlot]
+        var onPath = [Bool](repeating: false, count: p.steps.count)
+        for i in stride(from: p.steps.count - 1, through: 0, by: -1) where downstream[i] {
+            let st = p.steps[i]
+            if st.outputs.contains(where: { $0 >= 0 && toOutput.contains($0) }) {
+                onPath[i] = true
+                for s in st.inputs where s >= 0 { toOutput.insert(s) }
+            }
+        }
+
+        // Forward, keeping what the backward sweep reads: inputs and outputs of path nodes,
+        // until the earliest path node that reads them has run backward.
+        var neededUntil: [Int: Int] = [:]   // slot -> smallest path-step index that needs it
+        for (i, st) in p.steps.enumerated() where onPath[i] {
+            for s in st.inputs + st.outputs where s >= 0 { neededUntil[s] = min(neededUntil[s] ?? i, i) }
+        }
+        let pinned = Set(p.graph.outputs.compactMap { p.slotOf[$0.name] })
+            .union(keep.compactMap { p.slotOf[$0] }).union(wrtSlots.values).union([outSlot])
+        var slots = try forward(p, feeds, releasing: { i in
+            p.steps[i].release.filter { neededUntil[$0] == nil && !pinned.contains($0) }
+        })
+        var values: [String: Tensor] = [:]
+        for name in p.graph.outputs.map(\.name) + keep.sorted() + [output] {
+            guard let s = p.slotOf[name], let v = slots[s] else { throw LoupeError.invalid("tensor '\(name)' was not computed") }
+            values[name] = v
+        }
+        guard let outValue = slots[outSlot], seed.shape == outValue.shape, seed.isFloat else {
+            throw LoupeError.shape("the seed gradient has shape \(describe(seed.shape)) but '\(output)' has \(describe(slots[outSlot]?.shape ?? []))")
+        }
+
+        // Backward sweep.
+        var grads = [Tensor?](repeating: nil, count: p.slotCount)
+        grads[outSlot] = seed
+        var releaseAfter = [[Int]](repeating: [], count: p.steps.count)
+        for (s, i) in neededUntil where !pinned.contains(s) { releaseAfter[i].append(s) }
+        for i in stride(from: p.steps.count - 1, through: 0, by: -1) where onPath[i] {
+            let st = p.steps[i]
+            let gOut: [Tensor?] = st.outputs.map { $0 >= 0 ? grads[$0] : nil }
+            if gOut.contains(where: { $0 != nil }) {
+                let ins: [Tensor?] = st.inputs.map { $0 >= 0 ? slots[$0] : nil }
+                let outs: [Tensor] = try st.outputs.map {
+                    guard $0 >= 0, let t = slots[$0] else { throw LoupeError.invalid("\(st.node.label): output missing in backward") }
+                    return t
+                }
+                let wanted = st.inputs.map { s in s >= 0 && toOutput.contains(s) && fromWrt.contains(s) && (slots[s]?.isFloat ?? false) }
+                let gIn: [Tensor?]
+                do {
+                    gIn = try st.op.backward(ins, outputs: outs, gradients: gOut, wanted: wanted, rules: rules)
+                } catch let e as LoupeError {
+                    throw LoupeError(e.kind, "backward of \(st.node.label) with inputs (\(describeInputs(ins))): \(e.message)")
+                }
+                for (k, s) in st.inputs.enumerated() where s >= 0 && k < gIn.count && wanted[k] {
+                    guard let g = gIn[k] else { continue }
+                    guard g.shape == slots[s]?.shape else {
+                        throw LoupeError.shape("backward of \(st.node.label) gave a gradient of shape \(describe(g.shape)) for input \(k) of shape \(describe(slots[s]?.shape ?? []))")
+                    }
+                    if let prev = grads[s] {
+                        grads[s] = try broadcastFloat(prev, g, +)
+                    } else {
+                        grads[s] = g
+                    }
+                }
+            }
+            for s in st.outputs where s >= 0 && !wrtSlots.values.contains(s) { grads[s] = nil }
+            for s in releaseAfter[i] { slots[s] = nil }
+        }
+
+        var result: [String: Tensor] = [:]
+        for (name, s) in wrtSlots {
+            guard toOutput.contains(s) || s == outSlot else {
+                throw LoupeError.invalid("no differentiable path from '\(name)' to '\(output)': '\(output)' does not depend on it")
+            }
+            // On a path but no rule produced a gradient: every path is blocked (zero gradient).
+            result[name] = try grads[s] ?? Tensor(zeros: slots[s]?.shape ?? [])
+        }
+        return GradientResult(values: values, gradients: result)
+    }
+}
