@@ -29,17 +29,19 @@ let package = Package(
         .target(name: "LoupeTensor", dependencies: ["COpenBLAS"]),
         .target(name: "LoupeGraph", dependencies: ["LoupeTensor"]),
         .target(name: "LoupeFormats", dependencies: ["LoupeGraph", "CONNXProto", "CProtobufC", "CPNG", "CJPEG"]),
+        .target(name: "LoupeExplain", dependencies: ["LoupeGraph"]),
         .target(name: "LoupeRender", dependencies: ["LoupeTensor", "LoupeFormats"]),
         .executableTarget(
             name: "loupe",
             dependencies: [
-                "LoupeGraph", "LoupeFormats", "LoupeRender",
+                "LoupeGraph", "LoupeFormats", "LoupeExplain", "LoupeRender",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "LoupeTensorTests", dependencies: ["LoupeTensor"]),
         .testTarget(name: "LoupeGraphTests", dependencies: ["LoupeGraph", "LoupeFormats"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeFormatsTests", dependencies: ["LoupeFormats"], exclude: ["Fixtures"]),
+        .testTarget(name: "LoupeRenderTests", dependencies: ["LoupeRender"], exclude: ["Fixtures"]),
         .testTarget(name: "loupeTests", dependencies: ["loupe", "LoupeFormats"], exclude: ["Fixtures"]),
     ],
     // Swift 5 mode: kernels hand raw buffers to parallel loops, which the Swift 6

@@ -210,3 +210,327 @@ public func convNdNaive(
         }
     }
 }
+
+// MARK: - Backward
+
+/// Output rows per im2col/col2im tile for a window of `K` GEMM rows over `oW`-wide output
+/// rows: about `im2colTileFloats` floats, at least `im2colMinTileColumns` columns, at most `oH`.
+@inline(__always)
+func convTileRows(K: Int, oH: Int, oW: Int) -> Int {
+    var rows = max(1, im2colTileFloats / max(1, K * oW))
+    rows = max(rows, (im2colMinTileColumns + oW - 1) / max(1, oW))
+    return max(1, min(rows, oH))
+}
+
+/// True when a 2-D window is a plain matrix product over channels (1×1, stride 1, no pads).
+@inline(__always)
+func isPointwise(_ g: ConvGeometry) -> Bool {
+    g.kernel == [1, 1] && g.strides == [1, 1] && g.padsBegin == [0, 0] && g.padsEnd == [0, 0] && g.input == g.output
+}
+
+/// Gradient of `conv2d` with respect to its input x (the data gradient), which is also the
+/// forward pass of a transposed convolution.
+///
+/// - dy: `[N, M, oH, oW]`, the gradient of the output
+/// - w: `[M, C / group, kH, kW]`
+/// - dx: `[N, C, H, W]`, overwritten, or added into with `accumulate`
+///
+/// Per image, group and tile of output rows: one GEMM `col[Cg*kH*kW, rows*oW] = wᵀ · dy`
+/// followed by `col2im2D` (a 1×1 stride-1 unpadded window is a single GEMM into dx).
+/// Depthwise windows (`group == C > 1`) use the direct `conv2dDepthwiseBackwardData`.
+public func conv2dBackwardData(
+    dy: UnsafePointer<Float>, batch: Int, outChannels M: Int,
+    w: UnsafePointer<Float>, channels C: Int, group: Int, _ g: ConvGeometry,
+    dx: UnsafeMutablePointer<Float>, accumulate: Bool = false
+) throws {
+    precondition(g.rank == 2 && group > 0 && C % group == 0 && M % group == 0)
+    let inPlane = g.inputSize, outPlane = g.outputSize
+    if batch == 0 || C == 0 || inPlane == 0 { return }
+    if group == C && group > 1 {
+        conv2dDepthwiseBackwardData(dy: dy, batch: batch, channels: C, w: w, multiplier: M / C, g, dx: dx,
+                                    accumulate: accumulate)
+        return
+    }
+    let pointwise = isPointwise(g)
+    if !accumulate && (!pointwise || M == 0) { dx.update(repeating: 0, count: batch * C * inPlane) }
+    if outPlane == 0 || M == 0 { return }
+    let Cg = C / group, Mg = M / group
+    let K = Cg * g.kernelSize
+    if pointwise {
+        for n in 0..<batch {
+            for gi in 0..<group {
+                sgemm(transA: true, m: Cg, n: outPlane, k: Mg, a: w + gi * Mg * K, lda: K,
+                      b: dy + (n * M + gi * Mg) * outPlane, ldb: outPlane, beta: accumulate ? 1 : 0,
+                      c: dx + (n * C + gi * Cg) * inPlane, ldc: inPlane)
+            }
+        }
+        return
+    }
+    let oH = g.output[0], oW = g.output[1]
+    let tileRows = convTileRows(K: K, oH: oH, oW: oW)
+    let col = UnsafeMutablePointer<Float>.allocate(capacity: try Tensor.checkedCount([K, tileRows * oW]))
+    defer { col.deallocate() }
+    for n in 0..<batch {
+        for gi in 0..<group {
+            let dxg = dx + (n * C + gi * Cg) * inPlane
+            var row = 0
+            while row < oH {
+                let rows = min(tileRows, oH - row)
+                sgemm(transA: true, m: K, n: rows * oW, k: Mg, a: w + gi * Mg * K, lda: K,
+                      b: dy + (n * M + gi * Mg) * outPlane + row * oW, ldb: outPlane,
+                      c: col, ldc: rows * oW)
+                col2im2D(col, channels: Cg, g, dxg, firstRow: row, rows: rows)
+                row += rows
+            }
+        }
+    }
+}
+
+/// Gradient of `conv2d` with respect to its weights.
+///
+/// - x: `[N, C, H, W]`, the forward input
+/// - dy: `[N, M, oH, oW]`
+/// - dw: `[M, C / group, kH, kW]`, overwritten, or added into with `accumulate`
+///
+/// Per image, group and tile of output rows: `im2col2D` of x, then one GEMM
+/// `dw[Mg, Cg*kH*kW] += dy · colᵀ`. Depthwise windows use `conv2dDepthwiseBackwardWeight`.
+public func conv2dBackwardWeight(
+    x: UnsafePointer<Float>, batch: Int, channels C: Int,
+    dy: UnsafePointer<Float>, outChannels M: Int, group: Int, _ g: ConvGeometry,
+    dw: UnsafeMutablePointer<Float>, accumulate: Bool = false
+) throws {
+    precondition(g.rank == 2 && group > 0 && C % group == 0 && M % group == 0)
+    let Cg = C / group, Mg = M / group
+    let K = Cg * g.kernelSize
+    if M == 0 || K == 0 { return }
+    if group == C && group > 1 {
+        conv2dDepthwiseBackwardWeight(x: x, batch: batch, channels: C, dy: dy, multiplier: M / C, g, dw: dw,
+                                      accumulate: accumulate)
+        return
+    }
+    if !accumulate { dw.update(repeating: 0, count: M * K) }
+    let inPlane = g.inputSize, outPlane = g.outputSize
+    if batch == 0 || outPlane == 0 { return }
+    if isPointwise(g) {
+        for n in 0..<batch {
+            for gi in 0..<group {
+                sgemm(transB: true, m: Mg, n: K, k: outPlane, a: dy + (n * M + gi * Mg) * outPlane, lda: outPlane,
+                      b: x + (n * C + gi * Cg) * inPlane, ldb: inPlane, beta: 1, c: dw + gi * Mg * K, ldc: K)
+            }
+        }
+        return
+    }
+    let oH = g.output[0], oW = g.output[1]
+    let tileRows = convTileRows(K: K, oH: oH, oW: oW)
+    let col = UnsafeMutablePointer<Float>.allocate(capacity: try Tensor.checkedCount([K, tileRows * oW]))
+    defer { col.deallocate() }
+    for n in 0..<batch {
+        for gi in 0..<group {
+            let xg = x + (n * C + gi * Cg) * inPlane
+            var row = 0
+            while row < oH {
+                let rows = min(tileRows, oH - row)
+                im2col2D(xg, channels: Cg, g, col, firstRow: row, rows: rows)
+                sgemm(transB: true, m: Mg, n: K, k: rows * oW,
+                      a: dy + (n * M + gi * Mg) * outPlane + row * oW, lda: outPlane,
+                      b: col, ldb: rows * oW, beta: 1, c: dw + gi * Mg * K, ldc: K)
+                row += rows
+            }
+        }
+    }
+}
+
+/// Data gradient of `conv2dDepthwise` (`group == C`, output channel `m` reads input channel
+/// `m / multiplier`): scatters dy through the kernel taps, parallel over (image, input channel)
+/// so that every task writes its own plane of dx.
+public func conv2dDepthwiseBackwardData(
+    dy: UnsafePointer<Float>, batch: Int, channels C: Int,
+    w: UnsafePointer<Float>, multiplier: Int, _ g: ConvGeometry,
+    dx: UnsafeMutablePointer<Float>, accumulate: Bool = false
+) {
+    let H = g.input[0], W = g.input[1]
+    let kH = g.kernel[0], kW = g.kernel[1]
+    let sH = g.strides[0], sW = g.strides[1]
+    let dH = g.dilations[0], dW = g.dilations[1]
+    let pT = g.padsBegin[0], pL = g.padsBegin[1]
+    let oH = g.output[0], oW = g.output[1]
+    let M = C * multiplier
+    parallelFor(batch * C) { idx in
+        let n = idx / C, c = idx % C
+        let plane = dx + idx * H * W
+        if !accumulate { plane.update(repeating: 0, count: H * W) }
+        for j in 0..<multiplier {
+            let m = c * multiplier + j
+            let grad = dy + (n * M + m) * oH * oW
+            let wk = w + m * kH * kW
+            for oh in 0..<oH {
+                let grow = grad + oh * oW
+                for kh in 0..<kH {
+                    let ih = oh * sH - pT + kh * dH
+                    if ih < 0 || ih >= H { continue }
+                    let xrow = plane + ih * W
+                    for kw in 0..<kW {
+                        let wv = wk[kh * kW + kw]
+                        let off = kw * dW - pL
+                        let (lo, hi) = validRange(offset: off, stride: sW, inCount: W, outCount: oW)
+                        if lo >= hi { continue }
+                        if sW == 1 {
+                            let d = xrow + (off + lo), s = grow + lo
+                            for t in 0..<(hi - lo) { d[t] += wv * s[t] }
+                        } else {
+                            for ow in lo..<hi { xrow[ow * sW + off] += wv * grow[ow] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Weight gradient of `conv2dDepthwise`: `dw[m, kh, kw] = Σ dy[n, m, o] · x[n, m / multiplier, tap]`,
+/// parallel over output channels.
+public func conv2dDepthwiseBackwardWeight(
+    x: UnsafePointer<Float>, batch: Int, channels C: Int,
+    dy: UnsafePointer<Float>, multiplier: Int, _ g: ConvGeometry,
+    dw: UnsafeMutablePointer<Float>, accumulate: Bool = false
+) {
+    let H = g.input[0], W = g.input[1]
+    let kH = g.kernel[0], kW = g.kernel[1]
+    let sH = g.strides[0], sW = g.strides[1]
+    let dH = g.dilations[0], dW = g.dilations[1]
+    let pT = g.padsBegin[0], pL = g.padsBegin[1]
+    let oH = g.output[0], oW = g.output[1]
+    let M = C * multiplier
+    parallelFor(M) { m in
+        let c = m / multiplier
+        let wk = dw + m * kH * kW
+        if !accumulate { wk.update(repeating: 0, count: kH * kW) }
+        for n in 0..<batch {
+            let xin = x + (n * C + c) * H * W
+            let grad = dy + (n * M + m) * oH * oW
+            for kh in 0..<kH {
+                for kw in 0..<kW {
+                    let off = kw * dW - pL
+                    let (lo, hi) = validRange(offset: off, stride: sW, inCount: W, outCount: oW)
+                    if lo >= hi { continue }
+                    var s: Float = 0
+                    for oh in 0..<oH {
+                        let ih = oh * sH - pT + kh * dH
+                        if ih < 0 || ih >= H { continue }
+                        let xrow = xin + ih * W, grow = grad + oh * oW
+                        if sW == 1 {
+                            let a = xrow + (off + lo), b = grow + lo
+                            for t in 0..<(hi - lo) { s += a[t] * b[t] }
+                        } else {
+                            for ow in lo..<hi { s += xrow[ow * sW + off] * grow[ow] }
+                        }
+                    }
+                    wk[kh * kW + kw] += s
+                }
+            }
+        }
+    }
+}
+
+/// Bias gradient of a convolution: `db[m] = Σ_n Σ_positions dy[n, m, positions]` for dy
+/// `[N, M, plane]`; overwrites db `[M]`.
+public func convBackwardBias(dy: UnsafePointer<Float>, batch: Int, channels M: Int, plane: Int,
+                             db: UnsafeMutablePointer<Float>) {
+    for m in 0..<M {
+        var s: Double = 0
+        for n in 0..<batch {
+            let p = dy + (n * M + m) * plane
+            var t: Float = 0
+            for i in 0..<plane { t += p[i] }
+            s += Double(t)
+        }
+        db[m] = Float(s)
+    }
+}
+
+/// The algorithmic reference for the data gradient of a convolution of any spatial rank
+/// (also the path for 3-D): every output gradient flows back through every tap to the input
+/// position the forward pass read. Layouts as `conv2dBackwardData`; dx is overwritten.
+public func convNdBackwardDataNaive(
+    dy: UnsafePointer<Float>, batch: Int, outChannels M: Int,
+    w: UnsafePointer<Float>, channels C: Int, group: Int, _ g: ConvGeometry,
+    dx: UnsafeMutablePointer<Float>
+) {
+    let r = g.rank
+    let Cg = C / group, Mg = M / group
+    let inPlane = g.inputSize, outPlane = g.outputSize, kSize = g.kernelSize
+    let inStrides = contiguousStrides(g.input)
+    var acc = [Double](repeating: 0, count: batch * C * inPlane)
+    var start = [Int](repeating: 0, count: r)
+    for n in 0..<batch {
+        for m in 0..<M {
+            let gi = m / Mg
+            for o in 0..<outPlane {
+                var rem = o
+                for d in stride(from: r - 1, through: 0, by: -1) {
+                    start[d] = (rem % g.output[d]) * g.strides[d] - g.padsBegin[d]
+                    rem /= g.output[d]
+                }
+                let gv = Double(dy[(n * M + m) * outPlane + o])
+                for t in 0..<kSize {
+                    var rt = t, idx = 0, inside = true
+                    for d in stride(from: r - 1, through: 0, by: -1) {
+                        let p = start[d] + (rt % g.kernel[d]) * g.dilations[d]
+                        rt /= g.kernel[d]
+                        if p < 0 || p >= g.input[d] { inside = false }
+                        idx += p * inStrides[d]
+                    }
+                    if !inside { continue }
+                    for cg in 0..<Cg {
+                        let c = gi * Cg + cg
+                        acc[(n * C + c) * inPlane + idx] += gv * Double(w[(m * Cg + cg) * kSize + t])
+                    }
+                }
+            }
+        }
+    }
+    for i in 0..<acc.count { dx[i] = Float(acc[i]) }
+}
+
+/// The algorithmic reference for the weight gradient of a convolution of any spatial rank
+/// (also the path for 3-D). Layouts as `conv2dBackwardWeight`; dw is overwritten.
+public func convNdBackwardWeightNaive(
+    x: UnsafePointer<Float>, batch: Int, channels C: Int,
+    dy: UnsafePointer<Float>, outChannels M: Int, group: Int, _ g: ConvGeometry,
+    dw: UnsafeMutablePointer<Float>
+) {
+    let r = g.rank
+    let Cg = C / group, Mg = M / group
+    let inPlane = g.inputSize, outPlane = g.outputSize, kSize = g.kernelSize
+    let inStrides = contiguousStrides(g.input)
+    var acc = [Double](repeating: 0, count: M * Cg * kSize)
+    var start = [Int](repeating: 0, count: r)
+    for n in 0..<batch {
+        for m in 0..<M {
+            let gi = m / Mg
+            for o in 0..<outPlane {
+                var rem = o
+                for d in stride(from: r - 1, through: 0, by: -1) {
+                    start[d] = (rem % g.output[d]) * g.strides[d] - g.padsBegin[d]
+                    rem /= g.output[d]
+                }
+                let gv = Double(dy[(n * M + m) * outPlane + o])
+                for t in 0..<kSize {
+                    var rt = t, idx = 0, inside = true
+                    for d in stride(from: r - 1, through: 0, by: -1) {
+                        let p = start[d] + (rt % g.kernel[d]) * g.dilations[d]
+                        rt /= g.kernel[d]
+                        if p < 0 || p >= g.input[d] { inside = false }
+                        idx += p * inStrides[d]
+                    }
+                    if !inside { continue }
+                    for cg in 0..<Cg {
+                        let c = gi * Cg + cg
+                        acc[(m * Cg + cg) * kSize + t] += gv * Double(x[(n * C + c) * inPlane + idx])
+                    }
+                }
+            }
+        }
+    }
+    for i in 0..<acc.count { dw[i] = Float(acc[i]) }
+}

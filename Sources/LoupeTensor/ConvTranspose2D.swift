@@ -11,8 +11,9 @@
 /// and tap `k` scatter into output position `i * stride - padBegin + k * dilation` when it
 /// falls inside `0..<out`.
 
-/// Fast 2-D transposed convolution: per image and group, one GEMM
-/// `col[Mg*kH*kW, in] = wᵀ · x` followed by `col2im2D` into `y` (initialised with the bias).
+/// Fast 2-D transposed convolution: `y` initialised with the bias, then the data gradient
+/// of the forward convolution (`conv2dBackwardData`: per image, group and tile of rows one
+/// GEMM `col = wᵀ · x` and `col2im2D`, a direct kernel when `group == M`) added into it.
 public func convTranspose2d(
     x: UnsafePointer<Float>, batch: Int, channels C: Int,
     w: UnsafePointer<Float>, outChannels M: Int, group: Int,
@@ -20,23 +21,13 @@ public func convTranspose2d(
     y: UnsafeMutablePointer<Float>
 ) throws {
     precondition(g.rank == 2 && group > 0 && C % group == 0 && M % group == 0)
-    let Cg = C / group, Mg = M / group
-    let inPlane = g.outputSize, outPlane = g.inputSize
-    let rows = Mg * g.kernelSize
+    let outPlane = g.inputSize
     if batch == 0 || M == 0 || outPlane == 0 { return }
     for i in 0..<(batch * M) { (y + i * outPlane).update(repeating: bias?[i % M] ?? 0, count: outPlane) }
-    if inPlane == 0 || C == 0 { return }
-    let col = UnsafeMutablePointer<Float>.allocate(capacity: try Tensor.checkedCount([rows, inPlane]))
-    defer { col.deallocate() }
-    for n in 0..<batch {
-        for gi in 0..<group {
-            sgemm(transA: true, m: rows, n: inPlane, k: Cg,
-                  a: w + gi * Cg * rows, lda: rows,
-                  b: x + (n * C + gi * Cg) * inPlane, ldb: inPlane,
-                  c: col, ldc: inPlane)
-            col2im2D(col, channels: Mg, g, y + (n * M + gi * Mg) * outPlane)
-        }
-    }
+    if g.outputSize == 0 || C == 0 { return }
+    // The forward convolution maps y (M channels) to x (C channels) with the same weights.
+    try conv2dBackwardData(dy: x, batch: batch, outChannels: C, w: w, channels: M, group: group, g,
+                           dx: y, accumulate: true)
 }
 
 /// The algorithmic reference for transposed convolution of any spatial rank (also the

@@ -118,15 +118,18 @@ public func im2col2D(_ x: UnsafePointer<Float>, channels: Int, _ g: ConvGeometry
 /// col2im for a 2-D window: the adjoint of `im2col2D`. Adds every column entry into the
 /// image position it was read from (entries that read padding are dropped).
 ///
-/// - col: `[channels * kH * kW, oH * oW]` as `im2col2D` writes it.
+/// - col: `[channels * kH * kW, rows * oW]` as `im2col2D` writes it, for the output rows
+///   `firstRow ..< firstRow + rows` (default: all `oH`).
 /// - y: `[channels, H, W]`, accumulated into (initialise it first, e.g. with zeros or bias).
-public func col2im2D(_ col: UnsafePointer<Float>, channels: Int, _ g: ConvGeometry, _ y: UnsafeMutablePointer<Float>) {
+public func col2im2D(_ col: UnsafePointer<Float>, channels: Int, _ g: ConvGeometry, _ y: UnsafeMutablePointer<Float>,
+                     firstRow: Int = 0, rows outRows: Int? = nil) {
     let H = g.input[0], W = g.input[1]
     let kH = g.kernel[0], kW = g.kernel[1]
     let sH = g.strides[0], sW = g.strides[1]
     let dH = g.dilations[0], dW = g.dilations[1]
     let pT = g.padsBegin[0], pL = g.padsBegin[1]
-    let oH = g.output[0], oW = g.output[1]
+    let oW = g.output[1]
+    let oH = outRows ?? g.output[0]
     let plane = oH * oW
     // One task per channel: each writes its own image plane.
     parallelFor(channels) { c in
@@ -138,7 +141,7 @@ public func col2im2D(_ col: UnsafePointer<Float>, channels: Int, _ g: ConvGeomet
                 let (lo, hi) = validRange(offset: off, stride: sW, inCount: W, outCount: oW)
                 if lo >= hi { continue }
                 for oh in 0..<oH {
-                    let ih = oh * sH - pT + kh * dH
+                    let ih = (firstRow + oh) * sH - pT + kh * dH
                     if ih < 0 || ih >= H { continue }
                     let row = src + oh * oW
                     let base = ih * W + off

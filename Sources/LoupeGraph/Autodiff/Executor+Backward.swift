@@ -12,12 +12,14 @@ extension Executor {
     /// Reverse-mode differentiation over the graph: runs the graph forward on `feeds`, then
     /// propagates `seed` (the gradient of the objective with respect to the tensor `output`,
     /// same shape) backward, and returns the gradients with respect to every tensor in `wrt`
-    /// (graph inputs or intermediate tensors), all from one backward pass.
+    /// (graph inputs or intermediate tensors), all from one backward pass. `seed` receives
+    /// the output's value, so that a seed depending on it (the top class, a softmax
+    /// derivative) costs no second forward pass.
     ///
     /// Only the nodes on a path from some `wrt` tensor to `output` run backward. A forward
     /// tensor is kept only while some node on that path still needs it in the backward
     /// sweep, and freed right after; tensors off the path are freed as in plain inference.
-    public func gradients(feeds: [String: Tensor], output: String, seed: Tensor, wrt: Set<String>,
+    public func gradients(feeds: [String: Tensor], output: String, seed makeSeed: (Tensor) throws -> Tensor, wrt: Set<String>,
                           keep: Set<String> = [], rules: BackwardRules = .standard) throws -> GradientResult {
         let p = try plan(feeds: feeds, keep: keep.union(wrt).union([output]))
         guard let outSlot = p.slotOf[output] else {
@@ -62,8 +64,10 @@ extension Executor {
             guard let s = p.slotOf[name], let v = slots[s] else { throw LoupeError.invalid("tensor '\(name)' was not computed") }
             values[name] = v
         }
-        guard let outValue = slots[outSlot], seed.shape == outValue.shape, seed.isFloat else {
-            throw LoupeError.shape("the seed gradient has shape \(describe(seed.shape)) but '\(output)' has \(describe(slots[outSlot]?.shape ?? []))")
+        guard let outValue = slots[outSlot] else { throw LoupeError.invalid("'\(output)' was not computed") }
+        let seed = try makeSeed(outValue)
+        guard seed.shape == outValue.shape, seed.isFloat else {
+            throw LoupeError.shape("the seed gradient has shape \(describe(seed.shape)) but '\(output)' has \(describe(outValue.shape))")
         }
 
         // Backward sweep.

@@ -46,6 +46,21 @@ public struct Concat: Operator {
         return [try concat(Int64.self, xs, shape, a)]
     }
 
+
+    /// Backward: each input's gradient is its block of the output gradient along the axis.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        let xs = try inputs.indices.map { try required(inputs, $0) }
+        let (shape, a) = try outputShape(xs.map(\.shape), xs.map(\.dtype))
+        let g = try Movement.gradient(gradients, 0, shape: shape)
+        var start = 0
+        var out: [Tensor?] = []
+        for (k, x) in xs.enumerated() {
+            out.append(wanted[k] && x.isFloat ? try Movement.sliceAxis(g, axis: a, start: start, length: x.shape[a]) : nil)
+            start += x.shape[a]
+        }
+        return out
+    }
     func concat<T: MovementElement>(_: T.Type, _ xs: [Tensor], _ shape: [Int], _ a: Int) throws -> Tensor {
         let outer = Movement.product(shape, 0..<a)
         let inner = Movement.product(shape, (a + 1)..<shape.count)

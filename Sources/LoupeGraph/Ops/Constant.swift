@@ -32,4 +32,10 @@ public struct Constant: Operator {
     }
 
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] { [value] }
+
+    /// Backward: a constant has no inputs to differentiate.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        [Tensor?](repeating: nil, count: inputs.count)
+    }
 }

@@ -36,4 +36,10 @@ public struct ConstantOfShape: Operator {
         }
         return [Tensor(shape: s, ints: [Int64](repeating: value.ints[0], count: n), dtype: value.dtype)]
     }
+
+    /// Backward: the only input is an integer shape; the output does not depend on any value.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        [Tensor?](repeating: nil, count: inputs.count)
+    }
 }

@@ -27,17 +27,34 @@ public struct Gather: Operator {
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = try required(inputs, 0), i = try required(inputs, 1)
         let (shape, a) = try outputShape(x.shape, i.shape)
-        let n = x.shape[a]
-        let idx = try Movement.ints(i, "indices").map { v in
-            guard v >= -n, v < n else {
-                throw LoupeError.shape("Gather index \(v) is out of range for axis \(a) of size \(n) (data \(describe(x.shape)))")
-            }
-            return v < 0 ? v + n : v
-        }
+        let idx = try indices(i, x.shape, a)
         if x.isFloat { return [try gather(Float.self, x, idx, shape, a)] }
         return [try gather(Int64.self, x, idx, shape, a)]
     }
 
+
+    /// The index values, checked against axis `a` of `data` and made non-negative.
+    func indices(_ i: Tensor, _ data: [Int], _ a: Int) throws -> [Int] {
+        let n = data[a]
+        return try Movement.ints(i, "indices").map { v in
+            guard v >= -n, v < n else {
+                throw LoupeError.shape("Gather index \(v) is out of range for axis \(a) of size \(n) (data \(describe(data)))")
+            }
+            return v < 0 ? v + n : v
+        }
+    }
+
+    /// Backward: each selected slice's gradient is added back where it was read from
+    /// (indices may repeat: their gradients add). None for the integer indices.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        guard wanted.first == true else { return Movement.onlyFirst(nil, inputs.count) }
+        let x = try required(inputs, 0), i = try required(inputs, 1)
+        let (shape, a) = try outputShape(x.shape, i.shape)
+        let g = try Movement.gradient(gradients, 0, shape: shape)
+        let dx = try Movement.scatterBlocks(g, indices: try indices(i, x.shape, a), into: x.shape, axis: a)
+        return Movement.onlyFirst(dx, inputs.count)
+    }
     func gather<T: MovementElement>(_: T.Type, _ x: Tensor, _ idx: [Int], _ shape: [Int], _ a: Int) throws -> Tensor {
         let outer = Movement.product(x.shape, 0..<a)
         let inner = Movement.product(x.shape, (a + 1)..<x.rank)

@@ -71,4 +71,12 @@ public struct Reshape: Operator {
         }
         return [x.reshaped(try Self.resolve(x.shape, spec, allowzero: allowzero))]
     }
+
+    /// Backward: no data moves, so the gradient is the output gradient with the input's shape.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        let x = try required(inputs, 0)
+        let g = wanted.first == true ? try Movement.reshapedGradient(gradients, output: outputs[0], input: x) : nil
+        return Movement.onlyFirst(g, inputs.count)
+    }
 }

@@ -28,4 +28,10 @@ public struct Shape: Operator {
         let x = try required(inputs, 0)
         return [Tensor.vector(dims(x.shape).map { Int64($0) })]
     }
+
+    /// Backward: the output is the input's shape, an integer: no gradient flows.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        [Tensor?](repeating: nil, count: inputs.count)
+    }
 }

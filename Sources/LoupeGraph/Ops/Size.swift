@@ -13,4 +13,10 @@ public struct Size: Operator {
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         [Tensor.scalar(int: Int64(try required(inputs, 0).count))]
     }
+
+    /// Backward: the output is the input's element count, an integer: no gradient flows.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        [Tensor?](repeating: nil, count: inputs.count)
+    }
 }

@@ -36,4 +36,19 @@ public struct Transpose: Operator {
         let s = contiguousStrides(x.shape)
         return [try Movement.strided(x, shape: shape, strides: p.map { s[$0] })]
     }
+
+    /// Backward: the output gradient transposed by the inverse permutation.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        guard wanted.first == true else { return Movement.onlyFirst(nil, inputs.count) }
+        let x = try required(inputs, 0)
+        let p = try permutation(x.rank)
+        let g = try Movement.gradient(gradients, 0, shape: outputs[0].shape)
+        let gs = contiguousStrides(g.shape)
+        var strides = [Int](repeating: 0, count: x.rank)
+        for (i, d) in p.enumerated() { strides[d] = gs[i] }
+        let moved = p.filter { x.shape[$0] != 1 }
+        if moved == moved.sorted() { return Movement.onlyFirst(g.reshaped(x.shape), inputs.count) }
+        return Movement.onlyFirst(try Movement.strided(g, shape: x.shape, strides: strides), inputs.count)
+    }
 }

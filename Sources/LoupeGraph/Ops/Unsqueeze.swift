@@ -40,4 +40,12 @@ public struct Unsqueeze: Operator {
         let x = try required(inputs, 0)
         return [x.reshaped(try outputShape(x.shape, inputs.count > 1 ? inputs[1] : nil))]
     }
+
+    /// Backward: no data moves, so the gradient is the output gradient with the input's shape.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        let x = try required(inputs, 0)
+        let g = wanted.first == true ? try Movement.reshapedGradient(gradients, output: outputs[0], input: x) : nil
+        return Movement.onlyFirst(g, inputs.count)
+    }
 }

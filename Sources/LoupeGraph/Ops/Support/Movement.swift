@@ -578,3 +578,247 @@ extension Movement {
         return current
     }
 }
+
+// MARK: - Backward (adjoints of the kernels above)
+
+extension Movement {
+    /// The gradient of output `i` as a float32 tensor of `shape`; a nil gradient (the output does
+    /// not reach the objective) is zero.
+    static func gradient(_ gradients: [Tensor?], _ i: Int, shape: [Int]) throws -> Tensor {
+        guard i < gradients.count, let g = gradients[i] else { return try Tensor(zeros: shape) }
+        guard g.shape == shape, g.isFloat else {
+            throw LoupeError.shape("gradient of output \(i) has shape \(describe(g.shape)) (\(g.dtype.name)); the output has \(describe(shape))")
+        }
+        if g.dtype == .float32 { return g }
+        return Tensor(shape: shape, floats: g.floats)
+    }
+
+    /// The same gradient values seen with the input's shape (Reshape, Flatten, Squeeze, ...).
+    static func reshapedGradient(_ gradients: [Tensor?], output: Tensor, input: Tensor) throws -> Tensor {
+        try gradient(gradients, 0, shape: output.shape).reshaped(input.shape)
+    }
+
+    /// Adjoint of `strided`: a float32 tensor of `shape` holding, at offset + Σ i_d·strides[d],
+    /// the sum of every `g[i]` that the strided view read from there (zero elsewhere). Views that
+    /// read an element several times (stride 0: Expand, Tile) accumulate.
+    static func stridedAdjoint(_ g: Tensor, into shape: [Int], strides: [Int], offset: Int = 0) throws -> Tensor {
+        precondition(g.shape.count == strides.count, "Movement.stridedAdjoint: \(g.shape.count) dims, \(strides.count) strides")
+        var out = try Tensor(zeros: shape)
+        if g.count == 0 { return out }
+        var lo = offset, hi = offset
+        for d in 0..<g.rank {
+            let span = (g.shape[d] - 1) * strides[d]
+            if span < 0 { lo += span } else { hi += span }
+        }
+        precondition(lo >= 0 && hi < out.count, "Movement.stridedAdjoint: view outside a tensor of shape \(shape)")
+        g.floats.withUnsafeBufferPointer { pg in
+            out.floats.withUnsafeMutableBufferPointer { po in
+                addStrided(pg.baseAddress!, shape: g.shape, into: po.baseAddress!, offset: offset, strides: strides)
+            }
+        }
+        return out
+    }
+
+    /// dst[offset + Σ_d i_d·strides[d]] += src[i] for every index i of `shape`, `src` contiguous:
+    /// the transpose of `copyStrided`, with the same coalescing of dimensions.
+    static func addStrided(
+        _ src: UnsafePointer<Float>, shape: [Int], into dst: UnsafeMutablePointer<Float>, offset: Int, strides: [Int]
+    ) {
+        var dims: [Int] = []
+        var st: [Int] = []
+        for d in 0..<shape.count {
+            if shape[d] == 0 { return }
+            if shape[d] == 1 { continue }
+            if let last = dims.last, st[st.count - 1] == strides[d] * shape[d] {
+                dims[dims.count - 1] = last * shape[d]
+                st[st.count - 1] = strides[d]
+            } else {
+                dims.append(shape[d])
+                st.append(strides[d])
+            }
+        }
+        if dims.isEmpty {
+            dst[offset] += src[0]
+            return
+        }
+        let r = dims.count
+        let n = dims[r - 1], s = st[r - 1]
+        var idx = [Int](repeating: 0, count: r)
+        var o = offset
+        var input = src
+        while true {
+            if s == 1 {
+                let d = dst + o
+                for i in 0..<n { d[i] += input[i] }
+            } else if s == 0 {
+                var acc: Float = 0
+                for i in 0..<n { acc += input[i] }
+                dst[o] += acc
+            } else {
+                var p = o
+                for i in 0..<n { dst[p] += input[i]; p += s }
+            }
+            input += n
+            var d = r - 2
+            while d >= 0 {
+                idx[d] += 1
+                o += st[d]
+                if idx[d] < dims[d] { break }
+                o -= st[d] * dims[d]
+                idx[d] = 0
+                d -= 1
+            }
+            if d < 0 { return }
+        }
+    }
+
+    /// Reference for `stridedAdjoint`: one index computation per element.
+    static func stridedAdjointNaive(_ g: Tensor, into shape: [Int], strides: [Int], offset: Int = 0) -> Tensor {
+        var out = [Float](repeating: 0, count: shape.reduce(1, *))
+        let gs = contiguousStrides(g.shape)
+        for i in 0..<g.count {
+            var p = offset
+            for d in 0..<g.rank { p += (i / gs[d]) % g.shape[d] * strides[d] }
+            out[p] += g.floats[i]
+        }
+        return Tensor(shape: shape, floats: out)
+    }
+
+    /// Adjoint of `gatherAxes`: a float32 tensor of `shape` where each element receives the sum of
+    /// the gradients of every output that copied it (positions mapped to -1 were the fill value
+    /// and pass nothing back). `g.shape` must be `maps.map(\.count)`.
+    static func scatterAxes(_ g: Tensor, maps: [[Int]], into shape: [Int]) throws -> Tensor {
+        precondition(maps.count == shape.count && g.shape == maps.map(\.count)
+                     && zip(maps, shape).allSatisfy { m, n in m.allSatisfy { $0 >= -1 && $0 < n } },
+                     "Movement.scatterAxes: maps do not fit \(shape)")
+        var out = try Tensor(zeros: shape)
+        let r = maps.count
+        if g.count == 0 { return out }
+        if r == 0 { out.floats[0] = g.floats[0]; return out }
+        let strides = contiguousStrides(shape)
+        let inner = maps[r - 1], innerStride = strides[r - 1], width = inner.count
+        g.floats.withUnsafeBufferPointer { pg in
+            out.floats.withUnsafeMutableBufferPointer { po in
+                inner.withUnsafeBufferPointer { pm in
+                    let dst = po.baseAddress!
+                    var src = pg.baseAddress!
+                    var idx = [Int](repeating: 0, count: r - 1)
+                    while true {
+                        var base = 0
+                        for d in 0..<(r - 1) {
+                            let m = maps[d][idx[d]]
+                            if m < 0 { base = -1; break }
+                            base += m * strides[d]
+                        }
+                        if base >= 0 {
+                            for j in 0..<width where pm[j] >= 0 { dst[base + pm[j] * innerStride] += src[j] }
+                        }
+                        src += width
+                        var d = r - 2
+                        while d >= 0 {
+                            idx[d] += 1
+                            if idx[d] < maps[d].count { break }
+                            idx[d] = 0
+                            d -= 1
+                        }
+                        if d < 0 { return }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Adjoint of a blockwise gather along an axis (Gather): with x viewed as [outer, n, inner]
+    /// and g as [outer, idx.count, inner], dx[o, idx[k], :] += g[o, k, :]. Repeated indices add.
+    static func scatterBlocks(_ g: Tensor, indices idx: [Int], into shape: [Int], axis a: Int) throws -> Tensor {
+        var out = try Tensor(zeros: shape)
+        let outer = product(shape, 0..<a), inner = product(shape, (a + 1)..<shape.count), n = shape[a]
+        if out.count == 0 || g.count == 0 { return out }
+        g.floats.withUnsafeBufferPointer { pg in
+            out.floats.withUnsafeMutableBufferPointer { po in
+                var src = pg.baseAddress!
+                for o in 0..<outer {
+                    let base = po.baseAddress! + o * n * inner
+                    for j in idx {
+                        let d = base + j * inner
+                        for i in 0..<inner { d[i] += src[i] }
+                        src += inner
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
+
+// MARK: - Resampling backward
+
+extension Movement {
+    /// Gradient of `resize` with respect to its input of shape `inShape`, given the output
+    /// gradient `g` (same arguments as the forward call). Nearest: each input element receives
+    /// the gradients of the outputs that copied it. Linear and cubic (with antialias and
+    /// exclude_outside): the transposed separable passes, dx = P_{r-1}ᵀ ⋯ P_0ᵀ g, so each input
+    /// element receives Σ weight·g over the outputs that read it. Positions outside the
+    /// tf_crop_and_resize crop hold `extrapolation_value` and pass nothing back.
+    static func resizeBackward(_ g: Tensor, inShape: [Int], scales: [Double], roi: [Double]?, _ o: ResizeOptions) throws -> Tensor {
+        let r = inShape.count
+        let outShape = g.shape
+        func roiOf(_ d: Int) -> (Double, Double) { roi.map { $0.count == 2 * r ? ($0[d], $0[r + d]) : (0, 1) } ?? (0, 1) }
+        if outShape.contains(0) || inShape.contains(0) { return try Tensor(zeros: inShape) }
+        if o.mode == "nearest" {
+            let maps = (0..<r).map { d in
+                nearestMap(inLength: inShape[d], outLength: outShape[d], scale: scales[d], roi: roiOf(d), o)
+            }
+            if maps.enumerated().allSatisfy({ d, m in m == Array(0..<inShape[d]) }) { return g }
+            return try scatterAxes(g, maps: maps, into: inShape)
+        }
+        // Forward applied the passes from the last axis to the first; the adjoint runs them
+        // transposed from the first axis to the last.
+        var current = g
+        for d in 0..<r {
+            let taps = interpolationTaps(inLength: inShape[d], outLength: outShape[d], scale: scales[d], roi: roiOf(d), o)
+            if outShape[d] == inShape[d] && taps.isIdentity { continue }
+            var shape = current.shape
+            shape[d] = inShape[d]
+            let outer = product(shape, 0..<d), inner = product(shape, (d + 1)..<r)
+            var next = try Tensor(zeros: shape)
+            current.floats.withUnsafeBufferPointer { ps in
+                next.floats.withUnsafeMutableBufferPointer { pd in
+                    resamplePassTransposed(ps.baseAddress!, outer: outer, inLength: inShape[d], inner: inner, taps: taps,
+                                           into: pd.baseAddress!)
+                }
+            }
+            current = next
+        }
+        return current
+    }
+
+    /// Transpose of `resamplePass`, with src viewed as [outer, outLength, inner] and dst (zeroed
+    /// by the caller) as [outer, inLength, inner]: dst[o, index[j,t], :] += weight[j,t] · src[o, j, :].
+    static func resamplePassTransposed(
+        _ src: UnsafePointer<Float>, outer: Int, inLength: Int, inner: Int, taps: Taps, into dst: UnsafeMutablePointer<Float>
+    ) {
+        let outLength = taps.outside.count, k = taps.count
+        taps.index.withUnsafeBufferPointer { index in
+            taps.weight.withUnsafeBufferPointer { weight in
+                for o in 0..<outer {
+                    let d = dst + o * inLength * inner
+                    for j in 0..<outLength where !taps.outside[j] {
+                        let s = src + (o * outLength + j) * inner
+                        for t in 0..<k {
+                            let w = weight[j * k + t]
+                            if w == 0 { continue }
+                            let row = d + index[j * k + t] * inner
+                            if inner == 1 {
+                                row[0] += w * s[0]
+                            } else {
+                                for i in 0..<inner { row[i] += w * s[i] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
