@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "LoupeGraph", dependencies: ["LoupeTensor"]),
         .target(name: "LoupeFormats", dependencies: ["LoupeGraph", "CONNXProto", "CProtobufC", "CPNG", "CJPEG"]),
         .target(name: "LoupeExplain", dependencies: ["LoupeGraph"]),
-        .target(name: "LoupeRender", dependencies: ["LoupeTensor", "LoupeFormats"]),
+        .target(name: "LoupeRender", dependencies: ["LoupeTensor", "LoupeFormats", "LoupeExplain"]),
         .executableTarget(
             name: "loupe",
             dependencies: [

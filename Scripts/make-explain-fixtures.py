@@ -58,10 +58,20 @@ MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 EXPLICIT_TARGET = 3
 OCC_WINDOW, OCC_STRIDE = 16, 8
-MAX_TOTAL_BYTES = 20 * 1024 * 1024
+MAX_TOTAL_BYTES = 20_000_000
 
 
 # ----------------------------------------------------------------------------- models
+
+def he_init(model):
+    """He-normal weights (fan_in, ReLU gain) and U(-0.1, 0.1) biases, so activations, logits
+    and gradients stay O(1) through the small nets (PyTorch's default init shrinks them)."""
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.uniform_(m.bias, -0.1, 0.1)
+
 
 class ConvBN(nn.Sequential):
     def __init__(self, cin, cout, k, stride=1, padding=0):
@@ -97,6 +107,7 @@ class TinyResNet(nn.Module):
         self.layer2 = BasicBlock(16, 32, 2)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(32, num_classes)
+        he_init(self)
 
     def forward(self, x):
         x = self.maxpool(self.relu(self.stem(x)))
@@ -110,12 +121,13 @@ class TinyVGG(nn.Module):
     def __init__(self, num_classes=10):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+            nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
         self.flatten = nn.Flatten()
         self.classifier = nn.Sequential(
-            nn.Linear(32 * (H // 8) * (W // 8), 64), nn.ReLU(), nn.Linear(64, num_classes))
+            nn.Linear(16 * (H // 8) * (W // 8), 32), nn.ReLU(), nn.Linear(32, num_classes))
+        he_init(self)
 
     def forward(self, x):
         return self.classifier(self.flatten(self.features(x)))
@@ -145,7 +157,8 @@ MODELS = {
         make=lambda: TinyVGG(10),
         layer="features.7",
         cam=None,
-        note="defined in this script: (Conv3x3-ReLU-MaxPool2) x3, Flatten, Linear-ReLU-Linear; "
+        note="defined in this script: (Conv3x3-ReLU-MaxPool2) x3 (8, 16, 16 channels), Flatten, "
+             "Linear(2304->32)-ReLU-Linear(32->10); "
              "layer = the ReLU after the last conv."),
 }
 
@@ -201,16 +214,16 @@ def fold_bn(model):
 # ----------------------------------------------------------------------------- ONNX helpers
 
 def scope_path(node_name):
-    """'/layer2/layer2.c1/layer2.c1.0/Conv' -> 'layer2.c1.0'. TorchScript export names a node
-    by its module scopes; a component is either the child's attribute name or its full path."""
-    path = ""
+    """'/features/features.1/block/block.0/block.0.0/Conv' -> 'features.1.block.0.0'.
+    TorchScript export names a node by its module scopes; each component is a child's
+    attribute name, prefixed by the previous component when the parent is a container."""
+    path, last = "", ""
     for comp in node_name.split("/")[1:-1]:
-        if path and comp.startswith(path + "."):
-            path = comp
-        elif path:
-            path = path + "." + comp
+        if last and comp.startswith(last + "."):
+            path += comp[len(last):]
         else:
-            path = comp
+            path = f"{path}.{comp}" if path else comp
+        last = comp
     return path
 
 
@@ -332,6 +345,46 @@ def check_close(what, got, want, atol, rtol=0.0):
     return err
 
 
+def maxpool_ties(model, x):
+    """For every nn.MaxPool2d: how many windows attain their maximum more than once on this
+    input (after a ReLU, all-zero windows are common). Backward routes such a window's gradient
+    to ONE element (PyTorch CPU: the first maximum in row-major order of the window); only
+    deconvnet, which ignores the forward ReLU mask, can see the choice."""
+    found = {}
+
+    def hook(name):
+        def f(m, inp, _out):
+            a = inp[0].detach()[0].numpy()
+            k, st, p = (m.kernel_size, m.stride, m.padding)
+            k, st, p = [(v, v) if isinstance(v, int) else tuple(v) for v in (k, st, p)]
+            C, Hi, Wi = a.shape
+            dims = []
+            for n, kk, ss, pp in ((Hi, k[0], st[0], p[0]), (Wi, k[1], st[1], p[1])):
+                num = n + 2 * pp - kk
+                o = (-(-num // ss) if m.ceil_mode else num // ss) + 1
+                if m.ceil_mode and (o - 1) * ss >= n + pp:
+                    o -= 1
+                dims.append(o)
+            ties = 0
+            for oh in range(dims[0]):
+                h0, h1 = max(oh * st[0] - p[0], 0), min(oh * st[0] - p[0] + k[0], Hi)
+                for ow in range(dims[1]):
+                    w0, w1 = max(ow * st[1] - p[1], 0), min(ow * st[1] - p[1] + k[1], Wi)
+                    win = a[:, h0:h1, w0:w1].reshape(C, -1)
+                    ties += int(((win == win.max(1, keepdims=True)).sum(1) > 1).sum())
+            found[name] = {"windows": int(C * dims[0] * dims[1]), "tied": ties}
+        return f
+
+    hs = [m.register_forward_hook(hook(n)) for n, m in model.named_modules() if isinstance(m, nn.MaxPool2d)]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in hs:
+            h.remove()
+    return found
+
+
 # ----------------------------------------------------------------------------- main
 
 def load_input():
@@ -425,6 +478,7 @@ def main():
                 "max_abs_logits_unfolded_vs_reference": unfolded_err,
                 "max_abs_logits_ort_vs_reference": ort_err,
             },
+            "maxpool_tied_windows": maxpool_ties(ref, x),
             "layer": {"module": layer, "onnx_node": lnode.name, "onnx_op": lnode.op_type,
                       "onnx_tensor": ltensor, "shape": list(ort_act.shape)},
             "targets": [],
@@ -438,7 +492,7 @@ def main():
             fname = f"{name}-{method}" + (f"-t{target}" if target is not None else "") + ".npy"
             np.save(os.path.join(OUT, fname), arr)
             rec = {"file": fname, "shape": list(arr.shape), "max_abs": float(np.abs(arr).max()),
-                   "all_zero": bool(not np.any(arr))}
+                   "all_zero": bool(not np.any(arr)), "reference_on_identical_graph": True}
             if target is not None:
                 rec["target"] = target
             rec.update(extra)

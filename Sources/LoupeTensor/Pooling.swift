@@ -195,3 +195,159 @@ public func maxPoolWithIndices(x: UnsafePointer<Float>, planes: Int, _ g: ConvGe
         }
     }
 }
+
+// MARK: - Backward
+
+/// Gradient of `pool` with respect to x. Layouts as `pool`; `y` is the forward output (read
+/// by `.lp` only), `dy` its gradient `[planes, output...]`, and dx `[planes, input...]` is
+/// overwritten.
+/// - max: each output's gradient goes to its maximal tap, the first in row-major scan order
+///   on ties (as PyTorch);
+/// - average: spread evenly over the taps inside the input, divided by the forward divisor;
+/// - lp: `dy · sign(x) |x|^(p-1) / y^(p-1)` per tap (0 where y is 0).
+public func poolBackward(_ kind: PoolKind, x: UnsafePointer<Float>, y: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                         planes: Int, _ g: ConvGeometry, dx: UnsafeMutablePointer<Float>) {
+    if let g2 = g.as2D {
+        pool2dBackward(kind, x: x, y: y, dy: dy, planes: planes, g2, dx: dx)
+    } else {
+        poolNdBackwardNaive(kind, x: x, y: y, dy: dy, planes: planes, g, dx: dx)
+    }
+}
+
+/// d/dx of `(Σ |x|^p)^(1/p)` times `gy`, given the pooled value `yv`.
+@inline(__always)
+func lpTapGradient(_ v: Float, _ yv: Float, _ gy: Float, _ p: Float) -> Float {
+    if yv == 0 || v == 0 { return 0 }
+    let sign: Float = v < 0 ? -1 : 1
+    if p == 2 { return gy * v / yv }
+    if p == 1 { return gy * sign }
+    return gy * sign * Foundation.pow(abs(v) / yv, p - 1)
+}
+
+/// Direct 2-D pooling backward (`g.rank == 2`), parallel over planes.
+public func pool2dBackward(_ kind: PoolKind, x: UnsafePointer<Float>, y: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                           planes: Int, _ g: ConvGeometry, dx: UnsafeMutablePointer<Float>) {
+    let H = g.input[0], W = g.input[1]
+    let oH = g.output[0], oW = g.output[1]
+    let sH = g.strides[0], sW = g.strides[1]
+    let dH = g.dilations[0], dW = g.dilations[1]
+    let pT = g.padsBegin[0], pL = g.padsBegin[1]
+    let rh = tapRanges(outCount: oH, inCount: H, kernel: g.kernel[0], stride: sH, dilation: dH, padBegin: pT, padEnd: g.padsEnd[0])
+    let rw = tapRanges(outCount: oW, inCount: W, kernel: g.kernel[1], stride: sW, dilation: dW, padBegin: pL, padEnd: g.padsEnd[1])
+    rh.lo.withUnsafeBufferPointer { hLo in rh.hi.withUnsafeBufferPointer { hHi in rh.padded.withUnsafeBufferPointer { hPad in
+    rw.lo.withUnsafeBufferPointer { wLo in rw.hi.withUnsafeBufferPointer { wHi in rw.padded.withUnsafeBufferPointer { wPad in
+        parallelFor(planes) { pl in
+            let xin = x + pl * H * W
+            let din = dx + pl * H * W
+            let gout = dy + pl * oH * oW
+            let yout = y + pl * oH * oW
+            din.update(repeating: 0, count: H * W)
+            for oh in 0..<oH {
+                let hs = oh * sH - pT
+                for ow in 0..<oW {
+                    let ws = ow * sW - pL
+                    let gv = gout[oh * oW + ow]
+                    switch kind {
+                    case .max:
+                        var best = -Float.infinity, at = -1
+                        for kh in hLo[oh]..<hHi[oh] {
+                            let rowStart = (hs + kh * dH) * W + ws
+                            for kw in wLo[ow]..<wHi[ow] {
+                                let v = xin[rowStart + kw * dW]
+                                if at < 0 || v > best || (v.isNaN && !best.isNaN) { best = v; at = rowStart + kw * dW }
+                            }
+                        }
+                        if at >= 0 { din[at] += gv }
+                    case .average(let includePad):
+                        let n = includePad ? hPad[oh] * wPad[ow] : (hHi[oh] - hLo[oh]) * (wHi[ow] - wLo[ow])
+                        if n == 0 { continue }
+                        let share = gv / Float(n)
+                        for kh in hLo[oh]..<hHi[oh] {
+                            let row = din + (hs + kh * dH) * W + ws
+                            for kw in wLo[ow]..<wHi[ow] { row[kw * dW] += share }
+                        }
+                    case .lp(let p):
+                        let yv = yout[oh * oW + ow]
+                        for kh in hLo[oh]..<hHi[oh] {
+                            let rowStart = (hs + kh * dH) * W + ws
+                            for kw in wLo[ow]..<wHi[ow] {
+                                let i = rowStart + kw * dW
+                                din[i] += lpTapGradient(xin[i], yv, gv, p)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }}}}}}
+}
+
+/// Pooling backward over any spatial rank with direct loops: the reference for
+/// `pool2dBackward` and the path for 3-D.
+public func poolNdBackwardNaive(_ kind: PoolKind, x: UnsafePointer<Float>, y: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                                planes: Int, _ g: ConvGeometry, dx: UnsafeMutablePointer<Float>) {
+    let r = g.rank
+    let inPlane = g.inputSize, outPlane = g.outputSize, kSize = g.kernelSize
+    let inStrides = contiguousStrides(g.input)
+    var start = [Int](repeating: 0, count: r)
+    var taps = [Int](repeating: 0, count: kSize)
+    dx.update(repeating: 0, count: planes * inPlane)
+    for pl in 0..<planes {
+        let xin = x + pl * inPlane, din = dx + pl * inPlane
+        for o in 0..<outPlane {
+            var rem = o
+            for d in stride(from: r - 1, through: 0, by: -1) {
+                start[d] = (rem % g.output[d]) * g.strides[d] - g.padsBegin[d]
+                rem /= g.output[d]
+            }
+            var inside = 0, padded = 0
+            for t in 0..<kSize {
+                var rt = t, idx = 0
+                var isIn = true, isPadded = true
+                for d in stride(from: r - 1, through: 0, by: -1) {
+                    let p = start[d] + (rt % g.kernel[d]) * g.dilations[d]
+                    rt /= g.kernel[d]
+                    if p < 0 || p >= g.input[d] { isIn = false }
+                    if p < -g.padsBegin[d] || p >= g.input[d] + g.padsEnd[d] { isPadded = false }
+                    idx += p * inStrides[d]
+                }
+                if isPadded { padded += 1 }
+                if isIn { taps[inside] = idx; inside += 1 }
+            }
+            let gv = dy[pl * outPlane + o]
+            switch kind {
+            case .max:
+                var best = -Float.infinity, at = -1
+                for j in 0..<inside {
+                    let v = xin[taps[j]]
+                    if at < 0 || v > best || (v.isNaN && !best.isNaN) { best = v; at = taps[j] }
+                }
+                if at >= 0 { din[at] += gv }
+            case .average(let includePad):
+                let n = includePad ? padded : inside
+                if n == 0 { continue }
+                for j in 0..<inside { din[taps[j]] += gv / Float(n) }
+            case .lp(let p):
+                let yv = y[pl * outPlane + o]
+                for j in 0..<inside { din[taps[j]] += lpTapGradient(xin[taps[j]], yv, gv, p) }
+            }
+        }
+    }
+}
+
+/// Gradient of `globalPool`: dx `[planes, size]` (overwritten) from dy `[planes]`; the mean
+/// spreads dy evenly, the max sends it to the first maximal position.
+public func globalPoolBackward(max: Bool, x: UnsafePointer<Float>, dy: UnsafePointer<Float>, planes: Int, size: Int,
+                               dx: UnsafeMutablePointer<Float>) {
+    parallelFor(planes) { pl in
+        let p = x + pl * size, d = dx + pl * size
+        if max {
+            d.update(repeating: 0, count: size)
+            var best = -Float.infinity, at = -1
+            for i in 0..<size where at < 0 || p[i] > best || (p[i].isNaN && !best.isNaN) { best = p[i]; at = i }
+            if at >= 0 { d[at] = dy[pl] }
+        } else {
+            d.update(repeating: dy[pl] / Float(size), count: size)
+        }
+    }
+}

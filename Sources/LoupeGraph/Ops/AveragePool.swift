@@ -19,4 +19,12 @@ public struct AveragePool: Operator {
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         [try attrs.runPool(.average(countIncludePad: countIncludePad), try float(inputs, 0))]
     }
+
+    /// dY spread evenly over each window's taps inside X, divided by the forward divisor.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        guard isGradientWanted(wanted, 0) else { return [nil] }
+        return [try attrs.poolGradient(.average(countIncludePad: countIncludePad), try float(inputs, 0),
+                                       outputs[0], gradients.first ?? nil)]
+    }
 }

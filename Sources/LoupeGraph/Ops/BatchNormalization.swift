@@ -74,4 +74,49 @@ public struct BatchNormalization: Operator {
         y.dtype = x.dtype
         return [y] + (1..<max(outputCount, 1)).map { stats[2 + ($0 - 1) % 2] }
     }
+
+    /// Inference mode, statistics constant: dX = dY · scale / sqrt(var + eps), and when wanted
+    /// dScale, dB, dMean, dVar (see `batchNormInferenceBackward`). The optional outputs of
+    /// older opsets pass the mean and variance through, so their gradients add to dMean and
+    /// dVar.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        let x = try float(inputs, 0)
+        let stats = try (1...4).map { try float(inputs, $0) }
+        let elementwise = try perElement(x.shape, stats.map(\.shape))
+        let N = x.shape[0], C = x.shape[1], S = x.shape[2...].reduce(1, *)
+        let shapes = [x.shape] + stats.map(\.shape)
+        var grads = try (0..<5).map { i -> [Float]? in
+            isGradientWanted(wanted, i) ? [Float](repeating: 0, count: try Tensor.checkedCount(shapes[i])) : nil
+        }
+        if let gy = gradients.first ?? nil, x.count > 0 {
+            func run(_ dx: UnsafeMutablePointer<Float>?, _ ds: UnsafeMutablePointer<Float>?, _ db: UnsafeMutablePointer<Float>?,
+                     _ dm: UnsafeMutablePointer<Float>?, _ dv: UnsafeMutablePointer<Float>?) {
+                x.floats.withUnsafeBufferPointer { px in gy.floats.withUnsafeBufferPointer { pg in
+                stats[0].floats.withUnsafeBufferPointer { ps in stats[2].floats.withUnsafeBufferPointer { pm in
+                stats[3].floats.withUnsafeBufferPointer { pv in
+                    batchNormInferenceBackward(x: px.baseAddress!, dy: pg.baseAddress!, batch: N, channels: C, spatial: S,
+                                               scale: ps.baseAddress!, mean: pm.baseAddress!, variance: pv.baseAddress!,
+                                               epsilon: epsilon, perElement: elementwise,
+                                               dx: dx, dScale: ds, dBias: db, dMean: dm, dVar: dv)
+                }}}}}
+            }
+            // Hand each wanted buffer to the kernel (nil for the others).
+            func with(_ i: Int, _ body: (UnsafeMutablePointer<Float>?) -> Void) {
+                if grads[i] != nil { grads[i]!.withUnsafeMutableBufferPointer { body($0.baseAddress) } } else { body(nil) }
+            }
+            with(0) { dx in with(1) { ds in with(2) { db in with(3) { dm in with(4) { dv in run(dx, ds, db, dm, dv) } } } } }
+        }
+        // Outputs 1... (opset < 14): mean, var, saved mean, saved var, unchanged.
+        for k in 1..<min(gradients.count, max(outputCount, 1)) {
+            guard let gk = gradients[k] else { continue }
+            let i = 3 + (k - 1) % 2
+            guard grads[i] != nil else { continue }
+            for j in 0..<gk.count { grads[i]![j] += gk.floats[j] }
+        }
+        return inputs.indices.map { i in
+            guard i < 5, let v = grads[i] else { return nil }
+            return Tensor(shape: shapes[i], floats: v)
+        }
+    }
 }

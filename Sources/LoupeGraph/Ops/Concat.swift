@@ -56,7 +56,7 @@ public struct Concat: Operator {
         var start = 0
         var out: [Tensor?] = []
         for (k, x) in xs.enumerated() {
-            out.append(wanted[k] && x.isFloat ? try Movement.sliceAxis(g, axis: a, start: start, length: x.shape[a]) : nil)
+            out.append(k < wanted.count && wanted[k] && x.isFloat ? try Movement.sliceAxis(g, axis: a, start: start, length: x.shape[a]) : nil)
             start += x.shape[a]
         }
         return out

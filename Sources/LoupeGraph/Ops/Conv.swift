@@ -59,4 +59,65 @@ public struct Conv: Operator {
         y.dtype = x.dtype
         return [y]
     }
+
+    /// dX by the data-gradient kernel (GEMM + col2im, a direct kernel for depthwise), dW by
+    /// im2col + GEMM, dB by summing dY; each only when wanted (explanations want dX alone).
+    /// 3-D and above use the naive N-d loops.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        let x = try float(inputs, 0), w = try float(inputs, 1)
+        let b = optionalInput(inputs, 2)
+        let g = try resolve(x.shape, w.shape, b?.shape)
+        let N = x.shape[0], C = x.shape[1], M = w.shape[0], group = attrs.group
+        var result = [Tensor?](repeating: nil, count: inputs.count)
+        guard let gy = gradients.first ?? nil else { return try zeroInputGradients(inputs, wanted) }
+        try gy.floats.withUnsafeBufferPointer { pg in
+            guard let gp = pg.baseAddress else { result = try zeroInputGradients(inputs, wanted); return }
+            if isGradientWanted(wanted, 0) {
+                result[0] = try w.floats.withUnsafeBufferPointer { pw in
+                    try Tensor(shape: x.shape) { px in
+                        guard let dx = px.baseAddress else { return }
+                        guard let wp = pw.baseAddress else { px.initialize(repeating: 0); return }
+                        if let g2 = g.as2D {
+                            try conv2dBackwardData(dy: gp, batch: N, outChannels: M, w: wp, channels: C, group: group, g2, dx: dx)
+                        } else {
+                            convNdBackwardDataNaive(dy: gp, batch: N, outChannels: M, w: wp, channels: C, group: group, g, dx: dx)
+                        }
+                    }
+                }
+            }
+            if isGradientWanted(wanted, 1) {
+                result[1] = try x.floats.withUnsafeBufferPointer { px in
+                    try Tensor(shape: w.shape) { pw in
+                        guard let dw = pw.baseAddress else { return }
+                        guard let xp = px.baseAddress else { pw.initialize(repeating: 0); return }
+                        if let g2 = g.as2D {
+                            try conv2dBackwardWeight(x: xp, batch: N, channels: C, dy: gp, outChannels: M, group: group, g2, dw: dw)
+                        } else {
+                            convNdBackwardWeightNaive(x: xp, batch: N, channels: C, dy: gp, outChannels: M, group: group, g, dw: dw)
+                        }
+                    }
+                }
+            }
+            if b != nil, isGradientWanted(wanted, 2) {
+                result[2] = try Tensor(shape: [M]) { pb in
+                    guard let db = pb.baseAddress else { return }
+                    convBackwardBias(dy: gp, batch: N, channels: M, plane: g.outputSize, db: db)
+                }
+            }
+        }
+        return result
+    }
+}
+
+/// True when the gradient of input `i` is wanted.
+@inline(__always)
+func isGradientWanted(_ wanted: [Bool], _ i: Int) -> Bool { i < wanted.count && wanted[i] }
+
+/// Zero gradients for the wanted float inputs (the gradient of the output was nil, meaning zero).
+func zeroInputGradients(_ inputs: [Tensor?], _ wanted: [Bool]) throws -> [Tensor?] {
+    try inputs.indices.map { i in
+        guard isGradientWanted(wanted, i), let t = inputs[i], t.isFloat else { return nil }
+        return try Tensor(zeros: t.shape)
+    }
 }

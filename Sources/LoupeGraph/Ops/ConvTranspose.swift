@@ -108,4 +108,53 @@ public struct ConvTranspose: Operator {
         y.dtype = x.dtype
         return [y]
     }
+
+    /// The adjoint of a convolution's data gradient: dX is the forward convolution of dY with
+    /// W, dW the convolution weight gradient with dY as input and X as output gradient, dB
+    /// the sum of dY. Each only when wanted; 3-D and above through the naive N-d loops.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        let x = try float(inputs, 0), w = try float(inputs, 1)
+        let b = optionalInput(inputs, 2)
+        let g = try resolve(x.shape, w.shape, b?.shape)
+        let N = x.shape[0], C = x.shape[1], M = w.shape[1] * attrs.group, group = attrs.group
+        var result = [Tensor?](repeating: nil, count: inputs.count)
+        guard let gy = gradients.first ?? nil else { return try zeroInputGradients(inputs, wanted) }
+        try gy.floats.withUnsafeBufferPointer { pg in
+            guard let gp = pg.baseAddress else { result = try zeroInputGradients(inputs, wanted); return }
+            if isGradientWanted(wanted, 0) {
+                result[0] = try w.floats.withUnsafeBufferPointer { pw in
+                    try Tensor(shape: x.shape) { px in
+                        guard let dx = px.baseAddress else { return }
+                        guard let wp = pw.baseAddress else { px.initialize(repeating: 0); return }
+                        if let g2 = g.as2D {
+                            try conv2d(x: gp, batch: N, channels: M, w: wp, outChannels: C, group: group, bias: nil, g2, y: dx)
+                        } else {
+                            convNdNaive(x: gp, batch: N, channels: M, w: wp, outChannels: C, group: group, bias: nil, g, y: dx)
+                        }
+                    }
+                }
+            }
+            if isGradientWanted(wanted, 1) {
+                result[1] = try x.floats.withUnsafeBufferPointer { px in
+                    try Tensor(shape: w.shape) { pw in
+                        guard let dw = pw.baseAddress else { return }
+                        guard let xp = px.baseAddress else { pw.initialize(repeating: 0); return }
+                        if let g2 = g.as2D {
+                            try conv2dBackwardWeight(x: gp, batch: N, channels: M, dy: xp, outChannels: C, group: group, g2, dw: dw)
+                        } else {
+                            convNdBackwardWeightNaive(x: gp, batch: N, channels: M, dy: xp, outChannels: C, group: group, g, dw: dw)
+                        }
+                    }
+                }
+            }
+            if b != nil, isGradientWanted(wanted, 2) {
+                result[2] = try Tensor(shape: [M]) { pb in
+                    guard let db = pb.baseAddress else { return }
+                    convBackwardBias(dy: gp, batch: N, channels: M, plane: g.inputSize, db: db)
+                }
+            }
+        }
+        return result
+    }
 }

@@ -35,17 +35,32 @@ public struct DepthToSpace: Operator {
 
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = try required(inputs, 0)
-        let out = try outputShape(x.shape)
-        let b = blocksize, n = x.shape[0], c = out[1], h = x.shape[2], w = x.shape[3]
-        // Output index (n, c, h, i, w, j); input channel strides depend on the mode.
+        let (view, strides) = try self.view(x.shape)
+        var t = try Movement.strided(x, shape: view, strides: strides)
+        t.shape = try outputShape(x.shape)
+        return [t]
+    }
+
+    /// The output as a 6-D strided view of the input: index (n, c, h, i, w, j); the input
+    /// channel strides depend on the mode.
+    func view(_ s: [Int]) throws -> (shape: [Int], strides: [Int]) {
+        let out = try outputShape(s)
+        let b = blocksize, n = s[0], c = out[1], h = s[2], w = s[3]
         let hw = h * w
         let strideC = crd ? b * b * hw : hw
         let strideI = crd ? b * hw : b * c * hw
         let strideJ = crd ? hw : c * hw
-        let view = [n, c, h, b, w, b]
-        let strides = [x.shape[1] * hw, strideC, w, strideI, 1, strideJ]
-        var t = try Movement.strided(x, shape: view, strides: strides)
-        t.shape = out
-        return [t]
+        return ([n, c, h, b, w, b], [s[1] * hw, strideC, w, strideI, 1, strideJ])
+    }
+
+    /// Backward: each input element receives the gradient of the one output it moved to
+    /// (the forward's strided view, transposed).
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        guard wanted.first == true else { return Movement.onlyFirst(nil, inputs.count) }
+        let x = try required(inputs, 0)
+        let (view, strides) = try self.view(x.shape)
+        let g = try Movement.gradient(gradients, 0, shape: try outputShape(x.shape))
+        return Movement.onlyFirst(try Movement.stridedAdjoint(g.reshaped(view), into: x.shape, strides: strides), inputs.count)
     }
 }

@@ -22,4 +22,14 @@ public struct Expand: Operator {
         if shape == x.shape { return [x] }
         return [try Movement.strided(x, shape: shape, strides: broadcastStrides(x.shape, to: shape))]
     }
+
+    /// Backward: the output gradient summed over the broadcast axes. None for `shape`.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        guard wanted.first == true else { return Movement.onlyFirst(nil, inputs.count) }
+        let x = try required(inputs, 0)
+        let g = try Movement.gradient(gradients, 0, shape: outputs[0].shape)
+        if g.count == 0 { return Movement.onlyFirst(try Tensor(zeros: x.shape), inputs.count) }
+        return Movement.onlyFirst(try reduceToShape(g, x.shape), inputs.count)
+    }
 }

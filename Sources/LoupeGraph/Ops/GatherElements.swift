@@ -24,8 +24,8 @@ public struct GatherElements: Operator {
         return [TensorType(x.dtype, i.shape)]
     }
 
-    public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
-        let x = try required(inputs, 0), i = try required(inputs, 1)
+    /// Flat data offset read by each output element.
+    func sources(_ x: Tensor, _ i: Tensor) throws -> [Int] {
         let a = try check(x.shape, i.shape)
         let values = try Movement.ints(i, "indices")
         let shape = i.shape
@@ -49,6 +49,27 @@ public struct GatherElements: Operator {
             }
             source[k] = p
         }
-        return [x.gathering(source, shape: shape)]
+        return source
+    }
+
+    public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try required(inputs, 0), i = try required(inputs, 1)
+        return [x.gathering(try sources(x, i), shape: i.shape)]
+    }
+
+    /// Backward: each output's gradient is added to the data element it read (repeats add).
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        guard wanted.first == true else { return Movement.onlyFirst(nil, inputs.count) }
+        let x = try required(inputs, 0), i = try required(inputs, 1)
+        let source = try sources(x, i)
+        let g = try Movement.gradient(gradients, 0, shape: i.shape)
+        var dx = try Tensor(zeros: x.shape)
+        g.floats.withUnsafeBufferPointer { pg in
+            dx.floats.withUnsafeMutableBufferPointer { pd in
+                for (k, p) in source.enumerated() { pd[p] += pg[k] }
+            }
+        }
+        return Movement.onlyFirst(dx, inputs.count)
     }
 }

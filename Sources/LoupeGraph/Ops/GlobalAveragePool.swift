@@ -14,4 +14,11 @@ public struct GlobalAveragePool: Operator {
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         [try globalPool(Self.opType, max: false, try float(inputs, 0))]
     }
+
+    /// dX = dY / (number of spatial positions), at every position.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        guard isGradientWanted(wanted, 0) else { return [nil] }
+        return [try globalPoolGradient(max: false, try float(inputs, 0), gradients.first ?? nil)]
+    }
 }

@@ -14,4 +14,11 @@ public struct GlobalMaxPool: Operator {
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         [try globalPool(Self.opType, max: true, try float(inputs, 0))]
     }
+
+    /// dY goes to the first maximal position of each plane.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        guard isGradientWanted(wanted, 0) else { return [nil] }
+        return [try globalPoolGradient(max: true, try float(inputs, 0), gradients.first ?? nil)]
+    }
 }

@@ -41,4 +41,33 @@ public struct InstanceNormalization: Operator {
         y.dtype = x.dtype
         return [y]
     }
+
+    /// The full gradient through each plane's mean and variance (see `instanceNormBackward`),
+    /// plus dScale and dB when wanted.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        let x = try float(inputs, 0), s = try float(inputs, 1), b = try float(inputs, 2)
+        try check(x.shape, s.shape, b.shape)
+        let N = x.shape[0], C = x.shape[1], S = x.shape[2...].reduce(1, *)
+        let shapes = [x.shape, s.shape, b.shape]
+        var grads = try (0..<3).map { i -> [Float]? in
+            isGradientWanted(wanted, i) ? [Float](repeating: 0, count: try Tensor.checkedCount(shapes[i])) : nil
+        }
+        if let gy = gradients.first ?? nil, x.count > 0 {
+            func with(_ i: Int, _ body: (UnsafeMutablePointer<Float>?) -> Void) {
+                if grads[i] != nil { grads[i]!.withUnsafeMutableBufferPointer { body($0.baseAddress) } } else { body(nil) }
+            }
+            x.floats.withUnsafeBufferPointer { px in gy.floats.withUnsafeBufferPointer { pg in
+            s.floats.withUnsafeBufferPointer { ps in
+                with(0) { dx in with(1) { ds in with(2) { db in
+                    instanceNormBackward(x: px.baseAddress!, dy: pg.baseAddress!, batch: N, channels: C, spatial: S,
+                                         scale: ps.baseAddress!, epsilon: epsilon, dx: dx, dScale: ds, dBias: db)
+                } } }
+            }}}
+        }
+        return inputs.indices.map { i in
+            guard i < 3, let v = grads[i] else { return nil }
+            return Tensor(shape: shapes[i], floats: v)
+        }
+    }
 }

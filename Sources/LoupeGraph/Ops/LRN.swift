@@ -36,4 +36,22 @@ public struct LRN: Operator {
         y.dtype = x.dtype
         return [y]
     }
+
+    /// dX through both the numerator and the neighbours' sums of squares (see `lrnBackward`).
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        guard isGradientWanted(wanted, 0) else { return [nil] }
+        let x = try float(inputs, 0)
+        guard let gy = gradients.first ?? nil else { return [try Tensor(zeros: x.shape)] }
+        let N = x.shape[0], C = x.shape[1], S = x.shape[2...].reduce(1, *)
+        return [try x.floats.withUnsafeBufferPointer { px in
+            try gy.floats.withUnsafeBufferPointer { pg in
+                try Tensor(shape: x.shape) { pdx in
+                    guard let dx = pdx.baseAddress, let xp = px.baseAddress, let gp = pg.baseAddress else { return }
+                    lrnBackward(x: xp, dy: gp, batch: N, channels: C, spatial: S, size: size, alpha: alpha, beta: beta,
+                                bias: bias, dx: dx)
+                }
+            }
+        }]
+    }
 }

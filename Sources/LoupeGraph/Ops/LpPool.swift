@@ -19,4 +19,11 @@ public struct LpPool: Operator {
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         [try attrs.runPool(.lp(p: p), try float(inputs, 0))]
     }
+
+    /// dX = dY · sign(x) |x|^(p-1) / Y^(p-1) per tap (0 where Y is 0).
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        guard isGradientWanted(wanted, 0) else { return [nil] }
+        return [try attrs.poolGradient(.lp(p: p), try float(inputs, 0), outputs[0], gradients.first ?? nil)]
+    }
 }

@@ -43,4 +43,51 @@ public struct MaxPool: Operator {
         y.dtype = x.dtype
         return [y, Tensor(shape: shape, ints: indices, dtype: .int64)]
     }
+
+    /// Each output's gradient goes to its maximal tap (the first in scan order on ties, as
+    /// PyTorch). The Indices output carries no gradient; integer inputs get none.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        let x = try required(inputs, 0)
+        guard isGradientWanted(wanted, 0), x.isFloat else { return [nil] }
+        return [try attrs.poolGradient(.max, x, outputs[0], gradients.first ?? nil)]
+    }
+}
+
+extension ConvAttributes {
+    /// The gradient of a pooling op with respect to its input X, from the forward output `y`
+    /// and its gradient `gy` (nil meaning zero).
+    func poolGradient(_ kind: PoolKind, _ x: Tensor, _ y: Tensor, _ gy: Tensor?) throws -> Tensor {
+        guard let gy else { return try Tensor(zeros: x.shape) }
+        let g = try poolGeometry(x.shape)
+        let planes = x.shape[0] * x.shape[1]
+        return try x.floats.withUnsafeBufferPointer { px in
+            try y.floats.withUnsafeBufferPointer { py in
+                try gy.floats.withUnsafeBufferPointer { pg in
+                    try Tensor(shape: x.shape) { pdx in
+                        guard let dx = pdx.baseAddress else { return }
+                        guard let xp = px.baseAddress, let yp = py.baseAddress, let gp = pg.baseAddress else {
+                            pdx.initialize(repeating: 0); return
+                        }
+                        poolBackward(kind, x: xp, y: yp, dy: gp, planes: planes, g, dx: dx)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The gradient of GlobalAveragePool / GlobalMaxPool with respect to X.
+func globalPoolGradient(max: Bool, _ x: Tensor, _ gy: Tensor?) throws -> Tensor {
+    guard let gy else { return try Tensor(zeros: x.shape) }
+    let planes = x.shape[0] * x.shape[1]
+    let size = x.shape[2...].reduce(1, *)
+    return try x.floats.withUnsafeBufferPointer { px in
+        try gy.floats.withUnsafeBufferPointer { pg in
+            try Tensor(shape: x.shape) { pdx in
+                guard let dx = pdx.baseAddress, let xp = px.baseAddress, let gp = pg.baseAddress else { return }
+                globalPoolBackward(max: max, x: xp, dy: gp, planes: planes, size: size, dx: dx)
+            }
+        }
+    }
 }

@@ -77,6 +77,34 @@ public struct Pad: Operator {
         return [try Movement.gatherAxes(x, maps: maps, fill: value)]
     }
 
+
+    /// Backward: each input element receives the gradients of every output that copied it —
+    /// only its own interior position in constant mode, plus its mirror images (reflect),
+    /// the replicated border (edge) or the periodic copies (wrap). Cropped elements (negative
+    /// pads) get zero. A float `constant_value` input (opset 11+) receives the sum of the
+    /// gradients of the padded positions in constant mode. None for pads and axes.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        let x = try required(inputs, 0)
+        let (b, e) = try pads(x.shape, inputs)
+        let maps = try (0..<x.rank).map { d in
+            try Self.indexMap(size: x.shape[d], begin: b[d], end: e[d], mode: mode)
+        }
+        let g = try Movement.gradient(gradients, 0, shape: maps.map(\.count))
+        let dx = try Movement.scatterAxes(g, maps: maps, into: x.shape)
+        var result = Movement.onlyFirst(wanted.first == true ? dx : nil, inputs.count)
+        if fromInputs, inputs.count > 2, wanted.count > 2, wanted[2], let c = inputs[2], c.isFloat {
+            var dc = try Tensor(zeros: c.shape)
+            if mode == "constant" && c.count > 0 {
+                // Every output is either the copy of one input element or the constant.
+                let total = g.floats.reduce(0.0) { $0 + Double($1) }, interior = dx.floats.reduce(0.0) { $0 + Double($1) }
+                dc.floats[0] = Float(total - interior)
+            }
+            result[2] = dc
+        }
+        return result
+    }
+
     /// Source index for each output position of one axis (-1 = the constant).
     static func indexMap(size n: Int, begin: Int, end: Int, mode: String) throws -> [Int] {
         let count = n + begin + end

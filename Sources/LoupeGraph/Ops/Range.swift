@@ -60,4 +60,26 @@ public struct RangeOp: Operator {
         let s = a.ints[0], d = c.ints[0]
         return [Tensor(shape: [n], ints: (0..<n).map { a.dtype.wrap(s &+ Int64($0) &* d) }, dtype: a.dtype)]
     }
+
+    /// Backward: output k = start + k·delta, so for float inputs ∂/∂start = Σ g and
+    /// ∂/∂delta = Σ k·g; `limit` only sets the length (a step function): zero gradient.
+    /// Integer inputs get none.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        var result = [Tensor?](repeating: nil, count: inputs.count)
+        guard let a = inputs.first ?? nil, a.isFloat else { return result }
+        let g = try Movement.gradient(gradients, 0, shape: outputs[0].shape)
+        var sum = 0.0, weighted = 0.0
+        for (k, v) in g.floats.enumerated() {
+            sum += Double(v)
+            weighted += Double(k) * Double(v)
+        }
+        for (i, value) in [sum, 0, weighted].enumerated() where i < inputs.count && i < wanted.count && wanted[i] {
+            guard let t = inputs[i] else { continue }
+            var d = try Tensor(zeros: t.shape)
+            if t.count > 0 { d.floats[0] = Float(value) }
+            result[i] = d
+        }
+        return result
+    }
 }

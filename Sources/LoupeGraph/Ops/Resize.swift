@@ -63,24 +63,37 @@ public struct Resize: Operator {
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = try required(inputs, 0)
         let (shape, scales) = try target(x.shape, inputs, known: true)
-        var roi: [Double]? = nil
-        if let i = slots.roi, i < inputs.count, let t = inputs[i], t.count > 0 {
-            var given = t.floatValues.map(Double.init)
-            if let axes {
-                // Expand an roi given for `axes` to every axis (start 0, end 1 elsewhere).
-                let ax = try Movement.axes(axes, rank: x.rank)
-                guard given.count == 2 * ax.count else {
-                    throw LoupeError.invalid("Resize roi has \(given.count) values for axes \(axes)")
-                }
-                var full = [Double](repeating: 0, count: x.rank) + [Double](repeating: 1, count: x.rank)
-                for (k, d) in ax.enumerated() {
-                    full[d] = given[k]
-                    full[x.rank + d] = given[ax.count + k]
-                }
-                given = full
-            }
-            roi = given
+        return [try Movement.resize(x, to: shape, scales: scales, roi: try roi(x.rank, inputs), options)]
+    }
+
+    /// Backward: the transpose of the resampling for X (nearest: each input element receives
+    /// the gradients of the outputs that copied it; linear and cubic: Σ weight·g over the outputs
+    /// that read it). None for roi, scales and sizes.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        guard wanted.first == true else { return Movement.onlyFirst(nil, inputs.count) }
+        let x = try required(inputs, 0)
+        let (shape, scales) = try target(x.shape, inputs, known: true)
+        let g = try Movement.gradient(gradients, 0, shape: shape)
+        let dx = try Movement.resizeBackward(g, inShape: x.shape, scales: scales, roi: try roi(x.rank, inputs), options)
+        return Movement.onlyFirst(dx, inputs.count)
+    }
+
+    /// The roi input as [starts…, ends…] over every axis (nil when absent or empty).
+    func roi(_ rank: Int, _ inputs: [Tensor?]) throws -> [Double]? {
+        guard let i = slots.roi, i < inputs.count, let t = inputs[i], t.count > 0 else { return nil }
+        let given = t.floatValues.map(Double.init)
+        guard let axes else { return given }
+        // Expand an roi given for `axes` to every axis (start 0, end 1 elsewhere).
+        let ax = try Movement.axes(axes, rank: rank)
+        guard given.count == 2 * ax.count else {
+            throw LoupeError.invalid("Resize roi has \(given.count) values for axes \(axes)")
         }
-        return [try Movement.resize(x, to: shape, scales: scales, roi: roi, options)]
+        var full = [Double](repeating: 0, count: rank) + [Double](repeating: 1, count: rank)
+        for (k, d) in ax.enumerated() {
+            full[d] = given[k]
+            full[rank + d] = given[ax.count + k]
+        }
+        return full
     }
 }

@@ -87,4 +87,20 @@ public struct Slice: Operator {
         for d in 0..<x.rank { offset += starts[d] * s[d] }
         return [try Movement.strided(x, shape: shape, strides: (0..<x.rank).map { s[$0] * steps[$0] }, offset: offset)]
     }
+
+    /// Backward: the output gradient written back into the sliced positions (steps of either
+    /// sign pick distinct elements); zero elsewhere. None for starts, ends, axes, steps.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        guard wanted.first == true else { return Movement.onlyFirst(nil, inputs.count) }
+        let x = try required(inputs, 0)
+        let (shape, starts, steps) = try view(x.shape, inputs)
+        let g = try Movement.gradient(gradients, 0, shape: shape)
+        if shape == x.shape && steps.allSatisfy({ $0 == 1 }) { return Movement.onlyFirst(g, inputs.count) }
+        let s = contiguousStrides(x.shape)
+        var offset = 0
+        for d in 0..<x.rank { offset += starts[d] * s[d] }
+        let dx = try Movement.stridedAdjoint(g, into: x.shape, strides: (0..<x.rank).map { s[$0] * steps[$0] }, offset: offset)
+        return Movement.onlyFirst(dx, inputs.count)
+    }
 }

@@ -30,13 +30,28 @@ public struct SpaceToDepth: Operator {
 
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = try required(inputs, 0)
-        let out = try outputShape(x.shape)
-        let b = blocksize, c = x.shape[1], h = x.shape[2], w = x.shape[3]
-        // Output index (n, i, j, c, h', w') reads input (n, c, h'·b + i, w'·b + j).
-        let view = [x.shape[0], b, b, c, h / b, w / b]
-        let strides = [c * h * w, w, 1, h * w, b * w, b]
+        let (view, strides) = try self.view(x.shape)
         var t = try Movement.strided(x, shape: view, strides: strides)
-        t.shape = out
+        t.shape = try outputShape(x.shape)
         return [t]
+    }
+
+    /// The output as a 6-D strided view of the input: index (n, i, j, c, h', w') reads input
+    /// (n, c, h'·b + i, w'·b + j).
+    func view(_ s: [Int]) throws -> (shape: [Int], strides: [Int]) {
+        _ = try outputShape(s)
+        let b = blocksize, c = s[1], h = s[2], w = s[3]
+        return ([s[0], b, b, c, h / b, w / b], [c * h * w, w, 1, h * w, b * w, b])
+    }
+
+    /// Backward: each input element receives the gradient of the one output it moved to
+    /// (the forward's strided view, transposed).
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        guard wanted.first == true else { return Movement.onlyFirst(nil, inputs.count) }
+        let x = try required(inputs, 0)
+        let (view, strides) = try self.view(x.shape)
+        let g = try Movement.gradient(gradients, 0, shape: try outputShape(x.shape))
+        return Movement.onlyFirst(try Movement.stridedAdjoint(g.reshaped(view), into: x.shape, strides: strides), inputs.count)
     }
 }

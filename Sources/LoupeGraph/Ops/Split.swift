@@ -64,4 +64,33 @@ public struct Split: Operator {
         }
         return out
     }
+
+    /// Backward: the outputs' gradients joined along the axis (zero for outputs that do not
+    /// reach the objective). None for `split`.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        guard wanted.first == true else { return Movement.onlyFirst(nil, inputs.count) }
+        let x = try required(inputs, 0)
+        let (sizes, a) = try self.sizes(x.shape, inputs.count > 1 ? inputs[1] : nil)
+        var dx = try Tensor(zeros: x.shape)
+        let outer = Movement.product(x.shape, 0..<a), inner = Movement.product(x.shape, (a + 1)..<x.rank)
+        let row = x.shape[a] * inner
+        var start = 0
+        for (k, n) in sizes.enumerated() {
+            defer { start += n * inner }
+            guard k < gradients.count, gradients[k] != nil, n * inner > 0 else { continue }
+            var shape = x.shape
+            shape[a] = n
+            let g = try Movement.gradient(gradients, k, shape: shape)
+            let block = n * inner
+            g.floats.withUnsafeBufferPointer { pg in
+                dx.floats.withUnsafeMutableBufferPointer { pd in
+                    for o in 0..<outer {
+                        (pd.baseAddress! + o * row + start).update(from: pg.baseAddress! + o * block, count: block)
+                    }
+                }
+            }
+        }
+        return Movement.onlyFirst(dx, inputs.count)
+    }
 }

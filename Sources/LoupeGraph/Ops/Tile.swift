@@ -45,4 +45,23 @@ public struct Tile: Operator {
         t.shape = out
         return [t]
     }
+
+    /// Backward: the sum of the output gradient over the tiles — the gradient seen as
+    /// [r0, d0, r1, d1, …] summed over every r. None for `repeats` (and opset 1's `axis`).
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        guard wanted.first == true else { return Movement.onlyFirst(nil, inputs.count) }
+        let x = try required(inputs, 0)
+        let reps = try repeats(x.shape, inputs)
+        let g = try Movement.gradient(gradients, 0, shape: zip(x.shape, reps).map(*))
+        if g.count == 0 { return Movement.onlyFirst(try Tensor(zeros: x.shape), inputs.count) }
+        let s = contiguousStrides(x.shape)
+        var viewShape: [Int] = [], viewStrides: [Int] = []
+        for d in 0..<x.rank {
+            viewShape += [reps[d], x.shape[d]]
+            viewStrides += [0, s[d]]
+        }
+        let dx = try Movement.stridedAdjoint(g.reshaped(viewShape), into: x.shape, strides: viewStrides)
+        return Movement.onlyFirst(dx, inputs.count)
+    }
 }

@@ -52,4 +52,17 @@ public struct Upsample: Operator {
         let (shape, scales) = try target(x.shape, inputs)
         return [try Movement.resize(x, to: shape, scales: scales, roi: nil, options)]
     }
+
+    /// Backward: the transpose of the resampling for X (nearest: each input element receives
+    /// the gradients of the outputs that copied it; linear: Σ weight·g over the outputs that
+    /// read it). None for `scales`.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        guard wanted.first == true else { return Movement.onlyFirst(nil, inputs.count) }
+        let x = try required(inputs, 0)
+        let (shape, scales) = try target(x.shape, inputs)
+        let g = try Movement.gradient(gradients, 0, shape: shape)
+        let dx = try Movement.resizeBackward(g, inShape: x.shape, scales: scales, roi: nil, options)
+        return Movement.onlyFirst(dx, inputs.count)
+    }
 }

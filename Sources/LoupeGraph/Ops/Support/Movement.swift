@@ -593,6 +593,12 @@ extension Movement {
         return Tensor(shape: shape, floats: g.floats)
     }
 
+    /// Backward result of an op whose only differentiable input is the first: `g` for input 0,
+    /// nil for the other `count - 1` inputs (shapes, axes, indices, ...).
+    static func onlyFirst(_ g: Tensor?, _ count: Int) -> [Tensor?] {
+        [g] + [Tensor?](repeating: nil, count: max(count - 1, 0))
+    }
+
     /// The same gradient values seen with the input's shape (Reshape, Flatten, Squeeze, ...).
     static func reshapedGradient(_ gradients: [Tensor?], output: Tensor, input: Tensor) throws -> Tensor {
         try gradient(gradients, 0, shape: output.shape).reshaped(input.shape)

@@ -1,0 +1,249 @@
+import ArgumentParser
+import Foundation
+import LoupeExplain
+import LoupeFormats
+import LoupeGraph
+import LoupeRender
+import LoupeTensor
+
+struct Explain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Explain a model's decision on images: saliency, deconvnet, guided backprop, CAM, Grad-CAM, Guided Grad-CAM, occlusion, activation maps.",
+        discussion: """
+            Each method computes a map on the imported graph with Loupe's own forward and \
+            backward passes, and writes a picture (PNG). The target class is --target (an \
+            index or a label from --labels; default: the predicted class). The score is the \
+            logit (the input of a final Softmax when the graph ends in one) unless --score \
+            probability. --save-npy writes the raw map as float32: C×H×W for saliency \
+            (absolute values), deconvnet, guided-backprop and guided-grad-cam; h×w at the \
+            layer's resolution after the ReLU for cam and grad-cam; H×W for occlusion; C×h×w \
+            for activations. With several images, output names are derived from the image \
+            names (IMAGE-METHOD.png in the -o folder).
+
+            Examples:
+              loupe explain resnet18.onnx cat.jpg --method grad-cam -o cat-gradcam.png
+              loupe explain model.onnx a.png b.png --method all -o out/ --labels labels.txt
+              loupe explain model.onnx cat.jpg --method occlusion --window 32x32 --stride 16x16
+              loupe explain model.onnx cat.jpg --method activations --layer /layer1/layer1.0/relu/Relu --channels 0,5,9
+            """)
+
+    @Argument(help: "The model file (.onnx).")
+    var model: String
+
+    @Argument(help: "Images to explain (PNG or JPEG).")
+    var images: [String] = []
+
+    @Option(help: "saliency, deconvnet, guided-backprop, cam, grad-cam, guided-grad-cam, occlusion, activations, or all.")
+    var method: String = "grad-cam"
+
+    @Option(help: "The class to explain: an index, or a label from --labels. Default: the predicted class.")
+    var target: String?
+
+    @Option(help: "A text file with one class label per line.")
+    var labels: String?
+
+    @Option(help: "The layer for grad-cam, guided-grad-cam and activations: a node name as `loupe inspect` lists it, or a tensor name. Default: the last layer with a spatial output.")
+    var layer: String?
+
+    @Option(help: "What the gradient methods differentiate: logit (the pre-softmax score) or probability.")
+    var score: String = "logit"
+
+    @Option(help: "Occlusion window as HxW.")
+    var window: String = "16x16"
+
+    @Option(help: "Occlusion stride as HxW.")
+    var stride: String = "8x8"
+
+    @Option(help: "Value the occlusion window is filled with (in the model's input space, after preprocessing).")
+    var baseline: Float = 0
+
+    @Option(help: "How many occluded images run through the model at once.")
+    var batch: Int = 16
+
+    @Option(help: "Channels to show for activations, as a comma-separated list (default: the 8 most active).")
+    var channels: String?
+
+    @Option(help: "Activation maps: show each channel where it reaches this quantile of its values.")
+    var quantile: Double = 0.99
+
+    @Option(help: "Colormap for heat maps: jet, viridis, inferno or gray.")
+    var colormap: String = "jet"
+
+    @Option(help: "Opacity of heat maps over the image, from 0 to 1.")
+    var alpha: Float = 0.5
+
+    @Option(name: .shortAndLong, help: "Output PNG (one image), or folder (several images, or --method all with several images). Default: IMAGE-METHOD.png in the current folder.")
+    var output: String?
+
+    @Option(name: .customLong("save-npy"), help: "Also write the raw map as float32 .npy (a folder when there are several images or methods).")
+    var saveNpy: String?
+
+    @Flag(help: "Overwrite existing output files.")
+    var force = false
+
+    @OptionGroup var image: ImageOptions
+    @OptionGroup var global: GlobalOptions
+
+    var methods: [Method] {
+        method == "all" ? Method.allCases : [Method(rawValue: method)!]
+    }
+
+    func validate() throws {
+        guard method == "all" || Method(rawValue: method) != nil else {
+            throw ValidationError("--method must be one of \(Method.allCases.map(\.rawValue).joined(separator: ", ")), or all; got '\(method)'")
+        }
+        guard ExplainableModel.ScoreKind(rawValue: score) != nil else { throw ValidationError("--score must be logit or probability") }
+        _ = try parsePair(window, "--window")
+        _ = try parsePair(stride, "--stride")
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        guard (0...1).contains(alpha) else { throw ValidationError("--alpha must be between 0 and 1") }
+        guard quantile > 0, quantile < 1 else { throw ValidationError("--quantile must be between 0 and 1") }
+        guard ["jet", "viridis", "inferno", "gray"].contains(colormap) else {
+            throw ValidationError("--colormap must be jet, viridis, inferno or gray")
+        }
+        if let channels { _ = try parseChannels(channels) }
+        if images.isEmpty && image.inputNpy == nil { throw ValidationError("give at least one image, or --input-npy FILE") }
+    }
+
+    func parsePair(_ s: String, _ flag: String) throws -> (Int, Int) {
+        let p = s.split(separator: "x").compactMap { Int($0) }
+        guard p.count == 2, p[0] > 0, p[1] > 0 else { throw ValidationError("\(flag) expects HxW such as 16x16, got '\(s)'") }
+        return (p[0], p[1])
+    }
+
+    func parseChannels(_ s: String) throws -> [Int] {
+        let v = s.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !v.isEmpty, v.allSatisfy({ $0 != nil && $0! >= 0 }) else {
+            throw ValidationError("--channels expects non-negative integers separated by commas, got '\(s)'")
+        }
+        return v.map { $0! }
+    }
+
+    func run() throws {
+        global.apply()
+        try runReportingErrors {
+            let g = try loadModel(model)
+            let m: ExplainableModel
+            do { m = try ExplainableModel(graph: g) } catch let e as LoupeError { throw e.context(model) }
+            let labelList = try labels.map(readLabels) ?? []
+            let inputs = try image.inputs(for: g, images: images)
+            var style = ExplanationPicture.Style()
+            style.colormap = try Colormap.named(colormap)
+            style.alpha = alpha
+            var occ = Occlusion.Settings()
+            occ.window = try parsePair(window, "--window")
+            occ.stride = try parsePair(stride, "--stride")
+            occ.baseline = baseline
+            occ.batch = batch
+            let scoreKind = ExplainableModel.ScoreKind(rawValue: score)!
+            let several = inputs.count > 1
+            let progress = Progress(label: "explain")
+
+            for (i, (name, x)) in inputs.enumerated() {
+                let (logits, _) = try m.forward(x)
+                let t = try m.resolveTarget(target, logits: logits, labels: labelList)
+                let request = GradientRequest(target: t, score: scoreKind)
+                let display = try displayImage(x)
+                var pictures: [(String, RGBImage)] = []
+                for method in methods {
+                    let e: Explanation
+                    switch method {
+                    case .saliency: e = try Saliency.explain(m, x, request)
+                    case .deconvnet: e = try Deconvnet.explain(m, x, request)
+                    case .guidedBackprop: e = try GuidedBackprop.explain(m, x, request)
+                    case .cam:
+                        do { e = try CAM.explain(m, x, request) } catch let err as LoupeError where methods.count > 1 {
+                            FileHandle.standardError.write(Data("loupe: note: cam skipped: \(err.message)\n".utf8))
+                            continue
+                        }
+                    case .gradCAM: e = try GradCAM.explain(m, x, request, layer: layer)
+                    case .guidedGradCAM: e = try GuidedGradCAM.explain(m, x, request, layer: layer)
+                    case .occlusion: e = try Occlusion.explain(m, x, request, settings: occ)
+                    case .activations: e = try ActivationMaps.explain(m, x, layer: layer)
+                    }
+                    if let saveNpy {
+                        let path = try outputPath(saveNpy, image: name, method: method, ext: "npy", several: several || methods.count > 1)
+                        try checkWritable(path, force: force)
+                        try NPY.write(e.map, path: path)
+                    }
+                    if method == .activations {
+                        let chosen = try channels.map(parseChannels) ?? mostActive(e.map, count: 8)
+                        for (ch, tile) in try ExplanationPicture.activationTiles(e, over: display, channels: chosen, quantile: quantile, style: style) {
+                            pictures.append(("channel \(ch)", tile))
+                        }
+                    } else {
+                        pictures.append((method.rawValue, try ExplanationPicture.render(e, over: display, style: style)))
+                    }
+                    let where_ = e.layer.map { " at \($0)" } ?? ""
+                    let label = t < labelList.count ? " (\(labelList[t]))" : ""
+                    print("\(name): \(method.rawValue) for class \(t)\(label)\(where_)")
+                }
+                let picture = try compose(pictures, display: display, logits: logits, target: t, labels: labelList)
+                let outMethod = methods.count > 1 ? "all" : methods[0].rawValue
+                let path = try outputPath(output, image: name, method: outMethod, ext: "png", several: several)
+                try checkWritable(path, force: force)
+                try ImageIO.writePNG(picture, path: path)
+                print("  -> \(path)")
+                progress.update(i + 1, inputs.count)
+            }
+        }
+    }
+
+    /// Channels with the largest mean activation, most active first.
+    func mostActive(_ map: Tensor, count: Int) -> [Int] {
+        let (c, plane) = (map.shape[0], map.shape[1] * map.shape[2])
+        let means = (0..<c).map { ch in map.floats[(ch * plane)..<((ch + 1) * plane)].reduce(0, +) / Float(plane) }
+        return Array((0..<c).sorted { means[$0] > means[$1] }.prefix(count))
+    }
+
+    /// The preprocessed input shown as a picture: each channel min–max scaled (so it works for
+    /// any normalisation), RGB order.
+    func displayImage(_ x: Tensor) throws -> RGBImage {
+        guard x.rank == 4, x.shape[1] == 1 || x.shape[1] == 3 else {
+            throw LoupeError.shape("explanations need an NCHW image input with 1 or 3 channels, got \(describe(x.shape))")
+        }
+        let (c, h, w) = (x.shape[1], x.shape[2], x.shape[3])
+        var v = Array(x.floats[0..<(c * h * w)])
+        for ch in 0..<c {
+            let s = v[(ch * h * w)..<((ch + 1) * h * w)]
+            let lo = s.min()!, hi = s.max()!
+            for i in (ch * h * w)..<((ch + 1) * h * w) { v[i] = hi > lo ? (v[i] - lo) / (hi - lo) : 0.5 }
+        }
+        if c == 3, (image.channelOrder ?? "rgb") == "bgr" || (image.channelOrder == nil && image.preprocess == "caffe") {
+            let p = h * w
+            for i in 0..<p { v.swapAt(i, 2 * p + i) }
+        }
+        return try RGBImage(chw: Tensor(shape: [c, h, w], floats: v)).rgb()
+    }
+
+    /// A single picture, or a titled panel when there are several, with the top predictions.
+    func compose(_ pictures: [(String, RGBImage)], display: RGBImage, logits: [Float], target: Int, labels: [String]) throws -> RGBImage {
+        if pictures.count == 1 { return pictures[0].1 }
+        let probs = softmax(logits)
+        let top = probs.indices.sorted { probs[$0] > probs[$1] }.prefix(5).map { i in
+            String(format: "%5.1f%%  %d %@", probs[i] * 100, i, i < labels.count ? labels[i] : "")
+        }
+        let caption = ["target: \(target)\(target < labels.count ? " " + labels[target] : "")"] + top
+        let tiles = ([("input", display)] + pictures).map { Panel.Tile($0.0, $0.1) }
+        let columns = min(tiles.count, 5)
+        return try Panel.compose(tiles, columns: columns, caption: caption,
+                                 legends: [Panel.Legend(try Colormap.named(colormap), title: "heat maps: low to high")])
+    }
+
+    /// `-o` resolved for one image and method.
+    func outputPath(_ given: String?, image: String, method: String, ext: String, several: Bool) throws -> String {
+        let stem = ((image as NSString).lastPathComponent as NSString).deletingPathExtension
+        let file = "\(stem)-\(method).\(ext)"
+        guard let given else { return file }
+        var isDir: ObjCBool = false
+        if several || given.hasSuffix("/") || (FileManager.default.fileExists(atPath: given, isDirectory: &isDir) && isDir.boolValue) {
+            try FileManager.default.createDirectory(atPath: given, withIntermediateDirectories: true)
+            return (given as NSString).appendingPathComponent(file)
+        }
+        return given
+    }
+
+    func outputPath(_ given: String, image: String, method: Method, ext: String, several: Bool) throws -> String {
+        try outputPath(given, image: image, method: method.rawValue, ext: ext, several: several)
+    }
+}
