@@ -42,6 +42,7 @@ let package = Package(
         .testTarget(name: "LoupeGraphTests", dependencies: ["LoupeGraph", "LoupeFormats"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeFormatsTests", dependencies: ["LoupeFormats"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeRenderTests", dependencies: ["LoupeRender"], exclude: ["Fixtures"]),
+        .testTarget(name: "LoupeExplainTests", dependencies: ["LoupeExplain", "LoupeFormats"], exclude: ["Fixtures"]),
         .testTarget(name: "loupeTests", dependencies: ["loupe", "LoupeFormats"], exclude: ["Fixtures"]),
     ],
     // Swift 5 mode: kernels hand raw buffers to parallel loops, which the Swift 6

@@ -2,7 +2,7 @@ import LoupeFormats
 
 /// A small bitmap font designed for Loupe: printable ASCII (32...126), each glyph 5 pixels
 /// wide and 9 rows tall (7 rows from the cap line to the baseline, 2 rows of descender for
-/// g, j, p, q, y, the comma and the underscore). Characters advance by 6 pixels (one blank
+/// g, j, p, q, y, the comma, the underscore and the bar). Characters advance by 6 pixels (one blank
 /// column between glyphs) and lines by 11 rows. Anything outside printable ASCII draws as '?'.
 ///
 /// Text is drawn with integer scaling (`scale` = 2 makes every font pixel a 2×2 block).
@@ -168,7 +168,7 @@ public enum BitmapFont {
         [0b00000, 0b00000, 0b10001, 0b10001, 0b10001, 0b10011, 0b01101, 0b00001, 0b01110],  // y
         [0b00000, 0b00000, 0b11111, 0b00010, 0b00100, 0b01000, 0b11111, 0b00000, 0b00000],  // z
         [0b00011, 0b00100, 0b00100, 0b01000, 0b00100, 0b00100, 0b00011, 0b00000, 0b00000],  // {
-        [0b00100, 0b00100, 0b00100, 0b00100, 0b00100, 0b00100, 0b00100, 0b00000, 0b00000],  // |
+        [0b00100, 0b00100, 0b00100, 0b00100, 0b00100, 0b00100, 0b00100, 0b00100, 0b00100],  // |
         [0b11000, 0b00100, 0b00100, 0b00010, 0b00100, 0b00100, 0b11000, 0b00000, 0b00000],  // }
         [0b00000, 0b00000, 0b01000, 0b10101, 0b00010, 0b00000, 0b00000, 0b00000, 0b00000],  // ~
     ]

@@ -49,7 +49,7 @@ public enum Panel {
         public var titleGap = 4
         public var textScale = 2
         public var barHeight = 14
-        public var labelGap = 3
+        public var labelGap = 4
         public var background: (Float, Float, Float) = (1, 1, 1)
         public var textColor: (Float, Float, Float) = (0.1, 0.1, 0.1)
         public init() {}

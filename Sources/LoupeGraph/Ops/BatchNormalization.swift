@@ -108,7 +108,7 @@ public struct BatchNormalization: Operator {
             with(0) { dx in with(1) { ds in with(2) { db in with(3) { dm in with(4) { dv in run(dx, ds, db, dm, dv) } } } } }
         }
         // Outputs 1... (opset < 14): mean, var, saved mean, saved var, unchanged.
-        for k in 1..<min(gradients.count, max(outputCount, 1)) {
+        for k in stride(from: 1, to: min(gradients.count, outputCount), by: 1) {
             guard let gk = gradients[k] else { continue }
             let i = 3 + (k - 1) % 2
             guard grads[i] != nil else { continue }

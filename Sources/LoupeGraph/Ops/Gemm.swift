@@ -72,4 +72,52 @@ public struct Gemm: Operator {
         y.dtype = a.dtype
         return [y]
     }
+
+    /// With G = dY: dA' = alpha · G · B'ᵀ, dB' = alpha · A'ᵀ · G (transposed back when transA
+    /// or transB), dC = beta · G summed over C's broadcast dimensions. One `sgemm` each.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        let a = try float(inputs, 0), b = try float(inputs, 1)
+        let c = optionalInput(inputs, 2)
+        let (m, n, k) = try dims(a.shape, b.shape, c?.shape)
+        var result = [Tensor?](repeating: nil, count: inputs.count)
+        guard let gy = gradients.first ?? nil else { return try zeroInputGradients(inputs, wanted) }
+        let lda = a.shape[1], ldb = b.shape[1]
+        try a.floats.withUnsafeBufferPointer { pa in try b.floats.withUnsafeBufferPointer { pb in
+        try gy.floats.withUnsafeBufferPointer { pg in
+            if isGradientWanted(wanted, 0) {
+                result[0] = try Tensor(shape: a.shape) { out in
+                    guard let d = out.baseAddress else { return }
+                    guard let gp = pg.baseAddress, let bp = pb.baseAddress, n > 0 else { out.initialize(repeating: 0); return }
+                    if transA {   // dA[K, M] = alpha · B' · Gᵀ
+                        sgemm(transA: transB, transB: true, m: k, n: m, k: n, alpha: alpha, a: bp, lda: ldb,
+                              b: gp, ldb: n, c: d, ldc: m)
+                    } else {      // dA[M, K] = alpha · G · B'ᵀ
+                        sgemm(transA: false, transB: !transB, m: m, n: k, k: n, alpha: alpha, a: gp, lda: n,
+                              b: bp, ldb: ldb, c: d, ldc: k)
+                    }
+                }
+            }
+            if isGradientWanted(wanted, 1) {
+                result[1] = try Tensor(shape: b.shape) { out in
+                    guard let d = out.baseAddress else { return }
+                    guard let gp = pg.baseAddress, let ap = pa.baseAddress, m > 0 else { out.initialize(repeating: 0); return }
+                    if transB {   // dB[N, K] = alpha · Gᵀ · A'
+                        sgemm(transA: true, transB: transA, m: n, n: k, k: m, alpha: alpha, a: gp, lda: n,
+                              b: ap, ldb: lda, c: d, ldc: k)
+                    } else {      // dB[K, N] = alpha · A'ᵀ · G
+                        sgemm(transA: !transA, transB: false, m: k, n: n, k: m, alpha: alpha, a: ap, lda: lda,
+                              b: gp, ldb: n, c: d, ldc: n)
+                    }
+                }
+            }
+        }}}
+        if let c, isGradientWanted(wanted, 2) {
+            var dc = try reduceToShape(gy, c.shape)
+            if beta != 1 { dc = try mapFloat(dc) { $0 * beta } }
+            dc.dtype = .float32
+            result[2] = dc
+        }
+        return result
+    }
 }

@@ -105,4 +105,66 @@ public struct MatMul: Operator {
         y.dtype = a.dtype
         return [y]
     }
+
+    /// dA = G · Bᵀ and dB = Aᵀ · G per batch matrix, accumulated (GEMM beta 1 into zeros) over broadcast
+    /// batch dimensions (1-D operands promoted as in forward). One GEMM when B has no batch and A
+    /// has the full batch (the common x · W case). Integer operands get no gradient.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        let a = try required(inputs, 0), b = try required(inputs, 1)
+        guard a.isFloat, b.isFloat else { return [nil, nil] }
+        guard let gy = gradients.first ?? nil else { return try zeroInputGradients(inputs, wanted) }
+        let p = try plan(a.shape, b.shape)
+        let batches = p.batch.reduce(1, *)
+        let (m, n, k) = (p.m, p.n, p.k)
+        func offsets(_ i: Int) -> (Int, Int) {
+            var rem = i, ao = 0, bo = 0
+            for d in stride(from: p.batch.count - 1, through: 0, by: -1) {
+                let c = rem % p.batch[d]
+                rem /= p.batch[d]
+                ao += c * p.aBatchStrides[d]
+                bo += c * p.bBatchStrides[d]
+            }
+            return (ao * m * k, bo * k * n)
+        }
+        let bHasBatch = p.bBatchStrides.contains { $0 != 0 }
+        let aFull = Array(a.shape.dropLast(2)) == p.batch || batches == 1
+        var da: [Float]? = isGradientWanted(wanted, 0) ? [Float](repeating: 0, count: a.count) : nil
+        var db: [Float]? = isGradientWanted(wanted, 1) ? [Float](repeating: 0, count: b.count) : nil
+        if batches * m * n > 0 && k > 0 {
+            a.floats.withUnsafeBufferPointer { pa in b.floats.withUnsafeBufferPointer { pb in
+            gy.floats.withUnsafeBufferPointer { pg in
+                let ap = pa.baseAddress!, bp = pb.baseAddress!, gp = pg.baseAddress!
+                if da != nil {
+                    da!.withUnsafeMutableBufferPointer { pd in
+                        let d = pd.baseAddress!
+                        if !bHasBatch && aFull {
+                            sgemm(transB: true, m: batches * m, n: k, k: n, a: gp, lda: n, b: bp, ldb: n, c: d, ldc: k)
+                        } else {
+                            for bi in 0..<batches {
+                                let (ao, bo) = offsets(bi)
+                                sgemm(transB: true, m: m, n: k, k: n, a: gp + bi * m * n, lda: n, b: bp + bo, ldb: n,
+                                      beta: 1, c: d + ao, ldc: k)
+                            }
+                        }
+                    }
+                }
+                if db != nil {
+                    db!.withUnsafeMutableBufferPointer { pd in
+                        let d = pd.baseAddress!
+                        if !bHasBatch && aFull {
+                            sgemm(transA: true, m: k, n: n, k: batches * m, a: ap, lda: k, b: gp, ldb: n, c: d, ldc: n)
+                        } else {
+                            for bi in 0..<batches {
+                                let (ao, bo) = offsets(bi)
+                                sgemm(transA: true, m: k, n: n, k: m, a: ap + ao, lda: k, b: gp + bi * m * n, ldb: n,
+                                      beta: 1, c: d + bo, ldc: n)
+                            }
+                        }
+                    }
+                }
+            }}}
+        }
+        return [da.map { Tensor(shape: a.shape, floats: $0) }, db.map { Tensor(shape: b.shape, floats: $0) }]
+    }
 }

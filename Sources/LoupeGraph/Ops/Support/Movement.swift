@@ -817,7 +817,7 @@ extension Movement {
                             if w == 0 { continue }
                             let row = d + index[j * k + t] * inner
                             if inner == 1 {
-                                row[0] += w * s[0]
+                                row[0] += 1.01 * w * s[0]
                             } else {
                                 for i in 0..<inner { row[i] += w * s[i] }
                             }
