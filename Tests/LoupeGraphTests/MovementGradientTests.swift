@@ -30,6 +30,7 @@ final class MovementGradientTests: XCTestCase {
     func testConcat() throws {
         try GradientCheck.check("Concat", attributes: ["axis": .int(1)], inputs: [x([2, 2, 3]), x([2, 1, 3]), x([2, 3, 3])])
         try GradientCheck.check("Concat", attributes: ["axis": .int(-1)], opset: 13, inputs: [x([2, 3]), x([2, 4])])
+        try GradientCheck.check("Concat", attributes: ["axis": .int(0)], inputs: [x([3, 2])])
     }
 
     func testFlattenReshapeSqueezeUnsqueeze() throws {

@@ -86,37 +86,33 @@ public struct BatchNormalization: Operator {
         let elementwise = try perElement(x.shape, stats.map(\.shape))
         let N = x.shape[0], C = x.shape[1], S = x.shape[2...].reduce(1, *)
         let shapes = [x.shape] + stats.map(\.shape)
-        var grads = try (0..<5).map { i -> [Float]? in
-            isGradientWanted(wanted, i) ? [Float](repeating: 0, count: try Tensor.checkedCount(shapes[i])) : nil
+        // One zeroed buffer per wanted gradient (separate allocations: the kernel writes them together).
+        let grads = try (0..<5).map { i -> UnsafeMutableBufferPointer<Float>? in
+            guard isGradientWanted(wanted, i) else { return nil }
+            let b = UnsafeMutableBufferPointer<Float>.allocate(capacity: try Tensor.checkedCount(shapes[i]))
+            b.initialize(repeating: 0)
+            return b
         }
+        defer { for b in grads { b?.deallocate() } }
         if let gy = gradients.first ?? nil, x.count > 0 {
-            func run(_ dx: UnsafeMutablePointer<Float>?, _ ds: UnsafeMutablePointer<Float>?, _ db: UnsafeMutablePointer<Float>?,
-                     _ dm: UnsafeMutablePointer<Float>?, _ dv: UnsafeMutablePointer<Float>?) {
-                x.floats.withUnsafeBufferPointer { px in gy.floats.withUnsafeBufferPointer { pg in
-                stats[0].floats.withUnsafeBufferPointer { ps in stats[2].floats.withUnsafeBufferPointer { pm in
-                stats[3].floats.withUnsafeBufferPointer { pv in
-                    batchNormInferenceBackward(x: px.baseAddress!, dy: pg.baseAddress!, batch: N, channels: C, spatial: S,
-                                               scale: ps.baseAddress!, mean: pm.baseAddress!, variance: pv.baseAddress!,
-                                               epsilon: epsilon, perElement: elementwise,
-                                               dx: dx, dScale: ds, dBias: db, dMean: dm, dVar: dv)
-                }}}}}
-            }
-            // Hand each wanted buffer to the kernel (nil for the others).
-            func with(_ i: Int, _ body: (UnsafeMutablePointer<Float>?) -> Void) {
-                if grads[i] != nil { grads[i]!.withUnsafeMutableBufferPointer { body($0.baseAddress) } } else { body(nil) }
-            }
-            with(0) { dx in with(1) { ds in with(2) { db in with(3) { dm in with(4) { dv in run(dx, ds, db, dm, dv) } } } } }
+            x.floats.withUnsafeBufferPointer { px in gy.floats.withUnsafeBufferPointer { pg in
+            stats[0].floats.withUnsafeBufferPointer { ps in stats[2].floats.withUnsafeBufferPointer { pm in
+            stats[3].floats.withUnsafeBufferPointer { pv in
+                batchNormInferenceBackward(x: px.baseAddress!, dy: pg.baseAddress!, batch: N, channels: C, spatial: S,
+                                           scale: ps.baseAddress!, mean: pm.baseAddress!, variance: pv.baseAddress!,
+                                           epsilon: epsilon, perElement: elementwise,
+                                           dx: grads[0]?.baseAddress, dScale: grads[1]?.baseAddress, dBias: grads[2]?.baseAddress,
+                                           dMean: grads[3]?.baseAddress, dVar: grads[4]?.baseAddress)
+            }}}}}
         }
         // Outputs 1... (opset < 14): mean, var, saved mean, saved var, unchanged.
         for k in stride(from: 1, to: min(gradients.count, outputCount), by: 1) {
-            guard let gk = gradients[k] else { continue }
-            let i = 3 + (k - 1) % 2
-            guard grads[i] != nil else { continue }
-            for j in 0..<gk.count { grads[i]![j] += gk.floats[j] }
+            guard let gk = gradients[k], let d = grads[3 + (k - 1) % 2] else { continue }
+            for j in 0..<min(gk.count, d.count) { d[j] += gk.floats[j] }
         }
         return inputs.indices.map { i in
             guard i < 5, let v = grads[i] else { return nil }
-            return Tensor(shape: shapes[i], floats: v)
+            return Tensor(shape: shapes[i], floats: Array(v))
         }
     }
 }

@@ -50,24 +50,25 @@ public struct InstanceNormalization: Operator {
         try check(x.shape, s.shape, b.shape)
         let N = x.shape[0], C = x.shape[1], S = x.shape[2...].reduce(1, *)
         let shapes = [x.shape, s.shape, b.shape]
-        var grads = try (0..<3).map { i -> [Float]? in
-            isGradientWanted(wanted, i) ? [Float](repeating: 0, count: try Tensor.checkedCount(shapes[i])) : nil
+        // One zeroed buffer per wanted gradient (separate allocations: the kernel writes them together).
+        let grads = try (0..<3).map { i -> UnsafeMutableBufferPointer<Float>? in
+            guard isGradientWanted(wanted, i) else { return nil }
+            let b = UnsafeMutableBufferPointer<Float>.allocate(capacity: try Tensor.checkedCount(shapes[i]))
+            b.initialize(repeating: 0)
+            return b
         }
+        defer { for b in grads { b?.deallocate() } }
         if let gy = gradients.first ?? nil, x.count > 0 {
-            func with(_ i: Int, _ body: (UnsafeMutablePointer<Float>?) -> Void) {
-                if grads[i] != nil { grads[i]!.withUnsafeMutableBufferPointer { body($0.baseAddress) } } else { body(nil) }
-            }
             x.floats.withUnsafeBufferPointer { px in gy.floats.withUnsafeBufferPointer { pg in
             s.floats.withUnsafeBufferPointer { ps in
-                with(0) { dx in with(1) { ds in with(2) { db in
-                    instanceNormBackward(x: px.baseAddress!, dy: pg.baseAddress!, batch: N, channels: C, spatial: S,
-                                         scale: ps.baseAddress!, epsilon: epsilon, dx: dx, dScale: ds, dBias: db)
-                } } }
+                instanceNormBackward(x: px.baseAddress!, dy: pg.baseAddress!, batch: N, channels: C, spatial: S,
+                                     scale: ps.baseAddress!, epsilon: epsilon, dx: grads[0]?.baseAddress,
+                                     dScale: grads[1]?.baseAddress, dBias: grads[2]?.baseAddress)
             }}}
         }
         return inputs.indices.map { i in
             guard i < 3, let v = grads[i] else { return nil }
-            return Tensor(shape: shapes[i], floats: v)
+            return Tensor(shape: shapes[i], floats: Array(v))
         }
     }
 }

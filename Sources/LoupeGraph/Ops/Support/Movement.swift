@@ -31,6 +31,8 @@ extension Int64: MovementElement {
 /// - `gatherAxes`: out[i] = src[Σ maps[d][i_d]·strides[d]], or a fill value where a map entry is
 ///   -1 (Pad in every mode, nearest Resize).
 /// `copyStridedNaive` / `gatherAxesNaive` are the per-element references the tests compare with.
+/// Their adjoints for the backward rules — `stridedAdjoint` (scatter-add through the same view) and
+/// `scatterAxes` — live at the end of this file, with `resizeBackward`.
 public enum Movement {
     // MARK: - Storage
 
@@ -817,7 +819,7 @@ extension Movement {
                             if w == 0 { continue }
                             let row = d + index[j * k + t] * inner
                             if inner == 1 {
-                                row[0] += 1.01 * w * s[0]
+                                row[0] += w * s[0]
                             } else {
                                 for i in 0..<inner { row[i] += w * s[i] }
                             }
