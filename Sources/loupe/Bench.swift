@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LoupeExplain
 import LoupeFormats
 import LoupeGraph
 import LoupeTensor
@@ -32,6 +33,21 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("input-npy"), help: "Use this .npy tensor as the input instead of random data.")
     var inputNpy: String?
 
+    @Option(help: "Time an explanation method instead of the forward pass: saliency, deconvnet, guided-backprop, cam, grad-cam, guided-grad-cam, occlusion or activations (target: the top class; batch 1).")
+    var method: String?
+
+    @Option(help: "Layer for --method grad-cam, guided-grad-cam and activations (default: the last spatial layer).")
+    var layer: String?
+
+    @Option(help: "Occlusion window as HxW, for --method occlusion.")
+    var window: String = "16x16"
+
+    @Option(help: "Occlusion stride as HxW, for --method occlusion.")
+    var stride: String = "8x8"
+
+    @Option(name: .customLong("occlusion-batch"), help: "Occluded images per forward pass, for --method occlusion.")
+    var occlusionBatch: Int = 16
+
     @Flag(help: "Print {\"median_ms\", \"min_ms\", \"max_ms\", \"runs\", \"batch\", \"threads\"} as JSON.")
     var json = false
 
@@ -41,6 +57,9 @@ struct Bench: ParsableCommand {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
+        if let method, Method(rawValue: method) == nil {
+            throw ValidationError("--method must be one of \(Method.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
     }
 
     struct Result: Encodable {
@@ -77,15 +96,16 @@ struct Bench: ParsableCommand {
                 }
             }
             let exec = try makeExecutor(g, path: model)
+            let pass = try makePass(g, exec, feeds)
             let progress = Progress(label: "bench")
             for i in 0..<warmup {
-                _ = try exec.run(feeds)
+                try pass()
                 progress.update(i + 1, warmup + runs)
             }
             var times: [Double] = []
             for i in 0..<runs {
                 let t0 = DispatchTime.now().uptimeNanoseconds
-                _ = try exec.run(feeds)
+                try pass()
                 times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
                 progress.update(warmup + i + 1, warmup + runs)
             }
@@ -98,6 +118,41 @@ struct Bench: ParsableCommand {
             } else {
                 print(String(format: "%@: median %.2f ms, min %.2f ms, max %.2f ms (%d runs, batch %d, %d threads)",
                              model, r.median_ms, r.min_ms, r.max_ms, r.runs, r.batch, r.threads))
+            }
+        }
+    }
+}
+
+extension Bench {
+    /// The work one timed run does: a forward pass, or one explanation of batch item 0.
+    func makePass(_ g: Graph, _ exec: Executor, _ feeds: [String: Tensor]) throws -> () throws -> Void {
+        guard let method, let m = Method(rawValue: method) else {
+            return { _ = try exec.run(feeds) }
+        }
+        let em: ExplainableModel
+        do { em = try ExplainableModel(graph: g) } catch let e as LoupeError { throw e.context(model) }
+        var x = feeds[em.inputName]!
+        if x.shape.first ?? 1 > 1 { x = Tensor(shape: [1] + x.shape.dropFirst(), floats: Array(x.floats[0..<(x.count / x.shape[0])])) }
+        let request = GradientRequest()
+        var occ = Occlusion.Settings()
+        func pair(_ s: String) throws -> (Int, Int) {
+            let p = s.split(separator: "x").compactMap { Int($0) }
+            guard p.count == 2 else { throw LoupeError(.invalidArgument, "expected HxW, got '\(s)'") }
+            return (p[0], p[1])
+        }
+        occ.window = try pair(window)
+        occ.stride = try pair(stride)
+        occ.batch = occlusionBatch
+        return {
+            switch m {
+            case .saliency: _ = try Saliency.explain(em, x, request)
+            case .deconvnet: _ = try Deconvnet.explain(em, x, request)
+            case .guidedBackprop: _ = try GuidedBackprop.explain(em, x, request)
+            case .cam: _ = try CAM.explain(em, x, request)
+            case .gradCAM: _ = try GradCAM.explain(em, x, request, layer: layer)
+            case .guidedGradCAM: _ = try GuidedGradCAM.explain(em, x, request, layer: layer)
+            case .occlusion: _ = try Occlusion.explain(em, x, request, settings: occ)
+            case .activations: _ = try ActivationMaps.explain(em, x, layer: layer)
             }
         }
     }
