@@ -121,8 +121,7 @@ public enum ONNXImporter {
         var usedNames = Set<String>()
         for i in 0..<gp.n_node {
             guard let np = gp.node[i]?.pointee else { continue }
-            var node = try convertNode(np)
-            if node.name.isEmpty { node.name = "\(node.opType)_\(i)" }
+            var node = try convertNode(np, index: i)
             var unique = node.name
             var k = 1
             while usedNames.contains(unique) { unique = "\(node.name)_\(k)"; k += 1 }
@@ -169,11 +168,13 @@ public enum ONNXImporter {
         return ValueInfo(name: name, dtype: dtype, dims: dims)
     }
 
-    static func convertNode(_ np: Onnx__NodeProto) throws -> Node {
+    static func convertNode(_ np: Onnx__NodeProto, index: Int) throws -> Node {
         var node = Node(
             name: str(np.name), opType: str(np.op_type), domain: str(np.domain),
             inputs: (0..<np.n_input).map { str(np.input[$0]) },
             outputs: (0..<np.n_output).map { str(np.output[$0]) })
+        // Nodes without a name get OpType_index, so that every message can name them.
+        if node.name.isEmpty { node.name = "\(node.opType)_\(index)" }
         for i in 0..<np.n_attribute {
             guard let a = np.attribute[i]?.pointee else { continue }
             let name = str(a.name)

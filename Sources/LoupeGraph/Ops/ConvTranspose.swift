@@ -38,15 +38,15 @@ public struct ConvTranspose: Operator {
         let d = try attrs.perDim(attrs.dilations, "dilations", rank: r)
         var op = [Int](repeating: 0, count: r)
         if let o = outputPadding {
-            guard o.count == r, o.allSatisfy({ $0 >= 0 }) else {
+            guard o.count == r, o.allSatisfy({ $0 >= 0 && $0 <= 1 << 31 }) else {
                 throw LoupeError.shape("ConvTranspose: output_padding \(describe(o)) should have \(r) non-negative values")
             }
             op = o
         }
         var wanted: [Int]? = nil
         if let os = outputShape {
-            guard os.count == r || os.count == r + 2 else {
-                throw LoupeError.shape("ConvTranspose: output_shape \(describe(os)) should have \(r) values")
+            guard os.count == r || os.count == r + 2, os.allSatisfy({ $0 >= 0 && $0 <= 1 << 31 }) else {
+                throw LoupeError.shape("ConvTranspose: output_shape \(describe(os)) should have \(r) values from 0 to 2^31")
             }
             wanted = Array(os.suffix(r))
         }
@@ -71,6 +71,7 @@ public struct ConvTranspose: Operator {
                 throw LoupeError.shape("ConvTranspose: output size \(out[i]) along spatial dimension \(i) is negative (X \(describe(x)), W \(describe(w)), pads \(describe(pb + pe)))")
             }
         }
+        try Tensor.checkedCount([x[0], M] + out)
         return ConvGeometry(input: out, kernel: k, strides: s, dilations: d, padsBegin: pb, padsEnd: pe, output: input)
     }
 

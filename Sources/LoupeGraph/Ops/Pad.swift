@@ -47,6 +47,10 @@ public struct Pad: Operator {
         guard list.count == 2 * axes.count else {
             throw LoupeError.invalid("Pad pads \(list) should have \(2 * axes.count) values for input \(describe(shape))")
         }
+        // Bound every pad before any arithmetic: a file can hold values near Int64.max.
+        for v in list where v > Tensor.maxElements || v < -Tensor.maxElements {
+            throw LoupeError(.tooLarge, "Pad pads \(list) hold a value beyond \(Tensor.maxElements)")
+        }
         var begin = [Int](repeating: 0, count: r), end = begin
         for (k, d) in axes.enumerated() {
             begin[d] = list[k]
@@ -55,6 +59,7 @@ public struct Pad: Operator {
                 throw LoupeError.shape("Pad pads \(list) crop more than axis \(d) of \(describe(shape)) holds")
             }
         }
+        try Tensor.checkedCount((0..<r).map { shape[$0] + begin[$0] + end[$0] })
         return (begin, end)
     }
 

@@ -44,7 +44,13 @@ public struct Reshape: Operator {
         }
         if let i = inferred {
             var known = 1
-            for (j, d) in out.enumerated() where j != i { known *= d }
+            for (j, d) in out.enumerated() where j != i {
+                let (m, overflow) = known.multipliedReportingOverflow(by: d)
+                guard !overflow else {
+                    throw LoupeError(.tooLarge, "Reshape target \(describe(spec)) overflows")
+                }
+                known = m
+            }
             guard known > 0, count % known == 0 else {
                 throw LoupeError.shape("cannot reshape \(describe(input)) (\(count) elements) to \(describe(spec))")
             }

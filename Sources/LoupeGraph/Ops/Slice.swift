@@ -51,8 +51,11 @@ public struct Slice: Operator {
         var first = [Int](repeating: 0, count: r)
         var step = [Int](repeating: 1, count: r)
         for k in 0..<ax.count {
-            let d = ax[k], n = shape[d], s = st[k]
-            guard s != 0 else { throw LoupeError.invalid("Slice step is 0 on axis \(d)") }
+            let d = ax[k], n = shape[d]
+            guard st[k] != 0 else { throw LoupeError.invalid("Slice step is 0 on axis \(d)") }
+            // A step longer than the axis selects at most one element: clamping it keeps the
+            // arithmetic below from overflowing on hostile values such as Int64.max.
+            let s = max(min(st[k], n + 1), -(n + 1))
             var b = starts[k], e = ends[k]
             if b < 0 { b += n }
             if e < 0 { e += n }

@@ -24,7 +24,7 @@ public struct Split: Operator {
         let a = try normalizeAxis(axis, rank: shape.count)
         let n = shape[a]
         if let given = try splitInput.map({ try Movement.ints($0, "split") }) ?? splitAttribute, !given.isEmpty {
-            guard given.allSatisfy({ $0 >= 0 }), given.reduce(0, +) == n else {
+            guard given.allSatisfy({ $0 >= 0 && $0 <= n }), given.reduce(0, +) == n else {
                 throw LoupeError.shape("Split sizes \(given) do not add up to dimension \(a) of \(describe(shape))")
             }
             guard given.count == nodeOutputs else {

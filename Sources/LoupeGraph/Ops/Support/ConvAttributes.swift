@@ -28,6 +28,13 @@ struct ConvAttributes: Sendable {
         group = try a.int("group", 1)
         ceilMode = try a.int("ceil_mode", 0) != 0
         guard group >= 1 else { throw LoupeError.invalid("\(op): group \(group) must be at least 1") }
+        // Bound every geometry attribute so that the size arithmetic cannot overflow.
+        let limit = 1 << 31
+        for (name, values) in [("kernel_shape", kernelShape), ("strides", strides), ("pads", pads), ("dilations", dilations), ("group", [group])] {
+            if let v = values?.first(where: { $0 > limit || $0 < -limit }) {
+                throw LoupeError(.tooLarge, "\(op): \(name) value \(v) is beyond \(limit)")
+            }
+        }
     }
 
     /// `values` checked to have one entry per spatial dimension (default `def`), all positive.
@@ -171,7 +178,8 @@ extension ConvAttributes {
     }
 
     func inferPool(_ x: TensorType) throws -> [TensorType] {
-        [TensorType(x.dtype, Array(x.shape[0..<2]) + (try poolGeometry(x.shape)).output)]
+        let g = try poolGeometry(x.shape)
+        return [TensorType(x.dtype, Array(x.shape[0..<2]) + g.output)]
     }
 }
 
