@@ -38,11 +38,21 @@ public func conv2d(
         && g.input == g.output
     let beta: Float = bias == nil ? 0 : 1
     if pointwise {
-        for n in 0..<batch {
-            for gi in 0..<group {
-                sgemm(m: Mg, n: outPlane, k: K, a: w + gi * Mg * K, lda: K,
-                      b: x + (n * C + gi * Cg) * inPlane, ldb: outPlane, beta: beta,
-                      c: y + (n * M + gi * Mg) * outPlane, ldc: outPlane)
+        // Wide images: split the output columns across threads, one single-threaded GEMM
+        // each (OpenBLAS's own threading scales poorly when M is small).
+        let chunks = Threads.count > 1 && outPlane >= 1024 ? Threads.count : 1
+        let width = (outPlane + chunks - 1) / chunks
+        Threads.withSingleThreadedBLAS(chunks > 1) {
+            for n in 0..<batch {
+                for gi in 0..<group {
+                    parallelFor(chunks) { c in
+                        let c0 = c * width, cols = min(width, outPlane - c0)
+                        guard cols > 0 else { return }
+                        sgemm(m: Mg, n: cols, k: K, a: w + gi * Mg * K, lda: K,
+                              b: x + (n * C + gi * Cg) * inPlane + c0, ldb: outPlane, beta: beta,
+                              c: y + (n * M + gi * Mg) * outPlane + c0, ldc: outPlane)
+                    }
+                }
             }
         }
         return
@@ -53,19 +63,29 @@ public func conv2d(
     var tileRows = max(1, im2colTileFloats / max(1, K * oW))
     tileRows = max(tileRows, (im2colMinTileColumns + oW - 1) / oW)
     tileRows = min(tileRows, oH)
-    let col = UnsafeMutablePointer<Float>.allocate(capacity: try Tensor.checkedCount([K, tileRows * oW]))
+    let tiles = (oH + tileRows - 1) / tileRows
+    // Several tiles: each thread lowers and multiplies its own tiles with a single-threaded
+    // GEMM (im2col runs in parallel too); one tile: OpenBLAS threads the GEMM.
+    let workers = tiles >= 2 ? min(Threads.count, tiles) : 1
+    let tileFloats = try Tensor.checkedCount([K, tileRows * oW])
+    let col = UnsafeMutablePointer<Float>.allocate(capacity: try Tensor.checkedCount([workers, tileFloats]))
     defer { col.deallocate() }
-    for n in 0..<batch {
-        for gi in 0..<group {
-            let xg = x + (n * C + gi * Cg) * inPlane
-            var row = 0
-            while row < oH {
-                let rows = min(tileRows, oH - row)
-                im2col2D(xg, channels: Cg, g, col, firstRow: row, rows: rows)
-                sgemm(m: Mg, n: rows * oW, k: K,
-                      a: w + gi * Mg * K, lda: K, b: col, ldb: rows * oW, beta: beta,
-                      c: y + (n * M + gi * Mg) * outPlane + row * oW, ldc: outPlane)
-                row += rows
+    Threads.withSingleThreadedBLAS(workers > 1) {
+        for n in 0..<batch {
+            for gi in 0..<group {
+                let xg = x + (n * C + gi * Cg) * inPlane
+                parallelFor(workers) { wkr in
+                    let buf = col + wkr * tileFloats
+                    var t = wkr
+                    while t < tiles {
+                        let row = t * tileRows, rows = min(tileRows, oH - row)
+                        im2col2D(xg, channels: Cg, g, buf, firstRow: row, rows: rows)
+                        sgemm(m: Mg, n: rows * oW, k: K,
+                              a: w + gi * Mg * K, lda: K, b: buf, ldb: rows * oW, beta: beta,
+                              c: y + (n * M + gi * Mg) * outPlane + row * oW, ldc: outPlane)
+                        t += workers
+                    }
+                }
             }
         }
     }

@@ -39,6 +39,15 @@ public func sgemmNaive(
 public enum Threads {
     nonisolated(unsafe) public private(set) static var count: Int = 1
 
+    /// Runs `body` with OpenBLAS limited to one thread when `single` is true, for kernels that
+    /// split work across Loupe's own threads and call `sgemm` from each.
+    public static func withSingleThreadedBLAS(_ single: Bool, _ body: () -> Void) {
+        guard single, count > 1 else { body(); return }
+        openblas_set_num_threads(1)
+        body()
+        openblas_set_num_threads(Int32(count))
+    }
+
     /// Sets the number of threads; `nil` means the number of online processors.
     public static func set(_ n: Int?) {
         let c = max(1, n ?? ProcessInfoCores.online)

@@ -2,7 +2,7 @@ import LoupeTensor
 
 /// What one forward + backward pass returns.
 public struct GradientResult: Sendable {
-    /// The graph outputs and every tensor asked for with `keep`.
+    /// The graph outputs and every tensor asked for with `keep` or `wrt`.
     public var values: [String: Tensor]
     /// ∂(seed · output) / ∂t for every tensor t asked for with `wrt`.
     public var gradients: [String: Tensor]
@@ -21,7 +21,7 @@ extension Executor {
     /// sweep, and freed right after; tensors off the path are freed as in plain inference.
     public func gradients(feeds: [String: Tensor], output: String, seed makeSeed: (Tensor) throws -> Tensor, wrt: Set<String>,
                           keep: Set<String> = [], rules: BackwardRules = .standard) throws -> GradientResult {
-        let p = try plan(feeds: feeds, keep: keep.union(wrt).union([output]))
+        let p = try plan(feeds: feeds, keep: keep.union(wrt).union([output]), fuse: false)
         guard let outSlot = p.slotOf[output] else {
             throw LoupeError(.invalidArgument, "no tensor named '\(output)' in the graph")
         }
@@ -60,7 +60,7 @@ extension Executor {
             p.steps[i].release.filter { neededUntil[$0] == nil && !pinned.contains($0) }
         })
         var values: [String: Tensor] = [:]
-        for name in p.graph.outputs.map(\.name) + keep.sorted() + [output] {
+        for name in p.graph.outputs.map(\.name) + keep.sorted() + wrt.sorted() + [output] {
             guard let s = p.slotOf[name], let v = slots[s] else { throw LoupeError.invalid("tensor '\(name)' was not computed") }
             values[name] = v
         }

@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import LoupeTensor
 
 /// Runs a graph forward on float32 NCHW (or any) tensors.
@@ -33,6 +35,7 @@ public final class Executor: @unchecked Sendable {
     }
 
     public init(graph: Graph) throws {
+        MemoryPolicy.configure()
         var g = graph
         try g.sortTopologically()
         self.graph = g
@@ -65,8 +68,8 @@ public final class Executor: @unchecked Sendable {
 
     /// The plan for these input types (cached), keeping `keep` tensors alive and reachable.
     public func plan(for types: [String: TensorType], values: [String: Tensor] = [:],
-                     keep: Set<String> = []) throws -> Plan {
-        let key = types.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ";")
+                     keep: Set<String> = [], fuse: Bool = false) throws -> Plan {
+        let key = (fuse ? "fused|" : "") + types.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ";")
             + "|" + values.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.floats)\($0.value.ints)" }.joined(separator: ";")
             + "|" + keep.sorted().joined(separator: ",")
         if let p = plans[key] { return p }
@@ -77,6 +80,7 @@ public final class Executor: @unchecked Sendable {
         }
         let t = try g.foldConstants(inputTypes: types, ops: ops)
         g.eliminateDeadNodes(keeping: keep)
+        if fuse { g.fuseActivations(keeping: keep) }
 
         var slotOf: [String: Int] = [:]
         func slot(_ name: String) -> Int {
@@ -110,10 +114,10 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// The plan for these feeds: shape-like feeds (see `isShapeLike`) become constants.
-    func plan(feeds: [String: Tensor], keep: Set<String>) throws -> Plan {
+    func plan(feeds: [String: Tensor], keep: Set<String>, fuse: Bool) throws -> Plan {
         var values: [String: Tensor] = [:]
         for i in graph.inputs { if let t = feeds[i.name], Self.isShapeLike(t) { values[i.name] = t } }
-        return try plan(for: try inputTypes(feeds), values: values, keep: keep)
+        return try plan(for: try inputTypes(feeds), values: values, keep: keep, fuse: fuse)
     }
 
     /// Runs the plan's steps and returns every slot; after step i the slots `releasing(i)`
@@ -126,11 +130,13 @@ public final class Executor: @unchecked Sendable {
         for (si, step) in p.steps.enumerated() {
             let ins: [Tensor?] = step.inputs.map { $0 < 0 ? nil : slots[$0] }
             let outs: [Tensor]
+            let t0 = Profile.enabled ? DispatchTime.now().uptimeNanoseconds : 0
             do {
                 outs = try step.op.forward(ins)
             } catch let e as LoupeError {
                 throw LoupeError(e.kind, "\(step.node.label) with inputs (\(describeInputs(ins))): \(e.message)")
             }
+            if Profile.enabled { Profile.add(Profile.byNode ? step.node.name : step.node.opType, DispatchTime.now().uptimeNanoseconds - t0) }
             for (i, s) in step.outputs.enumerated() where s >= 0 {
                 guard i < outs.count else {
                     throw LoupeError.invalid("\(step.node.label) produced \(outs.count) outputs, the graph expects \(step.outputs.count)")
@@ -151,7 +157,7 @@ public final class Executor: @unchecked Sendable {
     /// Runs the graph. Returns the graph outputs plus every tensor named in `keep`.
     public func run(_ feeds: [String: Tensor], keep: Set<String> = [],
                     progress: ((Int, Int) -> Void)? = nil) throws -> [String: Tensor] {
-        let p = try plan(feeds: feeds, keep: keep)
+        let p = try plan(feeds: feeds, keep: keep, fuse: true)
         let slots = try forward(p, feeds, releasing: { p.steps[$0].release }, progress: progress)
         var result: [String: Tensor] = [:]
         for name in p.graph.outputs.map(\.name) + keep.sorted() {
@@ -167,4 +173,26 @@ public final class Executor: @unchecked Sendable {
 /// `float32[1, 3, 224, 224], none, ...` for error messages.
 func describeInputs(_ ins: [Tensor?]) -> String {
     ins.map { $0.map { "\($0.dtype.name)\(describe($0.shape))" } ?? "none" }.joined(separator: ", ")
+}
+
+/// Per-op-type forward time, printed at exit when LOUPE_PROFILE=1 (a developer aid).
+enum Profile {
+    static let enabled = ProcessInfo.processInfo.environment["LOUPE_PROFILE"] != nil
+    static let byNode = ProcessInfo.processInfo.environment["LOUPE_PROFILE"] == "nodes"
+    nonisolated(unsafe) static var totals: [String: (UInt64, Int)] = [:]
+    nonisolated(unsafe) static var registered = false
+
+    static func add(_ op: String, _ ns: UInt64) {
+        let (t, n) = totals[op] ?? (0, 0)
+        totals[op] = (t + ns, n + 1)
+        if !registered {
+            registered = true
+            atexit {
+                let all = Profile.totals.values.reduce(0) { $0 + $1.0 }
+                for (op, (t, n)) in Profile.totals.sorted(by: { $0.value.0 > $1.value.0 }) {
+                    FileHandle.standardError.write(Data(String(format: "%-22@ %9.1f ms %5.1f%% %7d calls\n", op as NSString, Double(t) / 1e6, 100 * Double(t) / Double(max(all, 1)), n).utf8))
+                }
+            }
+        }
+    }
 }

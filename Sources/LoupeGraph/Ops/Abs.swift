@@ -15,4 +15,10 @@ public struct Abs: Operator {
         if x.dtype == .uint64 { return [x] }
         return [mapInts(x) { $0 < 0 ? 0 &- $0 : $0 }]
     }
+
+    /// Backward: g · sign(x).
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        try unaryGradient(inputs, outputs: outputs, gradients: gradients, wanted: wanted, Self.opType) { g, x, y in x > 0 ? g : (x < 0 ? -g : 0) }
+    }
 }

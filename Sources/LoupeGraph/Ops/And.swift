@@ -15,4 +15,10 @@ public struct And: Operator {
         let a = try truthValues(inputs, 0, Self.opType), b = try truthValues(inputs, 1, Self.opType)
         return [try broadcastCompare([a, b], legacy, Self.opType, float: { _, _ in false }, int: { ($0 != 0) && ($1 != 0) })]
     }
+
+    /// Backward: none: the outputs are integer or boolean, or piecewise constant in a way that carries no gradient.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        noGradients(inputs)
+    }
 }

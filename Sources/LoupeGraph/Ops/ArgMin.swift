@@ -28,4 +28,10 @@ public struct ArgMin: Operator {
         [try argExtreme(try required(inputs, 0), axis: axis, keepdims: keepdims,
                         selectLast: selectLastIndex, largest: false, op: Self.opType)]
     }
+
+    /// Backward: none: the outputs are integer or boolean, or piecewise constant in a way that carries no gradient.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        noGradients(inputs)
+    }
 }

@@ -19,4 +19,14 @@ public struct CastLike: Operator {
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         try cast(to: try required(inputs, 1).dtype).forward([try required(inputs, 0)])
     }
+
+    /// Backward: the identity between floating-point types; none to or from integers.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        var r = noGradients(inputs)
+        guard isWanted(wanted, 0), let x = inputs[0], x.isFloat, let y = outputs.first, y.isFloat,
+              let g = try incomingGradient(gradients, 0, shape: x.shape, Self.opType) else { return r }
+        r[0] = asGradient(g, shape: x.shape)
+        return r
+    }
 }

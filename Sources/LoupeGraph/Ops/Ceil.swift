@@ -7,4 +7,10 @@ public struct Ceil: FloatUnaryOperator {
 
     @inline(__always)
     public func apply(_ x: Float) -> Float { x.rounded(.up) }
+
+    /// Backward: zero almost everywhere (piecewise constant).
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        try zeroGradients(inputs, wanted: wanted)
+    }
 }

@@ -59,4 +59,23 @@ public struct Clip: Operator {
             return orderKey(t > h ? h : t, dt)
         }]
     }
+
+    /// Backward: g where lo < x < hi. With lo = 0 this is ReLU6, a rectifier: its lower bound
+    /// follows `rules.relu` (deconvnet and guided rules), its upper bound keeps the true mask
+    /// x < hi under every rule. The bounds get no gradient.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        var r = noGradients(inputs)
+        guard isWanted(wanted, 0), let x = inputs[0], x.isFloat,
+              let g = try incomingGradient(gradients, 0, shape: x.shape, Self.opType) else { return r }
+        let lo = boundsAreInputs ? try bound(inputs, 1)?.floatValues[0] ?? -.infinity : minAttribute
+        let hi = boundsAreInputs ? try bound(inputs, 2)?.floatValues[0] ?? .infinity : maxAttribute
+        let rule = lo == 0 ? rules.relu : .standard
+        r[0] = Tensor(shape: x.shape, floats: buildFloats(x.count) { i in
+            let v = x.floats[i]
+            guard v < hi else { return 0 }
+            return reluGradient(g.floats[i], active: v > lo, rule)
+        })
+        return r
+    }
 }

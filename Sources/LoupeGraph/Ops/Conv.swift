@@ -6,7 +6,12 @@ import LoupeTensor
 public struct Conv: Operator {
     public static let opType = "Conv"
     let attrs: ConvAttributes
-    public init(_ context: OpContext) throws { attrs = try ConvAttributes(context, op: "Conv") }
+    /// A Relu or Clip folded in by `fuseActivations` (inference plans only).
+    let clip: (Float, Float)?
+    public init(_ context: OpContext) throws {
+        attrs = try ConvAttributes(context, op: "Conv")
+        clip = fusedClip(context)
+    }
 
     func resolve(_ x: [Int], _ w: [Int], _ b: [Int]?) throws -> ConvGeometry {
         try checkImageRank("Conv", "X", x)
@@ -57,6 +62,7 @@ public struct Conv: Operator {
             }
         }
         y.dtype = x.dtype
+        applyFusedClip(&y, clip)
         return [y]
     }
 

@@ -14,4 +14,11 @@ public struct Div: Operator {
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         try binary(inputs, legacy, float: /, int: { a, b in b == 0 ? 0 : a.dividedReportingOverflow(by: b).partialValue })
     }
+
+    /// Backward: g / B and −g · A / B², summed over broadcast dimensions.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        try binaryGradient(inputs, outputs: outputs, gradients: gradients, wanted: wanted, legacy, Self.opType,
+                           da: { g, _, b, _ in g / b }, db: { g, _, b, c in -g * c / b })
+    }
 }

@@ -36,4 +36,14 @@ public struct Dropout: Operator {
                          : Tensor(shape: x.shape, ints: [Int64](repeating: 1, count: n), dtype: x.dtype))
         return [x, mask]
     }
+
+    /// Backward: the identity: the incoming gradient passes unchanged.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        var r = noGradients(inputs)
+        if isWanted(wanted, 0), let x = inputs[0], x.isFloat, let g = try incomingGradient(gradients, 0, shape: x.shape, Self.opType) {
+            r[0] = asGradient(g, shape: x.shape)
+        }
+        return r
+    }
 }

@@ -11,4 +11,10 @@ public struct Elu: FloatUnaryOperator {
 
     @inline(__always)
     public func apply(_ x: Float) -> Float { x >= 0 ? x : alpha * (Foundation.exp(x) - 1) }
+
+    /// Backward: g for x ≥ 0, else g · (y + α).
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        try unaryGradient(inputs, outputs: outputs, gradients: gradients, wanted: wanted, Self.opType) { g, x, y in x >= 0 ? g : g * (y + alpha) }
+    }
 }

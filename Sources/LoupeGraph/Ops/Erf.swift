@@ -8,4 +8,10 @@ public struct Erf: FloatUnaryOperator {
 
     @inline(__always)
     public func apply(_ x: Float) -> Float { Foundation.erf(x) }
+
+    /// Backward: g · 2/√π · e^(−x²).
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        try unaryGradient(inputs, outputs: outputs, gradients: gradients, wanted: wanted, Self.opType) { g, x, y in g * 1.1283791670955126 * Foundation.exp(-x * x) }
+    }
 }

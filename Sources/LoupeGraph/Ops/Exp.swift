@@ -8,4 +8,10 @@ public struct Exp: FloatUnaryOperator {
 
     @inline(__always)
     public func apply(_ x: Float) -> Float { Foundation.exp(x) }
+
+    /// Backward: g · y.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        try unaryGradient(inputs, outputs: outputs, gradients: gradients, wanted: wanted, Self.opType) { g, x, y in g * y }
+    }
 }

@@ -10,4 +10,10 @@ public struct LeakyRelu: FloatUnaryOperator {
 
     @inline(__always)
     public func apply(_ x: Float) -> Float { x >= 0 ? x : alpha * x }
+
+    /// Backward: g for x > 0, g · α otherwise; a ReLU under the deconvnet and guided rules (BackwardRules).
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        try unaryGradient(inputs, outputs: outputs, gradients: gradients, wanted: wanted, Self.opType) { g, x, y in leakyGradient(g, x, negativeSlope: alpha, rules.relu) }
+    }
 }

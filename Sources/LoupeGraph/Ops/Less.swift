@@ -14,4 +14,10 @@ public struct Less: Operator {
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         [try broadcastCompare(inputs, legacy, Self.opType, float: { $0 < $1 }, int: { $0 < $1 })]
     }
+
+    /// Backward: none: the outputs are integer or boolean, or piecewise constant in a way that carries no gradient.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        noGradients(inputs)
+    }
 }

@@ -19,4 +19,15 @@ public struct LogSoftmax: Operator {
         let (outer, n, inner) = try axis.split(x.shape, Self.opType)
         return [try softmax(x, outer: outer, n: n, inner: inner, log: true)]
     }
+
+    /// Backward: g − e^y · Σ g over the axis (the coerced 2-D axis before opset 13).
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        var r = noGradients(inputs)
+        guard isWanted(wanted, 0), let x = inputs[0], let y = outputs.first,
+              let g = try incomingGradient(gradients, 0, shape: x.shape, Self.opType) else { return r }
+        let (outer, n, inner) = try axis.split(x.shape, Self.opType)
+        r[0] = try softmaxBackward(y, g, outer: outer, n: n, inner: inner, log: true)
+        return r
+    }
 }

@@ -16,4 +16,10 @@ public struct Max: Operator {
                              float: { a, b in a > b || a.isNaN ? a : b },
                              int: { a, b in orderKey(a, key) > orderKey(b, key) ? a : b })]
     }
+
+    /// Backward: g to the input(s) equal to the output; ties split evenly (torch.maximum).
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        try variadicExtremumGradient(inputs, outputs: outputs, gradients: gradients, wanted: wanted, Self.opType)
+    }
 }

@@ -15,4 +15,10 @@ public struct Mean: Operator {
         let scale = 1 / Float(inputs.count)
         return [try mapFloats(sum) { $0 * scale }]
     }
+
+    /// Backward: g / n to every input, summed over broadcast dimensions.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        try variadicSumGradient(inputs, outputs: outputs, gradients: gradients, wanted: wanted, scale: 1 / Float(max(inputs.count, 1)), Self.opType)
+    }
 }

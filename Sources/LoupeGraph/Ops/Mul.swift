@@ -13,4 +13,11 @@ public struct Mul: Operator {
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         try binary(inputs, legacy, float: *, int: &*)
     }
+
+    /// Backward: g · B and g · A, summed over broadcast dimensions.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        try binaryGradient(inputs, outputs: outputs, gradients: gradients, wanted: wanted, legacy, Self.opType,
+                           da: { g, _, b, _ in g * b }, db: { g, a, _, _ in g * a })
+    }
 }

@@ -13,4 +13,10 @@ public struct Neg: Operator {
         let x = try required(inputs, 0)
         return [x.isFloat ? try mapFloats(x) { -$0 } : mapInts(x) { 0 &- $0 }]
     }
+
+    /// Backward: −g.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        try unaryGradient(inputs, outputs: outputs, gradients: gradients, wanted: wanted, Self.opType) { g, x, y in -g }
+    }
 }

@@ -13,4 +13,10 @@ public struct Not: Operator {
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         [mapInts(try truthValues(inputs, 0, Self.opType), dtype: .bool) { $0 == 0 ? 1 : 0 }]
     }
+
+    /// Backward: none: the outputs are integer or boolean, or piecewise constant in a way that carries no gradient.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        noGradients(inputs)
+    }
 }

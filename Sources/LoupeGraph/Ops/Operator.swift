@@ -52,14 +52,6 @@ public protocol Operator: Sendable {
                   rules: BackwardRules) throws -> [Tensor?]
 }
 
-extension Operator {
-    /// Temporary: ops without a backward rule yet. Removed once every op has one, so that a
-    /// missing rule becomes a build error.
-    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
-                         rules: BackwardRules) throws -> [Tensor?] {
-        throw LoupeError.unsupported("\(Self.opType) has no backward rule yet")
-    }
-}
 
 extension Operator {
     /// Input `i`, or an error saying that the required input is missing.

@@ -43,4 +43,26 @@ public struct PRelu: Operator {
         }
         return [try broadcastInt(x, slope, dtype: x.dtype) { v, a in v < 0 ? a &* v : v }]
     }
+
+    /// Backward: dX = g for x > 0, g · slope otherwise (a ReLU under the deconvnet and guided
+    /// rules); dSlope = Σ g · x over x < 0, summed to the slope's shape.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        var r = noGradients(inputs)
+        guard let x = inputs[0], x.isFloat, inputs.count > 1, let slope0 = inputs[1], slope0.isFloat,
+              let g = try incomingGradient(gradients, 0, shape: x.shape, Self.opType) else { return r }
+        var slope = slope0
+        slope.shape = try slopeShape(x.shape, slope0.shape)
+        let a = try expandedFloats(slope, to: x.shape)
+        if isWanted(wanted, 0) {
+            r[0] = Tensor(shape: x.shape, floats: buildFloats(x.count) { i in
+                leakyGradient(g.floats[i], x.floats[i], negativeSlope: a[i], rules.relu)
+            })
+        }
+        if isWanted(wanted, 1) {
+            let full = Tensor(shape: x.shape, floats: buildFloats(x.count) { i in x.floats[i] < 0 ? g.floats[i] * x.floats[i] : 0 })
+            r[1] = try operandGradient(full, aligned: slope.shape, shape: slope0.shape)
+        }
+        return r
+    }
 }

@@ -51,4 +51,12 @@ public struct Pow: Operator {
         }
         return result
     }
+
+    /// Backward: g · B · A^(B−1) and g · A^B · ln A (0 where A ≤ 0).
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        try binaryGradient(inputs, outputs: outputs, gradients: gradients, wanted: wanted, legacy, Self.opType,
+                           da: { g, a, b, _ in b == 0 ? 0 : g * b * Foundation.pow(a, b - 1) },
+                           db: { g, a, _, c in a > 0 ? g * c * Foundation.log(a) : 0 })
+    }
 }

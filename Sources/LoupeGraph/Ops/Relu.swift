@@ -12,4 +12,10 @@ public struct Relu: Operator {
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         [try mapFloat(try float(inputs, 0)) { max($0, 0) }]
     }
+
+    /// Backward: g · [x > 0] under the standard rule; the deconvnet and guided rules per `BackwardRules`.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        try unaryGradient(inputs, outputs: outputs, gradients: gradients, wanted: wanted, Self.opType) { g, x, y in reluGradient(g, active: x > 0, rules.relu) }
+    }
 }

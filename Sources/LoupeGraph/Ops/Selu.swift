@@ -14,4 +14,10 @@ public struct Selu: FloatUnaryOperator {
 
     @inline(__always)
     public func apply(_ x: Float) -> Float { x > 0 ? gamma * x : gamma * (alpha * Foundation.exp(x) - alpha) }
+
+    /// Backward: g · γ for x > 0, else g · (y + γα).
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        try unaryGradient(inputs, outputs: outputs, gradients: gradients, wanted: wanted, Self.opType) { g, x, y in x > 0 ? g * gamma : g * (y + gamma * alpha) }
+    }
 }

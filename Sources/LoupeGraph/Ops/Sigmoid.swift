@@ -8,4 +8,10 @@ public struct Sigmoid: FloatUnaryOperator {
 
     @inline(__always)
     public func apply(_ x: Float) -> Float { 1 / (1 + Foundation.exp(-x)) }
+
+    /// Backward: g · y (1 − y).
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        try unaryGradient(inputs, outputs: outputs, gradients: gradients, wanted: wanted, Self.opType) { g, x, y in g * y * (1 - y) }
+    }
 }

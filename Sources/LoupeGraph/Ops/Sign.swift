@@ -15,4 +15,10 @@ public struct Sign: Operator {
         let unsigned = x.dtype == .uint64
         return [mapInts(x) { $0 == 0 ? 0 : ($0 > 0 || unsigned ? 1 : -1) }]
     }
+
+    /// Backward: zero almost everywhere (piecewise constant).
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        try zeroGradients(inputs, wanted: wanted)
+    }
 }

@@ -8,4 +8,10 @@ public struct Softplus: FloatUnaryOperator {
 
     @inline(__always)
     public func apply(_ x: Float) -> Float { max(x, 0) + Foundation.log1p(Foundation.exp(-abs(x))) }
+
+    /// Backward: g · σ(x).
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        try unaryGradient(inputs, outputs: outputs, gradients: gradients, wanted: wanted, Self.opType) { g, x, y in g / (1 + Foundation.exp(-x)) }
+    }
 }

@@ -7,4 +7,10 @@ public struct Softsign: FloatUnaryOperator {
 
     @inline(__always)
     public func apply(_ x: Float) -> Float { x / (1 + abs(x)) }
+
+    /// Backward: g / (1 + |x|)².
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        try unaryGradient(inputs, outputs: outputs, gradients: gradients, wanted: wanted, Self.opType) { g, x, y in g / ((1 + Swift.abs(x)) * (1 + Swift.abs(x))) }
+    }
 }

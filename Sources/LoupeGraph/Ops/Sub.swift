@@ -13,4 +13,11 @@ public struct Sub: Operator {
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         try binary(inputs, legacy, float: -, int: &-)
     }
+
+    /// Backward: g and −g, summed over broadcast dimensions.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        try binaryGradient(inputs, outputs: outputs, gradients: gradients, wanted: wanted, legacy, Self.opType,
+                           da: { g, _, _, _ in g }, db: { g, _, _, _ in -g })
+    }
 }

@@ -14,4 +14,10 @@ public struct Sum: Operator {
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         [try variadic(inputs, Self.opType, float: +, int: nil)]
     }
+
+    /// Backward: g to every input, summed over broadcast dimensions.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        try variadicSumGradient(inputs, outputs: outputs, gradients: gradients, wanted: wanted, scale: 1, Self.opType)
+    }
 }

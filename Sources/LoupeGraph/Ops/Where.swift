@@ -46,4 +46,26 @@ public struct Where: Operator {
             return [Tensor(shape: shape, ints: out, dtype: x.dtype)]
         }
     }
+
+    /// Backward: g to X where the condition holds and to Y elsewhere, each summed over its
+    /// broadcast dimensions; none to the condition.
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        var r = noGradients(inputs)
+        guard inputs.count == 3, let x = inputs[1], let y = inputs[2], x.isFloat, let out = outputs.first,
+              let g = try incomingGradient(gradients, 0, shape: out.shape, Self.opType) else { return r }
+        let c = try truthValues(inputs, 0, Self.opType)
+        var cf = Tensor(shape: c.shape, floats: c.ints.map { $0 != 0 ? 1 : 0 })
+        cf.dtype = .float32
+        let mask = try expandedFloats(cf, to: out.shape)
+        if isWanted(wanted, 1) {
+            let full = Tensor(shape: out.shape, floats: buildFloats(out.count) { i in mask[i] != 0 ? g.floats[i] : 0 })
+            r[1] = try operandGradient(full, aligned: x.shape, shape: x.shape)
+        }
+        if isWanted(wanted, 2) {
+            let full = Tensor(shape: out.shape, floats: buildFloats(out.count) { i in mask[i] == 0 ? g.floats[i] : 0 })
+            r[2] = try operandGradient(full, aligned: y.shape, shape: y.shape)
+        }
+        return r
+    }
 }

@@ -89,6 +89,12 @@ extension ReduceOperator {
         return [TensorType(x.dtype, config.outputShape(x.shape, axes))]
     }
 
+    /// Backward: see `reduceBackward` (Support/ElementwiseGradient.swift).
+    public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
+                         rules: BackwardRules) throws -> [Tensor?] {
+        try reduceBackward(inputs, outputs: outputs, gradients: gradients, wanted: wanted)
+    }
+
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = try required(inputs, 0)
         let axesInput = inputs.count > 1 ? inputs[1] : nil

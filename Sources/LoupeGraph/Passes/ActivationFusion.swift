@@ -1,0 +1,70 @@
+import LoupeTensor
+
+/// The internal attribute that tells Conv to clamp their output to [lo, hi] in place:
+/// a fused Relu is [0, +inf], a fused ReLU6 (Clip) is [0, 6].
+public let fusedClipAttribute = "loupe.fused_clip"
+
+extension Graph {
+    /// Folds each Relu, or Clip with constant bounds, into the Conv that feeds it when
+    /// that node's output has no other reader, is not a graph output and is not in `keep`.
+    /// Saves one pass over memory and one buffer per activation. Inference only: the backward
+    /// pass needs the Relus to apply its rules, so gradient plans do not fuse. Returns how
+    /// many activations were fused.
+    @discardableResult
+    public mutating func fuseActivations(keeping keep: Set<String> = []) -> Int {
+        var readers: [String: Int] = [:]
+        for n in nodes { for i in n.inputs where !i.isEmpty { readers[i, default: 0] += 1 } }
+        let protected = Set(outputs.map(\.name)).union(keep)
+        var producer: [String: Int] = [:]
+        for (i, n) in nodes.enumerated() { for o in n.outputs { producer[o] = i } }
+        var removed = Set<Int>()
+        for (i, n) in nodes.enumerated() where n.domain.isEmpty || n.domain == "ai.onnx" {
+            guard let bounds = clipBounds(n), let src = n.inputs.first, let p = producer[src],
+                  nodes[p].opType == "Conv", nodes[p].attributes[fusedClipAttribute] == nil,
+                  nodes[p].outputs.count == 1, readers[src] == 1, !protected.contains(src) else { continue }
+            nodes[p].attributes[fusedClipAttribute] = .floats([bounds.0, bounds.1])
+            nodes[p].outputs[0] = n.outputs[0]
+            removed.insert(i)
+        }
+        nodes = nodes.indices.filter { !removed.contains($0) }.map { nodes[$0] }
+        return removed.count
+    }
+
+    /// [lo, hi] of a Relu, or of a Clip whose bounds are attributes or constants.
+    func clipBounds(_ n: Node) -> (Float, Float)? {
+        switch n.opType {
+        case "Relu":
+            return (0, .infinity)
+        case "Clip":
+            let a = Attributes(n.attributes, owner: n.label)
+            if opset < 11 {
+                guard let lo = try? a.float("min", -.greatestFiniteMagnitude), let hi = try? a.float("max", .greatestFiniteMagnitude) else { return nil }
+                return (lo, hi)
+            }
+            func bound(_ i: Int, _ def: Float) -> Float? {
+                guard i < n.inputs.count, !n.inputs[i].isEmpty else { return def }
+                guard let t = initializers[n.inputs[i]], t.isFloat, t.count == 1 else { return nil }
+                return t.floats[0]
+            }
+            guard let lo = bound(1, -.infinity), let hi = bound(2, .infinity) else { return nil }
+            return (lo, hi)
+        default:
+            return nil
+        }
+    }
+}
+
+/// Clamps `t` to [lo, hi] in place (the fused activation of Conv).
+@inline(__always)
+func applyFusedClip(_ t: inout Tensor, _ bounds: (Float, Float)?) {
+    guard let (lo, hi) = bounds else { return }
+    t.floats.withUnsafeMutableBufferPointer { p in
+        for i in 0..<p.count { p[i] = min(max(p[i], lo), hi) }
+    }
+}
+
+/// The fused bounds a node's attributes carry, if any.
+func fusedClip(_ context: OpContext) -> (Float, Float)? {
+    guard case .floats(let v)? = context.node.attributes[fusedClipAttribute], v.count == 2 else { return nil }
+    return (v[0], v[1])
+}
