@@ -12,9 +12,11 @@ public final class OperatorCache: @unchecked Sendable {
     }
 
     public func op(for node: Node) throws -> any Operator {
-        if let o = cache[node.name] { return o }
+        // A node with a fused activation is a different operator than the same node unfused.
+        let key = node.attributes[fusedClipAttribute] == nil ? node.name : node.name + "\u{0}fused"
+        if let o = cache[key] { return o }
         let o = try OperatorRegistry.make(node, opset: opset, domainOpsets: domainOpsets)
-        cache[node.name] = o
+        cache[key] = o
         return o
     }
 }
