@@ -167,7 +167,7 @@ struct Explain: ParsableCommand {
                         try NPY.write(e.map, path: path)
                     }
                     if method == .activations {
-                        let chosen = try channels.map(parseChannels) ?? mostActive(e.map, count: 8)
+                        let chosen = try channels.map(parseChannels) ?? mostActive(e.map, count: methods.count > 1 ? 1 : 8)
                         for (ch, tile) in try ExplanationPicture.activationTiles(e, over: display, channels: chosen, quantile: quantile, style: style) {
                             pictures.append(("channel \(ch)", tile))
                         }
@@ -219,12 +219,17 @@ struct Explain: ParsableCommand {
     /// A single picture, or a titled panel when there are several, with the top predictions.
     func compose(_ pictures: [(String, RGBImage)], display: RGBImage, logits: [Float], target: Int, labels: [String]) throws -> RGBImage {
         if pictures.count == 1 { return pictures[0].1 }
+        // Small inputs are enlarged (nearest neighbour) so that the panel stays readable.
+        let factor = max(1, (192 + display.width - 1) / max(display.width, 1))
+        func enlarge(_ img: RGBImage) throws -> RGBImage {
+            factor == 1 ? img : try Resample.resize(img, width: img.width * factor, height: img.height * factor, mode: .nearest)
+        }
         let probs = softmax(logits)
         let top = probs.indices.sorted { probs[$0] > probs[$1] }.prefix(5).map { i in
             String(format: "%5.1f%%  %d %@", probs[i] * 100, i, i < labels.count ? labels[i] : "")
         }
         let caption = ["target: \(target)\(target < labels.count ? " " + labels[target] : "")"] + top
-        let tiles = ([("input", display)] + pictures).map { Panel.Tile($0.0, $0.1) }
+        let tiles = try ([("input", display)] + pictures).map { Panel.Tile($0.0, try enlarge($0.1)) }
         let columns = min(tiles.count, 5)
         return try Panel.compose(tiles, columns: columns, caption: caption,
                                  legends: [Panel.Legend(try Colormap.named(colormap), title: "heat maps: low to high")])
