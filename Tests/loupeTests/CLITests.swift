@@ -181,7 +181,7 @@ final class CLITests: XCTestCase {
     }
 
     func testHelpIsInSentencesWithExamples() throws {
-        for cmd in ["inspect", "run", "predict", "filters", "bench"] {
+        for cmd in ["inspect", "run", "predict", "filters", "explain", "bench"] {
             let r = try loupe([cmd, "--help"])
             XCTAssertEqual(r.status, 0)
             XCTAssertTrue(r.stdout.contains("loupe \(cmd)"), r.stdout)
@@ -189,4 +189,54 @@ final class CLITests: XCTestCase {
             XCTAssertTrue(r.stdout.contains("--threads"), "\(cmd) --help lacks --threads")
         }
     }
+
+    func testExplainWritesMapsWithTheDocumentedShapes() throws {
+        let dir = try tempDir()
+        let img = Self.images.appendingPathComponent("disc.png").path
+        // The 64×64 sample model: last spatial layer 64×16×16.
+        let expected: [String: [Int]] = [
+            "saliency": [3, 64, 64], "deconvnet": [3, 64, 64], "guided-backprop": [3, 64, 64],
+            "guided-grad-cam": [3, 64, 64], "cam": [16, 16], "grad-cam": [16, 16],
+            "occlusion": [64, 64], "activations": [64, 16, 16],
+        ]
+        for (method, shape) in expected {
+            let png = dir.appendingPathComponent("\(method).png").path, npy = dir.appendingPathComponent("\(method).npy").path
+            let r = try loupe(["explain", Self.model, img, "--method", method, "--preprocess", "none", "--target", "2",
+                               "-o", png, "--save-npy", npy])
+            XCTAssertEqual(r.status, 0, "\(method): \(r.stderr)")
+            XCTAssertTrue(r.stdout.contains("\(method) for class 2"), r.stdout)
+            let map = try NPY.read(path: npy)
+            XCTAssertEqual(map.shape, shape, method)
+            if ["saliency", "cam", "grad-cam"].contains(method) {
+                XCTAssertGreaterThanOrEqual(map.floats.min()!, 0, "\(method) is after abs/ReLU")
+            }
+            let picture = try ImageIO.read(path: png)
+            if method == "activations" {
+                XCTAssertGreaterThan(picture.width, 64 * 8, "a titled panel of the 8 most active channels")
+            } else {
+                XCTAssertEqual(picture.width, 64, method)
+            }
+        }
+    }
+
+    func testExplainSeveralImagesAndErrors() throws {
+        let dir = try tempDir()
+        let imgs = ["disc", "square"].map { Self.images.appendingPathComponent("\($0).png").path }
+        let r = try loupe(["explain", Self.model] + imgs + ["--method", "all", "--preprocess", "none", "-o", dir.path,
+                                                              "--score", "probability"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for stem in ["disc", "square"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("\(stem)-all.png").path), r.stdout)
+        }
+        let badLayer = try loupe(["explain", Self.model, imgs[0], "--method", "grad-cam", "--layer", "nope", "--preprocess", "none", "-o", dir.appendingPathComponent("x.png").path])
+        XCTAssertEqual(badLayer.status, 1)
+        XCTAssertTrue(badLayer.stderr.contains("no layer named 'nope'") && badLayer.stderr.contains("/9/Relu"), badLayer.stderr)
+        let badTarget = try loupe(["explain", Self.model, imgs[0], "--target", "7", "--preprocess", "none", "-o", dir.appendingPathComponent("y.png").path])
+        XCTAssertEqual(badTarget.status, 1)
+        XCTAssertTrue(badTarget.stderr.contains("5 classes"), badTarget.stderr)
+        let badMethod = try loupe(["explain", Self.model, imgs[0], "--method", "magic"])
+        XCTAssertNotEqual(badMethod.status, 0)
+        XCTAssertTrue(badMethod.stderr.contains("--method"), badMethod.stderr)
+    }
+
 }
