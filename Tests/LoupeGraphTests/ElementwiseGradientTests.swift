@@ -1,4 +1,3 @@
-import Foundation
 import LoupeGraph
 import LoupeTensor
 import XCTest
@@ -365,24 +364,4 @@ final class ElementwiseGradientTests: XCTestCase {
 
 private extension Tensor {
     func mapped(_ f: (Float) -> Float) -> Tensor { Tensor(shape: shape, floats: floats.map(f)) }
-}
-
-final class BelemTimingProbe: XCTestCase {
-    func testTiming() throws {
-        var rng = SeededRandom(seed: 1)
-        let x = rng.tensor([1, 32, 112, 112], -3, 8)
-        let g = rng.tensor([1, 32, 112, 112])
-        let s = Tensor(shape: [32, 1, 1], floats: [Float](repeating: 0.2, count: 32))
-        for (op, ins, opset) in [("Relu", [x], 13), ("Clip", [x, .scalar(0), .scalar(6)], 13), ("PRelu", [x, s], 13), ("Sigmoid", [x], 13), ("Add", [x, s], 13), ("ReduceMean", [x], 13), ("Softmax", [x], 13), ("Max", [x, s], 13)] as [(String, [Tensor?], Int)] {
-            let node = Node(name: "n", opType: op, inputs: ins.indices.map { "x\($0)" }, outputs: ["y"])
-            let o = try OperatorRegistry.make(node, opset: opset)
-            let y = try o.forward(ins)
-            let gg = op == "ReduceMean" ? Tensor(shape: y[0].shape, floats: [1]) : g
-            let t0 = Date()
-            for _ in 0..<5 { _ = try o.backward(ins, outputs: y, gradients: [gg], wanted: ins.map { _ in true }, rules: .standard) }
-            let t1 = Date()
-            for _ in 0..<5 { _ = try o.forward(ins) }
-            print("TIMING \(op): backward \(String(format: "%.2f", t1.timeIntervalSince(t0) / 5 * 1000)) ms, forward \(String(format: "%.2f", Date().timeIntervalSince(t1) / 5 * 1000)) ms")
-        }
-    }
 }
