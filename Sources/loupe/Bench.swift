@@ -57,6 +57,8 @@ struct Bench: ParsableCommand {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
+        _ = try parseHxW(window, "--window")
+        _ = try parseHxW(stride, "--stride")
         if let method, Method(rawValue: method) == nil {
             throw ValidationError("--method must be one of \(Method.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -135,13 +137,8 @@ extension Bench {
         if x.shape.first ?? 1 > 1 { x = Tensor(shape: [1] + x.shape.dropFirst(), floats: Array(x.floats[0..<(x.count / x.shape[0])])) }
         let request = GradientRequest()
         var occ = Occlusion.Settings()
-        func pair(_ s: String) throws -> (Int, Int) {
-            let p = s.split(separator: "x").compactMap { Int($0) }
-            guard p.count == 2 else { throw LoupeError(.invalidArgument, "expected HxW, got '\(s)'") }
-            return (p[0], p[1])
-        }
-        occ.window = try pair(window)
-        occ.stride = try pair(stride)
+        occ.window = try parseHxW(window, "--window")
+        occ.stride = try parseHxW(stride, "--stride")
         occ.batch = occlusionBatch
         return {
             switch m {
@@ -156,18 +153,4 @@ extension Bench {
             }
         }
     }
-}
-
-/// A small deterministic generator for benchmark inputs (SplitMix64).
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func nextFloat() -> Float { Float(next() >> 40) / Float(1 << 24) }
 }

@@ -47,6 +47,15 @@ func makeExecutor(_ graph: Graph, path: String) throws -> Executor {
     }
 }
 
+/// Parses `HxW` (e.g. `16x16`) into positive (height, width).
+func parseHxW(_ s: String, _ flag: String) throws -> (Int, Int) {
+    let p = s.split(separator: "x").map { Int($0) }
+    guard p.count == 2, let h = p[0], let w = p[1], h > 0, w > 0 else {
+        throw ValidationError("\(flag) expects HxW such as 16x16, got '\(s)'")
+    }
+    return (h, w)
+}
+
 /// Parses `NAME=1x3x224x224`.
 func parseShapeAssignment(_ s: String) throws -> (String, [Int]) {
     guard let eq = s.lastIndex(of: "=") else {

@@ -93,8 +93,8 @@ struct Explain: ParsableCommand {
             throw ValidationError("--method must be one of \(Method.allCases.map(\.rawValue).joined(separator: ", ")), or all; got '\(method)'")
         }
         guard ExplainableModel.ScoreKind(rawValue: score) != nil else { throw ValidationError("--score must be logit or probability") }
-        _ = try parsePair(window, "--window")
-        _ = try parsePair(stride, "--stride")
+        _ = try parseHxW(window, "--window")
+        _ = try parseHxW(stride, "--stride")
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         guard (0...1).contains(alpha) else { throw ValidationError("--alpha must be between 0 and 1") }
         guard quantile > 0, quantile < 1 else { throw ValidationError("--quantile must be between 0 and 1") }
@@ -103,12 +103,6 @@ struct Explain: ParsableCommand {
         }
         if let channels { _ = try parseChannels(channels) }
         if images.isEmpty && image.inputNpy == nil { throw ValidationError("give at least one image, or --input-npy FILE") }
-    }
-
-    func parsePair(_ s: String, _ flag: String) throws -> (Int, Int) {
-        let p = s.split(separator: "x").compactMap { Int($0) }
-        guard p.count == 2, p[0] > 0, p[1] > 0 else { throw ValidationError("\(flag) expects HxW such as 16x16, got '\(s)'") }
-        return (p[0], p[1])
     }
 
     func parseChannels(_ s: String) throws -> [Int] {
@@ -131,8 +125,8 @@ struct Explain: ParsableCommand {
             style.colormap = try Colormap.named(colormap)
             style.alpha = alpha
             var occ = Occlusion.Settings()
-            occ.window = try parsePair(window, "--window")
-            occ.stride = try parsePair(stride, "--stride")
+            occ.window = try parseHxW(window, "--window")
+            occ.stride = try parseHxW(stride, "--stride")
             occ.baseline = baseline
             occ.batch = batch
             let scoreKind = ExplainableModel.ScoreKind(rawValue: score)!

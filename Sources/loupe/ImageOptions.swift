@@ -48,9 +48,8 @@ struct ImageOptions: ParsableArguments {
     }
 
     func parseSize(_ s: String) throws -> Preprocessing.Size {
-        let p = s.split(separator: "x").compactMap { Int($0) }
-        guard p.count == 2, p[0] > 0, p[1] > 0 else { throw ValidationError("expected HxW such as 224x224, got '\(s)'") }
-        return Preprocessing.Size(height: p[0], width: p[1])
+        let (h, w) = try parseHxW(s, "--crop")
+        return Preprocessing.Size(height: h, width: w)
     }
 
     func parseFloats(_ s: String, _ flag: String) throws -> [Float] {

@@ -67,19 +67,13 @@ enum GradientCheck {
     }
 }
 
-/// A small deterministic generator for test data (SplitMix64).
+/// Test data from a fixed seed (LoupeTensor's SplitMix64).
 struct SeededRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var base: SplitMix64
+    init(seed: UInt64) { base = SplitMix64(seed: seed) }
+    mutating func next() -> UInt64 { base.next() }
     mutating func uniform(_ lo: Float, _ hi: Float) -> Float {
-        lo + (hi - lo) * Float(next() >> 40) / Float(1 << 24)
+        lo + (hi - lo) * base.nextFloat()
     }
     /// Values in ±[lo, hi] away from zero (keeps ReLU inputs off the kink).
     mutating func awayFromZero(_ lo: Float, _ hi: Float) -> Float {
