@@ -135,7 +135,13 @@ public func conv2dDepthwise(
                         let s = irow + (off + lo), d = orow + lo
                         for j in 0..<(hi - lo) { d[j] += wv * s[j] }
                     } else {
-                        for ow in lo..<hi { orow[ow] += wv * irow[ow * sW + off] }
+                        // Strided: walk the input with a pointer (no per-element index math).
+                        var s = irow + (lo &* sW &+ off)
+                        let d = orow + lo
+                        for j in 0..<(hi - lo) {
+                            d[j] += wv * s.pointee
+                            s += sW
+                        }
                     }
                 }
             }
