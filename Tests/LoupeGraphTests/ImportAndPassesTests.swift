@@ -115,4 +115,32 @@ final class ImportAndPassesTests: XCTestCase {
         XCTAssertEqual(out["t5"]?.floats, [0, 2, 0, 4])
         XCTAssertEqual(out["t2"]?.floats, [0, 2, 0, 4])
     }
+
+    func testGradientsOneBackwardPassAndNoPathError() throws {
+        // y = relu(x) * 3 is an output; z = -x another. ∂y/∂x and ∂y/∂(relu output) in one pass.
+        var g = Graph()
+        g.inputs = [ValueInfo(name: "x", dtype: .float32, dims: [.fixed(4)])]
+        g.initializers["three"] = Tensor.scalar(3)
+        g.nodes = [
+            Node(name: "r", opType: "Relu", inputs: ["x"], outputs: ["a"]),
+            Node(name: "m", opType: "Mul", inputs: ["a", "three"], outputs: ["y"]),
+            Node(name: "n", opType: "Neg", inputs: ["x"], outputs: ["z"]),
+        ]
+        g.outputs = [ValueInfo(name: "y", dtype: .float32, dims: nil), ValueInfo(name: "z", dtype: .float32, dims: nil)]
+        let exec = try Executor(graph: g)
+        let x = Tensor(shape: [4], floats: [-1, 2, -3, 4])
+        let r = try exec.gradients(feeds: ["x": x], output: "y", seed: { Tensor(shape: $0.shape, floats: [1, 1, 1, 1]) }, wrt: ["x", "a"])
+        XCTAssertEqual(r.gradients["x"]?.floats, [0, 3, 0, 3])
+        XCTAssertEqual(r.gradients["a"]?.floats, [3, 3, 3, 3])
+        XCTAssertEqual(r.values["a"]?.floats, [0, 2, 0, 4])
+        // The guided rule drops the negative incoming gradient.
+        let guided = try exec.gradients(feeds: ["x": x], output: "y", seed: { Tensor(shape: $0.shape, floats: [1, -1, 1, 1]) },
+                                        wrt: ["x"], rules: BackwardRules(relu: .guided))
+        XCTAssertEqual(guided.gradients["x"]?.floats, [0, 0, 0, 3])
+        // y does not depend on z.
+        XCTAssertThrowsError(try exec.gradients(feeds: ["x": x], output: "y", seed: { $0 }, wrt: ["z"])) { e in
+            XCTAssertTrue("\(e)".contains("no differentiable path"), "\(e)")
+        }
+    }
+
 }

@@ -116,7 +116,10 @@ public final class Executor: @unchecked Sendable {
     /// The plan for these feeds: shape-like feeds (see `isShapeLike`) become constants.
     func plan(feeds: [String: Tensor], keep: Set<String>, fuse: Bool) throws -> Plan {
         var values: [String: Tensor] = [:]
-        for i in graph.inputs { if let t = feeds[i.name], Self.isShapeLike(t) { values[i.name] = t } }
+        // A feed that is kept or differentiated stays a real input, however small.
+        for i in graph.inputs where !keep.contains(i.name) {
+            if let t = feeds[i.name], Self.isShapeLike(t) { values[i.name] = t }
+        }
         return try plan(for: try inputTypes(feeds), values: values, keep: keep, fuse: fuse)
     }
 
