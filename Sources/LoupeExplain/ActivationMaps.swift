@@ -6,7 +6,8 @@ import LoupeTensor
 ///
 /// Output: the layer's output for batch item 0, C×h×w, raw values. The picture thresholds
 /// each chosen channel at a quantile of its own values (default: the top 1 % stand out) and
-/// overlays it on the image; `threshold(_:quantile:)` computes that cut.
+/// overlays it on the image; `threshold(_:quantile:)` computes that cut. The CLI also writes a
+/// grid of all channels (`ExplanationPicture.channelGrid`).
 public enum ActivationMaps {
     public static func explain(_ model: ExplainableModel, _ x: Tensor, layer: String? = nil) throws -> Explanation {
         let (node, tensor) = try model.resolveLayer(layer, for: x)

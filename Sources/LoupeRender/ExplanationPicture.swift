@@ -78,4 +78,24 @@ public enum ExplanationPicture {
             return (ch, try Overlay.thresholded(up, over: image, colormap: style.colormap, threshold: t, alpha: 0.7))
         }
     }
+
+    /// Every channel of a C×h×w map as one grid: each channel min–max normalised on its own,
+    /// coloured, enlarged (nearest) to at least `minTile` pixels, about √C tiles per row.
+    public static func channelGrid(_ map: Tensor, colormap: Colormap = .viridis, minTile: Int = 32, gap: Int = 2) throws -> RGBImage {
+        guard map.rank == 3 else { throw LoupeError.shape("a channel grid needs a C×h×w map, got \(describe(map.shape))") }
+        let (c, h, w) = (map.shape[0], map.shape[1], map.shape[2])
+        let scale = max(1, (minTile + max(h, w) - 1) / max(h, w, 1))
+        let (th, tw) = (h * scale, w * scale)
+        let cols = Int(Double(c).squareRoot().rounded(.up)), rows = (c + cols - 1) / cols
+        var grid = try RGBImage(width: cols * tw + (cols + 1) * gap, height: rows * th + (rows + 1) * gap, fill: (1, 1, 1))
+        for ch in 0..<c {
+            let slice = map.floats[(ch * h * w)..<((ch + 1) * h * w)]
+            let lo = slice.min()!, hi = slice.max()!
+            let norm = Tensor(shape: [h, w], floats: slice.map { hi > lo ? ($0 - lo) / (hi - lo) : 0 })
+            let tile = try Resample.resize(try Overlay.heatmap(norm, colormap: colormap), width: tw, height: th, mode: .nearest)
+            grid.paste(tile, x: gap + (ch % cols) * (tw + gap), y: gap + (ch / cols) * (th + gap))
+        }
+        return grid
+    }
+
 }

@@ -165,6 +165,14 @@ struct Explain: ParsableCommand {
                         for (ch, tile) in try ExplanationPicture.activationTiles(e, over: display, channels: chosen, quantile: quantile, style: style) {
                             pictures.append(("channel \(ch)", tile))
                         }
+                        if methods.count == 1 {
+                            // The grid of all channels goes beside the panel, as IMAGE-activations-channels.png.
+                            let base = try outputPath(output, image: name, method: "activations", ext: "png", several: several)
+                            let gridPath = (base as NSString).deletingPathExtension + "-channels.png"
+                            try checkWritable(gridPath, force: force)
+                            try ImageIO.writePNG(try ExplanationPicture.channelGrid(e.map), path: gridPath)
+                            print("  -> \(gridPath) (all \(e.map.shape[0]) channels)")
+                        }
                     } else {
                         pictures.append((method.rawValue, try ExplanationPicture.render(e, over: display, style: style)))
                     }
