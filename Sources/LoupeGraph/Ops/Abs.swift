@@ -11,9 +11,9 @@ public struct Abs: Operator {
 
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = try required(inputs, 0)
-        if x.isFloat { return [try mapFloats(x) { abs($0) }] }
+        if x.isFloat { return [try mapFloat(x) { abs($0) }] }
         if x.dtype == .uint64 { return [x] }
-        return [mapInts(x) { $0 < 0 ? 0 &- $0 : $0 }]
+        return [mapInt(x) { $0 < 0 ? 0 &- $0 : $0 }]
     }
 
     /// Backward: g · sign(x).

@@ -46,7 +46,7 @@ public struct Cast: Operator {
         let to = self.to
         switch (x.isFloat, to.isFloatingPoint) {
         case (true, true):
-            var y = to == .float16 && x.dtype != .float16 ? try mapFloats(x) { Cast.roundToHalf($0) } : x
+            var y = to == .float16 && x.dtype != .float16 ? try mapFloat(x) { Cast.roundToHalf($0) } : x
             y.dtype = to
             return [y]
         case (true, false):
@@ -59,7 +59,7 @@ public struct Cast: Operator {
             let f = to == .float16 ? x.ints.map { Cast.roundToHalf(floatOf($0, dt)) } : x.ints.map { floatOf($0, dt) }
             return [Tensor(shape: x.shape, floats: f, dtype: to)]
         case (false, false):
-            return [mapInts(x, dtype: to) { $0 }]
+            return [mapInt(x, dtype: to) { $0 }]
         }
     }
 

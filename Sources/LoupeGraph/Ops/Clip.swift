@@ -41,7 +41,7 @@ public struct Clip: Operator {
         if x.isFloat {
             let l = boundsAreInputs ? lo?.floatValues[0] ?? -.infinity : minAttribute
             let h = boundsAreInputs ? hi?.floatValues[0] ?? .infinity : maxAttribute
-            return [try mapFloats(x) { v in
+            return [try mapFloat(x) { v in
                 let t = v < l ? l : v
                 return t > h ? h : t
             }]
@@ -53,7 +53,7 @@ public struct Clip: Operator {
         // Compare in the dtype's order (uint64 above Int64.max included); see `orderKey`.
         let l = lo.map { orderKey($0.ints[0], dt) } ?? Int64.min
         let h = hi.map { orderKey($0.ints[0], dt) } ?? Int64.max
-        return [mapInts(x) { v in
+        return [mapInt(x) { v in
             let k = orderKey(v, dt)
             let t = k < l ? l : k
             return orderKey(t > h ? h : t, dt)

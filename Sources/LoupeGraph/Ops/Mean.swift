@@ -13,7 +13,7 @@ public struct Mean: Operator {
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         let sum = try variadic(inputs, Self.opType, float: +, int: nil)
         let scale = 1 / Float(inputs.count)
-        return [try mapFloats(sum) { $0 * scale }]
+        return [try mapFloat(sum) { $0 * scale }]
     }
 
     /// Backward: g / n to every input, summed over broadcast dimensions.

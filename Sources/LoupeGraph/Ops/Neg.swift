@@ -11,7 +11,7 @@ public struct Neg: Operator {
 
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = try required(inputs, 0)
-        return [x.isFloat ? try mapFloats(x) { -$0 } : mapInts(x) { 0 &- $0 }]
+        return [x.isFloat ? try mapFloat(x) { -$0 } : mapInt(x) { 0 &- $0 }]
     }
 
     /// Backward: −g.

@@ -11,7 +11,7 @@ public struct Not: Operator {
     }
 
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
-        [mapInts(try truthValues(inputs, 0, Self.opType), dtype: .bool) { $0 == 0 ? 1 : 0 }]
+        [mapInt(try truthValues(inputs, 0, Self.opType), dtype: .bool) { $0 == 0 ? 1 : 0 }]
     }
 
     /// Backward: none: the outputs are integer or boolean, or piecewise constant in a way that carries no gradient.

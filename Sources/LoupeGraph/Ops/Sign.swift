@@ -11,9 +11,9 @@ public struct Sign: Operator {
 
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = try required(inputs, 0)
-        if x.isFloat { return [try mapFloats(x) { $0 > 0 ? 1 : ($0 < 0 ? -1 : $0) }] }
+        if x.isFloat { return [try mapFloat(x) { $0 > 0 ? 1 : ($0 < 0 ? -1 : $0) }] }
         let unsigned = x.dtype == .uint64
-        return [mapInts(x) { $0 == 0 ? 0 : ($0 > 0 || unsigned ? 1 : -1) }]
+        return [mapInt(x) { $0 == 0 ? 0 : ($0 > 0 || unsigned ? 1 : -1) }]
     }
 
     /// Backward: zero almost everywhere (piecewise constant).

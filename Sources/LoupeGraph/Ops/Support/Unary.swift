@@ -39,31 +39,8 @@ func inferVariadic(_ inputs: [TensorType?], _ op: String) throws -> TensorType {
 
 // MARK: - Maps
 
-/// out[i] = f(x[i]) over a float tensor; the dtype (float16/32/64) is kept. The loop is built
-/// here (not in a closure handed to another module) so that `f` inlines into it.
-@inline(__always)
-func mapFloats(_ x: Tensor, _ f: (Float) -> Float) throws -> Tensor {
-    let out = x.floats.withUnsafeBufferPointer { px in
-        [Float](unsafeUninitializedCapacity: px.count) { po, initialized in
-            for i in 0..<px.count { po[i] = f(px[i]) }
-            initialized = px.count
-        }
-    }
-    return Tensor(shape: x.shape, floats: out, dtype: x.dtype)
-}
-
-/// out[i] = f(x[i]) over an integer or bool tensor, wrapped to `dtype` (default: x's).
-@inline(__always)
-func mapInts(_ x: Tensor, dtype: DType? = nil, _ f: (Int64) -> Int64) -> Tensor {
-    let dt = dtype ?? x.dtype
-    var out = [Int64](repeating: 0, count: x.ints.count)
-    x.ints.withUnsafeBufferPointer { px in
-        out.withUnsafeMutableBufferPointer { po in
-            for i in 0..<px.count { po[i] = dt.wrap(f(px[i])) }
-        }
-    }
-    return Tensor(shape: x.shape, ints: out, dtype: dt)
-}
+// Element-wise maps are LoupeTensor's `mapFloat` and `mapInt` (inlinable, so `f` inlines
+// into the loop here).
 
 /// An op computing Y = f(X) element by element on float tensors: conformers give `apply`
 /// and get shape inference and the forward loop.
@@ -77,7 +54,7 @@ extension FloatUnaryOperator {
     }
 
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
-        [try mapFloats(try float(inputs, 0)) { apply($0) }]
+        [try mapFloat(try float(inputs, 0)) { apply($0) }]
     }
 }
 
