@@ -6,8 +6,12 @@ import LoupeTensor
 public enum ModelFile {
     public static let extensions = ["onnx"]
 
-    public static func load(path: String) throws -> Graph {
+    /// `config` is a Keras architecture JSON for a weights-only `.h5` file.
+    public static func load(path: String, config: String? = nil) throws -> Graph {
         let ext = (path as NSString).pathExtension.lowercased()
+        if config != nil && ext != "h5" && ext != "hdf5" {
+            throw LoupeError(.invalidArgument, "\(path): --config applies only to weights-only Keras .h5 files")
+        }
         switch ext {
         case "onnx", "pb", "":
             return try ONNXImporter.load(path: path)

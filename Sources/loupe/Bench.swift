@@ -76,7 +76,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         global.apply()
         try runReportingErrors {
-            let g = try loadModel(model)
+            let g = try loadModel(model, config: global.config)
             var feeds: [String: Tensor] = [:]
             if let inputNpy {
                 guard g.inputs.count == 1 else {

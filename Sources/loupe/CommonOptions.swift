@@ -9,6 +9,9 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Number of CPU threads for the kernels (default: all cores).")
     var threads: Int?
 
+    @Option(name: .long, help: ArgumentHelp("Keras architecture JSON for a weights-only .h5 model file.", valueName: "model.json"))
+    var config: String?
+
     func validate() throws {
         if let t = threads, t < 1 || t > 1024 {
             throw ValidationError("--threads must be between 1 and 1024, got \(t).")
@@ -29,9 +32,9 @@ func runReportingErrors(_ body: () throws -> Void) throws {
 }
 
 /// Loads a model, prefixing errors with its path when the importer did not.
-func loadModel(_ path: String) throws -> Graph {
+func loadModel(_ path: String, config: String? = nil) throws -> Graph {
     do {
-        return try ModelFile.load(path: path)
+        return try ModelFile.load(path: path, config: config)
     } catch let e as LoupeError {
         let name = (path as NSString).lastPathComponent
         throw e.message.hasPrefix(name) || e.message.hasPrefix(path) ? e : e.context(path)

@@ -116,7 +116,7 @@ struct Explain: ParsableCommand {
     func run() throws {
         global.apply()
         try runReportingErrors {
-            let g = try loadModel(model)
+            let g = try loadModel(model, config: global.config)
             let m: ExplainableModel
             do { m = try ExplainableModel(graph: g) } catch let e as LoupeError { throw e.context(model) }
             let labelList = try labels.map(readLabels) ?? []

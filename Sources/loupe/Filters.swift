@@ -39,7 +39,7 @@ struct Filters: ParsableCommand {
     func run() throws {
         global.apply()
         try runReportingErrors {
-            var g = try loadModel(model)
+            var g = try loadModel(model, config: global.config)
             try g.sortTopologically()
             // Fold constants so weights produced by in-graph computation are available too.
             try g.foldConstants()

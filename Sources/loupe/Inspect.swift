@@ -36,7 +36,7 @@ struct Inspect: ParsableCommand {
     func run() throws {
         global.apply()
         try runReportingErrors {
-            let g = try loadModel(model)
+            let g = try loadModel(model, config: global.config)
             let overrides = Dictionary(try inputShapes.map(parseShapeAssignment), uniquingKeysWith: { $1 })
             let summary: GraphSummary
             do {

@@ -56,7 +56,7 @@ struct Predict: ParsableCommand {
     func run() throws {
         global.apply()
         try runReportingErrors {
-            let g = try loadModel(model)
+            let g = try loadModel(model, config: global.config)
             let labelList = try labels.map(readLabels) ?? []
             guard let output = g.outputs.first?.name else { throw LoupeError.invalid("\(model): the model has no output") }
             // If the graph ends in Softmax, report its input as the logits.

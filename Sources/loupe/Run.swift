@@ -40,7 +40,7 @@ struct Run: ParsableCommand {
     func run() throws {
         global.apply()
         try runReportingErrors {
-            let g = try loadModel(model)
+            let g = try loadModel(model, config: global.config)
             var feeds: [String: Tensor] = [:]
             for spec in inputs {
                 let eq = spec.firstIndex(of: "=")!
