@@ -77,17 +77,26 @@ public func broadcastFloat(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Floa
     return try a.floats.withUnsafeBufferPointer { pa in
         try b.floats.withUnsafeBufferPointer { pb in
             try Tensor(shape: shape) { out in
+                // Plain pointers held in locals: the loops below then vectorise (buffer
+                // pointers captured by the nested closures were reloaded on every element).
+                let x = pa.baseAddress, y = pb.baseAddress, z = out.baseAddress
+                guard let x, let y, let z else { return }
+                if sa == sb && a.shape == b.shape {
+                    for i in 0..<out.count { z[i] = f(x[i], y[i]) }
+                    return
+                }
                 forEachBroadcastRun(shape, sa, sb) { o, ao, bo, n, da, db in
+                    let xs = x + ao, ys = y + bo, zs = z + o
                     if da == 1 && db == 1 {
-                        for i in 0..<n { out[o + i] = f(pa[ao + i], pb[bo + i]) }
+                        for i in 0..<n { zs[i] = f(xs[i], ys[i]) }
                     } else if da == 1 && db == 0 {
-                        let y = pb[bo]
-                        for i in 0..<n { out[o + i] = f(pa[ao + i], y) }
+                        let v = ys[0]
+                        for i in 0..<n { zs[i] = f(xs[i], v) }
                     } else if da == 0 && db == 1 {
-                        let x = pa[ao]
-                        for i in 0..<n { out[o + i] = f(x, pb[bo + i]) }
+                        let u = xs[0]
+                        for i in 0..<n { zs[i] = f(u, ys[i]) }
                     } else {
-                        for i in 0..<n { out[o + i] = f(pa[ao + i * da], pb[bo + i * db]) }
+                        for i in 0..<n { zs[i] = f(xs[i * da], ys[i * db]) }
                     }
                 }
             }

@@ -111,6 +111,10 @@ public func conv2dDepthwise(
     let dH = g.dilations[0], dW = g.dilations[1]
     let pT = g.padsBegin[0], pL = g.padsBegin[1]
     let oH = g.output[0], oW = g.output[1]
+    if isDepthwise3x3(g) {
+        depthwise3x3(x: x, batch: batch, channels: C, w: w, multiplier: multiplier, bias: bias, g, y: y)
+        return
+    }
     let M = C * multiplier
     parallelFor(batch * M) { idx in
         let m = idx % M

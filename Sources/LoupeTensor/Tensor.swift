@@ -74,6 +74,9 @@ public struct Tensor: Sendable {
 
     /// A float tensor whose contents `fill` writes; the buffer starts uninitialised, so
     /// `fill` must write every element.
+    /// Inlinable so that the element loops callers pass in are specialised (and vectorised)
+    /// together with their element function instead of calling it through a closure.
+    @inlinable
     public init(shape: [Int], filling fill: (UnsafeMutableBufferPointer<Float>) throws -> Void) throws {
         let n = try Tensor.checkedCount(shape)
         self.shape = shape

@@ -80,6 +80,31 @@ final class ConvKernelTests: XCTestCase {
         }
     }
 
+    /// The SIMD 3×3 depthwise path (stride 1 and 2) against the reference, on widths around
+    /// its 8-wide blocks and every padding it accepts, with and without channel multiplier.
+    func testDepthwise3x3MatchesNaive() throws {
+        var rng = LCG(state: 33)
+        var checked = 0
+        for width in [1, 2, 3, 4, 8, 9, 10, 11, 17, 18, 19, 25, 33, 56] {
+            for stride in [1, 2] {
+                for (pb, pe) in [(0, 0), (1, 1), (0, 1), (1, 0), (2, 2)] {
+                    let h = 2 + rng.int(6)
+                    let g = geometry([h, width], [3, 3], s: [stride, stride], d: [1, 1], pb: [pb, pb], pe: [pe, pe])
+                    if g.output.contains(where: { $0 < 1 }) { continue }
+                    XCTAssertTrue(isDepthwise3x3(g))
+                    let c = 2 + rng.int(3), mult = 1 + rng.int(2), n = 1 + rng.int(2)   // group == C > 1: depthwise
+                    let x = rng.array(n * c * h * width), w = rng.array(c * mult * 9)
+                    let bias: [Float]? = checked % 2 == 0 ? rng.array(c * mult) : nil
+                    let fast = try runConv(fast: true, x: x, n: n, c: c, w: w, m: c * mult, group: c, bias: bias, g)
+                    let naive = try runConv(fast: false, x: x, n: n, c: c, w: w, m: c * mult, group: c, bias: bias, g)
+                    assertClose(fast, naive, "width \(width) stride \(stride) pads \(pb),\(pe) c \(c)×\(mult)")
+                    checked += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(checked, 100)
+    }
+
     func testTiledIm2colMatchesNaive() throws {
         // Force tiles of one or two output rows.
         let saved = (im2colTileFloats, im2colMinTileColumns)

@@ -1,0 +1,85 @@
+/// Depthwise 3×3 convolution, stride 1 or 2, dilation 1: the MobileNet case.
+///
+/// Each output row is computed once: the three input rows it reads are combined in SIMD
+/// registers (eight outputs at a time) and stored once, instead of one pass over the output
+/// row per kernel tap as in the general `conv2dDepthwise`. Columns whose window reaches into
+/// the padding, and the last few columns, take a scalar path with bounds checks.
+
+/// Whether `depthwise3x3` handles this geometry.
+func isDepthwise3x3(_ g: ConvGeometry) -> Bool {
+    g.rank == 2 && g.kernel == [3, 3] && g.dilations == [1, 1]
+        && (g.strides == [1, 1] || g.strides == [2, 2])
+        && g.padsBegin.allSatisfy({ $0 <= 2 }) && g.padsEnd.allSatisfy({ $0 <= 2 })
+}
+
+/// `conv2dDepthwise` for `isDepthwise3x3` geometries; parallel over (image, output channel).
+func depthwise3x3(
+    x: UnsafePointer<Float>, batch: Int, channels C: Int,
+    w: UnsafePointer<Float>, multiplier: Int,
+    bias: UnsafePointer<Float>?, _ g: ConvGeometry,
+    y: UnsafeMutablePointer<Float>
+) {
+    let H = g.input[0], W = g.input[1]
+    let s = g.strides[0]
+    let pT = g.padsBegin[0], pL = g.padsBegin[1]
+    let oH = g.output[0], oW = g.output[1]
+    let M = C * multiplier
+    // Output columns whose whole window lies inside the row: j·s − pL ≥ 0 and
+    // j·s − pL + 2 ≤ W − 1.
+    let jLo = min(oW, (pL + s - 1) / s)
+    let jHi = max(jLo, min(oW, W - 3 + pL >= 0 ? (W - 3 + pL) / s + 1 : 0))
+    // Vector blocks of 8 outputs read input columns up to base + 7·s + 2 (stride 1) or
+    // base + 17 (stride 2, two 16-wide loads); they must stay inside the row.
+    let span = s == 1 ? 10 : 18
+    parallelFor(batch * M) { idx in
+        let m = idx % M, n = idx / M
+        let xin = x + (n * C + m / multiplier) * H * W
+        let out = y + idx * oH * oW
+        let k = w + m * 9
+        let b = bias?[m] ?? 0
+        for oh in 0..<oH {
+            let orow = out + oh * oW
+            // The kernel rows that land inside the image for this output row.
+            var rows: [(UnsafePointer<Float>, Float, Float, Float)] = []
+            rows.reserveCapacity(3)
+            for kh in 0..<3 {
+                let ih = oh * s - pT + kh
+                if ih >= 0 && ih < H { rows.append((xin + ih * W, k[kh * 3], k[kh * 3 + 1], k[kh * 3 + 2])) }
+            }
+            // Scalar: any column, with bounds checks.
+            func scalar(_ j: Int) {
+                var acc = b
+                let c0 = j * s - pL
+                for (r, w0, w1, w2) in rows {
+                    if c0 >= 0 && c0 < W { acc += w0 * r[c0] }
+                    if c0 + 1 >= 0 && c0 + 1 < W { acc += w1 * r[c0 + 1] }
+                    if c0 + 2 >= 0 && c0 + 2 < W { acc += w2 * r[c0 + 2] }
+                }
+                orow[j] = acc
+            }
+            for j in 0..<jLo { scalar(j) }
+            var j = jLo
+            while j + 8 <= jHi && (j * s - pL) + span <= W {
+                var acc = SIMD8<Float>(repeating: b)
+                let c0 = j * s - pL
+                for (r, w0, w1, w2) in rows {
+                    let p = UnsafeRawPointer(r + c0)
+                    if s == 1 {
+                        acc += w0 * p.loadUnaligned(as: SIMD8<Float>.self)
+                        acc += w1 * p.loadUnaligned(fromByteOffset: 4, as: SIMD8<Float>.self)
+                        acc += w2 * p.loadUnaligned(fromByteOffset: 8, as: SIMD8<Float>.self)
+                    } else {
+                        let v = p.loadUnaligned(as: SIMD16<Float>.self)
+                        let v2 = p.loadUnaligned(fromByteOffset: 8, as: SIMD16<Float>.self)
+                        acc += w0 * v.evenHalf
+                        acc += w1 * v.oddHalf
+                        acc += w2 * v2.evenHalf
+                    }
+                }
+                UnsafeMutableRawPointer(orow + j).storeBytes(of: acc, as: SIMD8<Float>.self)
+                j += 8
+            }
+            while j < oW { scalar(j); j += 1 }
+        }
+    }
+}
