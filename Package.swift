@@ -30,11 +30,12 @@ let package = Package(
         .target(name: "LoupeGraph", dependencies: ["LoupeTensor"]),
         .target(name: "LoupeFormats", dependencies: ["LoupeGraph", "CONNXProto", "CProtobufC", "CPNG", "CJPEG"]),
         .target(name: "LoupeExplain", dependencies: ["LoupeGraph"]),
+        .target(name: "LoupeSurgery", dependencies: ["LoupeGraph", "LoupeTensor"]),
         .target(name: "LoupeRender", dependencies: ["LoupeTensor", "LoupeFormats", "LoupeExplain"]),
         .executableTarget(
             name: "loupe",
             dependencies: [
-                "LoupeGraph", "LoupeFormats", "LoupeExplain", "LoupeRender",
+                "LoupeGraph", "LoupeFormats", "LoupeExplain", "LoupeRender", "LoupeSurgery",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -44,6 +45,7 @@ let package = Package(
         .testTarget(name: "LoupeRenderTests", dependencies: ["LoupeRender"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeExplainTests", dependencies: ["LoupeExplain", "LoupeFormats"], exclude: ["Fixtures"]),
         .testTarget(name: "loupeTests", dependencies: ["loupe", "LoupeFormats"], exclude: ["Fixtures"]),
+        .testTarget(name: "LoupeSurgeryTests", dependencies: ["LoupeSurgery", "LoupeFormats", "LoupeExplain", "loupe"], exclude: ["Fixtures"]),
     ],
     // Swift 5 mode: kernels hand raw buffers to parallel loops, which the Swift 6
     // checker cannot prove safe; the threading policy lives in LoupeTensor/GEMM.swift.
