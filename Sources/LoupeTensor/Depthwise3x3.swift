@@ -40,46 +40,53 @@ func depthwise3x3(
         for oh in 0..<oH {
             let orow = out + oh * oW
             // The kernel rows that land inside the image for this output row.
-            var rows: [(UnsafePointer<Float>, Float, Float, Float)] = []
-            rows.reserveCapacity(3)
-            for kh in 0..<3 {
-                let ih = oh * s - pT + kh
-                if ih >= 0 && ih < H { rows.append((xin + ih * W, k[kh * 3], k[kh * 3 + 1], k[kh * 3 + 2])) }
-            }
-            // Scalar: any column, with bounds checks.
-            func scalar(_ j: Int) {
+            let ih0 = oh * s - pT
+            let khLo = max(0, -ih0), khHi = min(3, H - ih0)
+            let base = xin + ih0 * W
+            // Columns whose window reaches into the padding: bounds-checked.
+            func edge(_ j: Int) {
                 var acc = b
                 let c0 = j * s - pL
-                for (r, w0, w1, w2) in rows {
-                    if c0 >= 0 && c0 < W { acc += w0 * r[c0] }
-                    if c0 + 1 >= 0 && c0 + 1 < W { acc += w1 * r[c0 + 1] }
-                    if c0 + 2 >= 0 && c0 + 2 < W { acc += w2 * r[c0 + 2] }
+                for kh in khLo..<max(khLo, khHi) {
+                    let r = base + kh * W
+                    for kw in 0..<3 where c0 + kw >= 0 && c0 + kw < W { acc += k[kh * 3 + kw] * r[c0 + kw] }
                 }
                 orow[j] = acc
             }
-            for j in 0..<jLo { scalar(j) }
+            // Inside columns: no checks.
+            func inside(_ j: Int) {
+                var acc = b
+                let c0 = j * s - pL
+                for kh in khLo..<max(khLo, khHi) {
+                    let r = base + kh * W + c0, kk = k + kh * 3
+                    acc += kk[0] * r[0] + kk[1] * r[1] + kk[2] * r[2]
+                }
+                orow[j] = acc
+            }
+            for j in 0..<jLo { edge(j) }
             var j = jLo
             while j + 8 <= jHi && (j * s - pL) + span <= W {
                 var acc = SIMD8<Float>(repeating: b)
                 let c0 = j * s - pL
-                for (r, w0, w1, w2) in rows {
-                    let p = UnsafeRawPointer(r + c0)
+                for kh in khLo..<max(khLo, khHi) {
+                    let p = UnsafeRawPointer(base + kh * W + c0), kk = k + kh * 3
                     if s == 1 {
-                        acc += w0 * p.loadUnaligned(as: SIMD8<Float>.self)
-                        acc += w1 * p.loadUnaligned(fromByteOffset: 4, as: SIMD8<Float>.self)
-                        acc += w2 * p.loadUnaligned(fromByteOffset: 8, as: SIMD8<Float>.self)
+                        acc += kk[0] * p.loadUnaligned(as: SIMD8<Float>.self)
+                        acc += kk[1] * p.loadUnaligned(fromByteOffset: 4, as: SIMD8<Float>.self)
+                        acc += kk[2] * p.loadUnaligned(fromByteOffset: 8, as: SIMD8<Float>.self)
                     } else {
                         let v = p.loadUnaligned(as: SIMD16<Float>.self)
                         let v2 = p.loadUnaligned(fromByteOffset: 8, as: SIMD16<Float>.self)
-                        acc += w0 * v.evenHalf
-                        acc += w1 * v.oddHalf
-                        acc += w2 * v2.evenHalf
+                        acc += kk[0] * v.evenHalf
+                        acc += kk[1] * v.oddHalf
+                        acc += kk[2] * v2.evenHalf
                     }
                 }
                 UnsafeMutableRawPointer(orow + j).storeBytes(of: acc, as: SIMD8<Float>.self)
                 j += 8
             }
-            while j < oW { scalar(j); j += 1 }
+            while j < jHi { inside(j); j += 1 }
+            while j < oW { edge(j); j += 1 }
         }
     }
 }
