@@ -11,7 +11,7 @@ public enum MemoryPolicy {
         guard !configured else { return }
         configured = true
         #if os(Linux)
-        _ = glibcMallopt(-3, 1 << 30)       // M_MMAP_THRESHOLD: 1 GiB
+        _ = glibcMallopt(-3, 32 << 20)      // M_MMAP_THRESHOLD: 32 MiB, the largest glibc accepts
         _ = glibcMallopt(-1, Int32.max)     // M_TRIM_THRESHOLD: never give memory back mid-run
         #endif
     }
