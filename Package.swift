@@ -19,6 +19,7 @@ let package = Package(
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng"),
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg"),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas"),
+        .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5"),
         // protoc-c output for Schemas/onnx.proto (Scripts/gen-onnx-proto.sh).
         .target(
             name: "CONNXProto",
@@ -28,7 +29,7 @@ let package = Package(
         ),
         .target(name: "LoupeTensor", dependencies: ["COpenBLAS"]),
         .target(name: "LoupeGraph", dependencies: ["LoupeTensor"]),
-        .target(name: "LoupeFormats", dependencies: ["LoupeGraph", "CONNXProto", "CProtobufC", "CPNG", "CJPEG"]),
+        .target(name: "LoupeFormats", dependencies: ["LoupeGraph", "CONNXProto", "CProtobufC", "CPNG", "CJPEG", "CHDF5"]),
         .target(name: "LoupeExplain", dependencies: ["LoupeGraph"]),
         .target(name: "LoupeSurgery", dependencies: ["LoupeGraph", "LoupeTensor"]),
         .target(name: "LoupeRender", dependencies: ["LoupeTensor", "LoupeFormats", "LoupeExplain"]),

@@ -4,7 +4,7 @@ import LoupeTensor
 
 /// Opens any model file Loupe reads, choosing the importer by extension.
 public enum ModelFile {
-    public static let extensions = ["onnx"]
+    public static let extensions = ["onnx", "h5", "keras"]
 
     /// `config` is a Keras architecture JSON for a weights-only `.h5` file.
     public static func load(path: String, config: String? = nil) throws -> Graph {
@@ -15,6 +15,8 @@ public enum ModelFile {
         switch ext {
         case "onnx", "pb", "":
             return try ONNXImporter.load(path: path)
+        case "h5", "hdf5", "keras":
+            return try KerasImporter.load(path: path, config: config)
         default:
             throw LoupeError(.invalidArgument, "\(path): unknown model format '.\(ext)'; Loupe reads \(extensions.map { "." + $0 }.joined(separator: ", ")) files")
         }
