@@ -331,7 +331,8 @@ struct OpsetRewriter {
     }
 
     /// Opset < 7 `broadcast = 1` with `axis`: B is aligned to A starting at `axis`. Later
-    /// opsets align trailing axes, so a constant B is reshaped with trailing 1s.
+    /// opsets align trailing axes, so B gets trailing size-1 axes: a constant B is reshaped,
+    /// a computed one goes through an Unsqueeze.
     mutating func legacyBroadcast(_ n: inout Node) throws {
         guard source < 7 else { return }
         let a = attributes(n)
@@ -341,14 +342,23 @@ struct OpsetRewriter {
         n.attributes["axis"] = nil
         guard broadcast == 1, let axis, n.opType != "PRelu" else { return }
         guard let x = input(n, 0), let bName = input(n, 1) else { return }
-        guard let b = graph.initializers[bName], let r = rank(x) else {
-            throw LoupeError.unsupported("\(n.label): opset-\(source) broadcasting along axis \(axis) needs a constant second operand and a known rank to export")
+        let b = graph.initializers[bName]
+        guard let r = rank(x), let rb = b?.rank ?? rank(bName) else {
+            throw LoupeError.unsupported("\(n.label): opset-\(source) broadcasting along axis \(axis) needs the operands' ranks to be known to export")
         }
         let start = axis < 0 ? axis + r : axis
-        let trailing = r - start - b.rank
-        guard trailing >= 0 else { throw LoupeError.shape("\(n.label): operand of shape \(describe(b.shape)) does not fit axis \(axis) of rank \(r)") }
-        if trailing > 0 {
+        let trailing = r - start - rb
+        guard trailing >= 0 else {
+            throw LoupeError.shape("\(n.label): an operand of rank \(rb) does not fit axis \(axis) of rank \(r)")
+        }
+        guard trailing > 0 else { return }
+        if let b {
             n.inputs[1] = constant("\(bName)_aligned", b.reshaped(b.shape + [Int](repeating: 1, count: trailing)))
+        } else {
+            let aligned = fresh("\(bName)_aligned")
+            let axes = constant("\(n.name)_axes", Tensor.vector((rb..<(rb + trailing)).map(Int64.init)))
+            out.append(Node(name: fresh("\(n.name)_align"), opType: "Unsqueeze", inputs: [bName, axes], outputs: [aligned]))
+            n.inputs[1] = aligned
         }
     }
 

@@ -39,6 +39,23 @@ public enum ONNXExporter {
             throw LoupeError(.invalidArgument, "cannot export at opset \(opset); Loupe writes opsets \(opsets.lowerBound) to \(opsets.upperBound)")
         }
         let g = try graph.rewrittenForOpset(opset)
+        // Refuse before allocating anything when the weights alone pass the protobuf limit.
+        var weightBytes = 0
+        for (name, t) in g.initializers {
+            var bytes = ONNXImporter.elementSize(t.dtype), overflow = false
+            for d in t.shape {
+                let (p, o) = bytes.multipliedReportingOverflow(by: max(d, 0))
+                bytes = p
+                overflow = overflow || o
+            }
+            guard !overflow, bytes <= maxBytes else {
+                throw LoupeError(.tooLarge, "initializer '\(name)' of shape \(describe(t.shape)) takes over 2 GiB; ONNX files over 2 GiB need external data, which Loupe does not write")
+            }
+            weightBytes += bytes
+        }
+        guard weightBytes <= maxBytes else {
+            throw LoupeError(.tooLarge, "the initializers take \(weightBytes) bytes; ONNX files over 2 GiB need external data, which Loupe does not write")
+        }
         let arena = CArena()
         let model = try buildModel(g, opset: opset, arena: arena)
         let size = onnx__model_proto__get_packed_size(model)

@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""Checks `loupe convert` against onnx and onnxruntime, and writes the export fixtures.
+
+For every (model, opset) case below, this script
+  1. exports the model with the built `loupe convert MODEL OUT.onnx --opset N`,
+  2. runs onnx.checker.check_model(OUT, full_check=True),
+  3. runs OUT in onnxruntime on a fixed input, and compares with the source model run in
+     onnxruntime (or the conformance case's expected outputs),
+  4. saves the exported file's SHA-256 and the onnxruntime outputs (.npy) under
+     Tests/LoupeFormatsTests/Fixtures/export/, listed in manifest.json.
+
+The Swift test (Tests/LoupeFormatsTests/ONNXExportTests.swift) re-exports the same models,
+asserts the bytes hash to the same SHA-256 (export is deterministic) and that Loupe's outputs
+on the re-imported export equal the saved onnxruntime outputs. No Python runs in the tests.
+
+Inputs: `arange` feeds the one graph input arange(n).reshape(shape) / n as float32 (symbolic
+dimensions count as 1), as the conformance runner does for onnx-light; `testdata` feeds the
+case's test_data_set_0/input_*.pb.
+
+Usage (from the repository root, after `swift build -c release`):
+  .venv/bin/python Scripts/check-onnx-export.py [--loupe .build/release/loupe] [--all-light]
+`--all-light` also checks every onnx-light CNN at opset 13 (without writing fixtures; the
+larger ones fold into hundreds of MB of weights).
+"""
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+import onnx.numpy_helper
+import onnxruntime as ort
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(os.path.dirname(ROOT), "shared", "conformance")
+FIXTURES = os.path.join(ROOT, "Tests", "LoupeFormatsTests", "Fixtures", "export")
+
+LIGHT = "../shared/conformance/onnx-light/light_{}.onnx"
+CASE = "../shared/conformance/{}/model.onnx"
+
+# (fixture id, model path relative to the repository root, input kind, opsets)
+CASES = [
+    ("tiny-cnn", "SampleModels/tiny-cnn/tiny-cnn.onnx", "arange", [13, 17, 21]),
+    ("light-squeezenet", LIGHT.format("squeezenet"), "arange", [13, 21]),
+    ("light-inception-v1", LIGHT.format("inception_v1"), "arange", [17]),
+    ("light-shufflenet", LIGHT.format("shufflenet"), "arange", [13]),
+    # Opset 6 PyTorch exports: attribute forms that became inputs, old Softmax axis rules.
+    ("AvgPool1d", CASE.format("pytorch-converted/test_AvgPool1d"), "testdata", [13, 21]),
+    ("BatchNorm2d_eval", CASE.format("pytorch-converted/test_BatchNorm2d_eval"), "testdata", [13, 15]),
+    ("ConstantPad2d", CASE.format("pytorch-converted/test_ConstantPad2d"), "testdata", [13, 19]),
+    ("ReflectionPad2d", CASE.format("pytorch-converted/test_ReflectionPad2d"), "testdata", [13]),
+    ("GLU", CASE.format("pytorch-converted/test_GLU"), "testdata", [13, 18]),
+    ("softmax_dim3", CASE.format("pytorch-converted/test_softmax_functional_dim3"), "testdata", [13]),
+    ("LogSoftmax", CASE.format("pytorch-converted/test_LogSoftmax"), "testdata", [13]),
+    ("PixelShuffle", CASE.format("pytorch-converted/test_PixelShuffle"), "testdata", [13]),
+    ("op_clip", CASE.format("pytorch-operator/test_operator_clip"), "testdata", [13]),
+    ("op_reduced_mean_keepdim", CASE.format("pytorch-operator/test_operator_reduced_mean_keepdim"), "testdata", [13, 18]),
+    ("op_reduced_sum", CASE.format("pytorch-operator/test_operator_reduced_sum"), "testdata", [13]),
+    ("op_index", CASE.format("pytorch-operator/test_operator_index"), "testdata", [13]),
+    ("op_chunk", CASE.format("pytorch-operator/test_operator_chunk"), "testdata", [13, 18]),
+    ("op_add_broadcast", CASE.format("pytorch-operator/test_operator_add_broadcast"), "testdata", [13]),
+    # Newer opsets written at older ones: ops expanded, inputs back to attributes.
+    ("dropout_default_old", CASE.format("onnx-node/test_dropout_default_old"), "testdata", [13]),
+    ("split_1d_uneven_opset18", CASE.format("onnx-node/test_split_1d_uneven_split_opset18"), "testdata", [13, 21]),
+    ("split_variable_parts_2d_opset18", CASE.format("onnx-node/test_split_variable_parts_2d_opset18"), "testdata", [13]),
+    ("gelu_default_1", CASE.format("onnx-node/test_gelu_default_1"), "testdata", [13, 20]),
+    ("gelu_tanh_2", CASE.format("onnx-node/test_gelu_tanh_2"), "testdata", [13]),
+    ("mish", CASE.format("onnx-node/test_mish"), "testdata", [13, 17]),
+    ("hardswish", CASE.format("onnx-node/test_hardswish"), "testdata", [13, 21]),
+    ("batchnorm_example", CASE.format("onnx-node/test_batchnorm_example"), "testdata", [13]),
+]
+
+
+def feeds(model_path, kind):
+    model = onnx.load(model_path)
+    inits = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in inits]
+    if kind == "arange":
+        assert len(inputs) == 1, model_path
+        dims = [d.dim_value if d.HasField("dim_value") else 1 for d in inputs[0].type.tensor_type.shape.dim]
+        n = int(np.prod(dims))
+        return {inputs[0].name: (np.arange(n, dtype=np.float64) / n).astype(np.float32).reshape(dims)}
+    folder = os.path.join(os.path.dirname(model_path), "test_data_set_0")
+    out = {}
+    for k, i in enumerate(inputs):
+        t = onnx.TensorProto()
+        with open(os.path.join(folder, f"input_{k}.pb"), "rb") as f:
+            t.ParseFromString(f.read())
+        out[i.name] = onnx.numpy_helper.to_array(t)
+    return out
+
+
+def run_ort(path, inputs):
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    s = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    return [(o.name, v) for o, v in zip(s.get_outputs(), s.run(None, inputs))]
+
+
+def check(loupe, case_id, rel, kind, opset, tmp, write):
+    src = os.path.normpath(os.path.join(ROOT, rel))
+    out = os.path.join(tmp, f"{case_id}-opset{opset}.onnx")
+    r = subprocess.run([loupe, "convert", src, out, "--opset", str(opset), "--force"], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"loupe convert failed: {r.stderr.strip()}")
+    onnx.checker.check_model(out, full_check=True)
+    model = onnx.load(out)
+    assert model.opset_import[0].version == opset and model.producer_name == "loupe"
+    for n in model.graph.node:
+        assert not any(a.name.startswith("loupe.") for a in n.attribute), n.name
+    inputs = feeds(src, kind)
+    exported = run_ort(out, inputs)
+    try:
+        reference = [v for _, v in run_ort(src, inputs)]
+    except Exception:  # opset-6 files onnxruntime no longer opens: use the expected outputs
+        folder = os.path.join(os.path.dirname(src), "test_data_set_0")
+        reference = []
+        for k in range(len(exported)):
+            t = onnx.TensorProto()
+            with open(os.path.join(folder, f"output_{k}.pb"), "rb") as f:
+                t.ParseFromString(f.read())
+            reference.append(onnx.numpy_helper.to_array(t))
+    worst = 0.0
+    for (_, got), want in zip(exported, reference):
+        assert got.shape == want.shape, (got.shape, want.shape)
+        if got.size:
+            worst = max(worst, float(np.max(np.abs(got.astype(np.float64) - want.astype(np.float64)))))
+    digest = hashlib.sha256(open(out, "rb").read()).hexdigest()
+    size = os.path.getsize(out)
+    entry = None
+    if write:
+        folder = f"{case_id}-opset{opset}"
+        os.makedirs(os.path.join(FIXTURES, folder), exist_ok=True)
+        outputs = []
+        for k, (name, value) in enumerate(exported):
+            fname = f"output_{k}.npy"
+            np.save(os.path.join(FIXTURES, folder, fname), value)
+            outputs.append({"name": name, "file": f"{folder}/{fname}"})
+        entry = {"id": case_id, "model": rel, "opset": opset, "input": kind, "sha256": digest,
+                 "bytes": size, "outputs": outputs}
+    print(f"ok  {case_id:34s} opset {opset}: {size:>10d} bytes, checker full_check passed, "
+          f"max |export - source| in onnxruntime {worst:.2e}")
+    return entry, worst
+
+
+def main():
+    ort.set_default_logger_severity(3)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--loupe", default=os.path.join(ROOT, ".build", "release", "loupe"))
+    p.add_argument("--all-light", action="store_true")
+    args = p.parse_args()
+    tmp = tempfile.mkdtemp(prefix="loupe-export-")
+    try:
+        if os.path.isdir(FIXTURES):
+            shutil.rmtree(FIXTURES)
+        os.makedirs(FIXTURES)
+        manifest, failures = [], []
+        for case_id, rel, kind, opsets in CASES:
+            for opset in opsets:
+                try:
+                    entry, worst = check(args.loupe, case_id, rel, kind, opset, tmp, True)
+                    if worst > 1e-4:
+                        failures.append(f"{case_id} opset {opset}: export differs from source by {worst:.2e}")
+                    manifest.append(entry)
+                except Exception as e:  # report every case, then fail
+                    failures.append(f"{case_id} opset {opset}: {e}")
+                    print(f"FAIL {case_id} opset {opset}: {e}")
+                finally:
+                    for f in os.listdir(tmp):
+                        os.remove(os.path.join(tmp, f))
+        if args.all_light:
+            for name in ["bvlc_alexnet", "densenet121", "inception_v1", "inception_v2", "resnet50",
+                         "shufflenet", "squeezenet", "vgg19", "zfnet512"]:
+                try:
+                    check(args.loupe, f"light-{name}", LIGHT.format(name), "arange", 13, tmp, False)
+                except Exception as e:
+                    failures.append(f"light-{name}: {e}")
+                    print(f"FAIL light-{name}: {e}")
+                finally:
+                    for f in os.listdir(tmp):
+                        os.remove(os.path.join(tmp, f))
+        with open(os.path.join(FIXTURES, "manifest.json"), "w") as f:
+            json.dump({"made_by": "Scripts/check-onnx-export.py", "onnx": onnx.__version__,
+                       "onnxruntime": ort.__version__, "cases": manifest}, f, indent=1)
+            f.write("\n")
+        print(f"{len(manifest)} exports written to {os.path.relpath(FIXTURES, ROOT)}; {len(failures)} failures")
+        for m in failures:
+            print("  " + m)
+        sys.exit(1 if failures else 0)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+import Foundation
+import LoupeFormats
+import LoupeTensor
+import XCTest
+
+/// `loupe convert` run as a user would, on the bundled sample model.
+final class ConvertCLITests: XCTestCase {
+    static let model = CLITests.model
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    func loupe(_ args: [String]) throws -> Result {
+        let p = Process()
+        p.executableURL = CLITests.binary
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    func tempDir() throws -> URL {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-convert-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: d) }
+        return d
+    }
+
+    func testConvertWritesAnEquivalentModelAtTheRequestedOpset() throws {
+        let out = try tempDir().appendingPathComponent("tiny-17.onnx").path
+        let r = try loupe(["convert", Self.model, out, "--opset", "17"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("opset 17, 11 nodes, 23909 parameters"), r.stdout)
+        let source = try ONNXImporter.load(path: Self.model)
+        let back = try ONNXImporter.load(path: out)
+        XCTAssertEqual(back.opset, 17)
+        XCTAssertEqual(back.nodes.map(\.name), source.nodes.map(\.name))
+        XCTAssertEqual(back.inputs.map(\.name), source.inputs.map(\.name))
+        XCTAssertEqual(back.outputs.map(\.name), source.outputs.map(\.name))
+        // Same input, same bytes.
+        let again = try tempDir().appendingPathComponent("again.onnx").path
+        XCTAssertEqual(try loupe(["convert", Self.model, again, "--opset", "17"]).status, 0)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: out)), try Data(contentsOf: URL(fileURLWithPath: again)))
+    }
+
+    func testConvertRefusesToOverwriteWithoutForce() throws {
+        let out = try tempDir().appendingPathComponent("taken.onnx")
+        try Data("mine".utf8).write(to: out)
+        let r = try loupe(["convert", Self.model, out.path])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("loupe: error: \(out.path) exists; pass --force to overwrite it"), r.stderr)
+        XCTAssertEqual(try String(contentsOf: out, encoding: .utf8), "mine")
+        let forced = try loupe(["convert", Self.model, out.path, "--force"])
+        XCTAssertEqual(forced.status, 0, forced.stderr)
+        XCTAssertEqual(try ONNXImporter.load(path: out.path).opset, 13)
+    }
+
+    func testConvertErrors() throws {
+        let dir = try tempDir()
+        let opset = try loupe(["convert", Self.model, dir.appendingPathComponent("a.onnx").path, "--opset", "12"])
+        XCTAssertNotEqual(opset.status, 0)
+        XCTAssertTrue(opset.stderr.contains("--opset must be between 13 and 21, got 12"), opset.stderr)
+        let ext = try loupe(["convert", Self.model, dir.appendingPathComponent("a.txt").path])
+        XCTAssertNotEqual(ext.status, 0)
+        XCTAssertTrue(ext.stderr.contains("must end in .onnx"), ext.stderr)
+        let folder = try loupe(["convert", Self.model, "/nonexistent-loupe-folder/a.onnx"])
+        XCTAssertEqual(folder.status, 1)
+        XCTAssertTrue(folder.stderr.contains("/nonexistent-loupe-folder does not exist"), folder.stderr)
+        let missing = try loupe(["convert", dir.appendingPathComponent("none.onnx").path, dir.appendingPathComponent("b.onnx").path])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.stderr.contains("no such file"), missing.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("b.onnx").path))
+    }
+
+    func testHelpAndProducerVersion() throws {
+        let help = try loupe(["convert", "--help"])
+        XCTAssertEqual(help.status, 0)
+        XCTAssertTrue(help.stdout.contains("loupe convert model.onnx model-opset17.onnx --opset 17"), help.stdout)
+        let version = try loupe(["--version"])
+        XCTAssertEqual(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines), ONNXExporter.producerVersion)
+    }
+}
