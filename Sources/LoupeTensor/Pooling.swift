@@ -51,33 +51,50 @@ public func pool2d(_ kind: PoolKind, x: UnsafePointer<Float>, planes: Int, _ g: 
     let rw = tapRanges(outCount: oW, inCount: W, kernel: g.kernel[1], stride: sW, dilation: dW, padBegin: pL, padEnd: g.padsEnd[1])
     rh.lo.withUnsafeBufferPointer { hLo in rh.hi.withUnsafeBufferPointer { hHi in rh.padded.withUnsafeBufferPointer { hPad in
     rw.lo.withUnsafeBufferPointer { wLo in rw.hi.withUnsafeBufferPointer { wHi in rw.padded.withUnsafeBufferPointer { wPad in
+        // Plain pointers in locals and the kind switched outside the loops: buffer pointers
+        // captured by the closure were reloaded on every element.
+        let hLo = hLo.baseAddress!, hHi = hHi.baseAddress!, hPad = hPad.baseAddress!
+        let wLo = wLo.baseAddress!, wHi = wHi.baseAddress!, wPad = wPad.baseAddress!
         parallelFor(planes) { pl in
             let xin = x + pl * H * W
             let out = y + pl * oH * oW
+            let colMax = UnsafeMutablePointer<Float>.allocate(capacity: kind == .max ? W : 0)
+            defer { colMax.deallocate() }
             for oh in 0..<oH {
                 let hs = oh * sH - pT
                 let orow = out + oh * oW
-                for ow in 0..<oW {
-                    let ws = ow * sW - pL
-                    switch kind {
-                    case .max:
+                let kh0 = hLo[oh], kh1 = hHi[oh]
+                switch kind {
+                case .max:
+                    // Separable: the maximum down the window's rows for every input column
+                    // (contiguous, vectorises), then across each window's columns.
+                    colMax.update(repeating: -Float.infinity, count: W)
+                    for kh in kh0..<kh1 {
+                        let row = xin + (hs + kh * dH) * W
+                        for c in 0..<W { colMax[c] = Swift.max(colMax[c], row[c]) }
+                    }
+                    for ow in 0..<oW {
+                        let t = colMax + (ow * sW - pL)
                         var m = -Float.infinity
-                        for kh in hLo[oh]..<hHi[oh] {
-                            let row = xin + (hs + kh * dH) * W + ws
-                            for kw in wLo[ow]..<wHi[ow] { m = Swift.max(m, row[kw * dW]) }
-                        }
+                        for kw in wLo[ow]..<wHi[ow] { m = Swift.max(m, t[kw * dW]) }
                         orow[ow] = m
-                    case .average(let includePad):
+                    }
+                case .average(let includePad):
+                    for ow in 0..<oW {
+                        let ws = ow * sW - pL
                         var s: Float = 0
-                        for kh in hLo[oh]..<hHi[oh] {
+                        for kh in kh0..<kh1 {
                             let row = xin + (hs + kh * dH) * W + ws
                             for kw in wLo[ow]..<wHi[ow] { s += row[kw * dW] }
                         }
-                        let n = includePad ? hPad[oh] * wPad[ow] : (hHi[oh] - hLo[oh]) * (wHi[ow] - wLo[ow])
+                        let n = includePad ? hPad[oh] * wPad[ow] : (kh1 - kh0) * (wHi[ow] - wLo[ow])
                         orow[ow] = s / Float(n)
-                    case .lp(let p):
+                    }
+                case .lp(let p):
+                    for ow in 0..<oW {
+                        let ws = ow * sW - pL
                         var s: Float = 0
-                        for kh in hLo[oh]..<hHi[oh] {
+                        for kh in kh0..<kh1 {
                             let row = xin + (hs + kh * dH) * W + ws
                             for kw in wLo[ow]..<wHi[ow] {
                                 let v = abs(row[kw * dW])
