@@ -83,7 +83,10 @@ def functional_k3():
     b = L.Cropping2D(((2, 1), (1, 0)))(b)
     b = L.DepthwiseConv2D(3, depth_multiplier=2, padding="same", strides=2, name="dw")(b)
     b = L.SeparableConv2D(6, 3, padding="same", activation="swish", name="sep")(b)
-    c = L.AveragePooling2D(3, strides=2, padding="same")(a)
+    # Symmetric `same` padding here: with padding split unevenly, Keras's torch backend pads
+    # with zeros that enter the average (TensorFlow excludes them, as Loupe does; the
+    # Keras 2 model below checks that case).
+    c = L.MaxPooling2D(2)(L.AveragePooling2D(3, strides=1, padding="same")(a))
     d = L.MaxPooling2D(2)(a)
     shared = L.Conv2D(6, 1, name="shared_conv")
     s1, s2 = shared(c), shared(d)
@@ -154,7 +157,7 @@ def functional_k2():
     a = L.BatchNormalization()(a)
     b = L.DepthwiseConv2D(3, padding="same", strides=2)(a)
     b = L.SeparableConv2D(6, 3, padding="same", activation="elu")(b)
-    c = L.MaxPooling2D(2)(a)
+    c = L.AveragePooling2D(3, strides=2, padding="same")(a)  # padding split 0/1
     c = L.LeakyReLU(alpha=0.2)(c)
     m = L.Concatenate()([L.Add()([b, c]), L.Multiply()([b, c])])
     m = L.Conv2D(4, 3, activation="hard_sigmoid", name="hs")(m)

@@ -31,6 +31,7 @@ final class KerasImportTests: XCTestCase {
                 let err = i == 0 ? abs(a - b) : abs(a - b) / (1 + abs(b))
                 worst = max(worst, err.isNaN ? .infinity : err)
             }
+            print("keras numerics: \(model) output \(i) \(describe(got.shape)) worst error \(worst)")
             XCTAssertLessThanOrEqual(worst, i == 0 ? 1e-5 : 1e-4, "\(model) output \(i) (\(g.outputs[i].name))", file: file, line: line)
         }
         return g

@@ -55,6 +55,11 @@ struct LegacyKerasWeights: KerasWeightSource {
         }
         var candidates = listed.filter { let p = parts($0); return p.count >= 2 && p[p.count - 2] == leaf }
         if candidates.isEmpty && path.parts.count == 1 { candidates = listed }
+        // Names differ between versions (Keras 3 calls DepthwiseConv2D's kernel `kernel`):
+        // when the names do not all match but the count does, Keras's order decides.
+        if !names.allSatisfy({ want in candidates.contains { parts($0).last == want } }) && candidates.count == names.count {
+            return try candidates.map { try file.tensor("\(group)/\($0)") }
+        }
         return try names.map { want in
             guard let w = candidates.first(where: { parts($0).last == want }) else {
                 throw LoupeError.invalid("\(file.name): layer '\(path.description)' (\(className)) has no weight '\(want)' (the file lists: \(listed.joined(separator: ", ")))")
