@@ -18,7 +18,7 @@ struct Bench: ParsableCommand {
               loupe bench resnet50.onnx --batch 1 --runs 20 --threads 2 --json
             """)
 
-    @Argument(help: "The model file (.onnx).")
+    @Argument(help: "The model file (.onnx, .h5 or .keras).")
     var model: String
 
     @Option(help: "Batch size (replaces the first dimension of the input).")

@@ -22,7 +22,7 @@ struct Convert: ParsableCommand {
               loupe convert old-opset9.onnx clean.onnx --force
             """)
 
-    @Argument(help: "The model file to read (.onnx).")
+    @Argument(help: "The model file to read (.onnx, .h5 or .keras).")
     var model: String
 
     @Argument(help: "The ONNX file to write (must end in .onnx).")

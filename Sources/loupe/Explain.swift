@@ -27,7 +27,7 @@ struct Explain: ParsableCommand {
               loupe explain model.onnx cat.jpg --method activations --layer /layer1/layer1.0/relu/Relu --channels 0,5,9
             """)
 
-    @Argument(help: "The model file (.onnx).")
+    @Argument(help: "The model file (.onnx, .h5 or .keras).")
     var model: String
 
     @Argument(help: "Images to explain (PNG or JPEG).")
@@ -116,7 +116,8 @@ struct Explain: ParsableCommand {
     func run() throws {
         global.apply()
         try runReportingErrors {
-            let g = try loadModel(model, config: global.config)
+            // Keras models take NHWC images; the techniques work on NCHW inputs.
+            let g = try loadModel(model, config: global.config).withNCHWImageInput()
             let m: ExplainableModel
             do { m = try ExplainableModel(graph: g) } catch let e as LoupeError { throw e.context(model) }
             let labelList = try labels.map(readLabels) ?? []

@@ -19,7 +19,7 @@ struct Filters: ParsableCommand {
               loupe filters model.onnx --layer /layer1/layer1.0/conv1/Conv -o l1.png --save-npy w.npy
             """)
 
-    @Argument(help: "The model file (.onnx).")
+    @Argument(help: "The model file (.onnx, .h5 or .keras).")
     var model: String
 
     @Option(help: "A Conv node by name (as `loupe inspect` lists it) or by its output tensor name. Default: the first Conv.")

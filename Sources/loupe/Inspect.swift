@@ -18,7 +18,7 @@ struct Inspect: ParsableCommand {
               loupe inspect model.onnx --input-shape input=8x3x224x224 --json
             """)
 
-    @Argument(help: "The model file (.onnx).")
+    @Argument(help: "The model file (.onnx, .h5 or .keras).")
     var model: String
 
     @Flag(help: "Print a JSON document (see Schemas/inspect.schema.json) instead of a table.")
@@ -59,16 +59,19 @@ struct Inspect: ParsableCommand {
         for (n, t) in zip(s.inputNames, s.inputs) { print("input:  \(n) \(t)") }
         for (n, t) in zip(s.outputNames, s.outputs) { print("output: \(n) \(t)") }
         print("")
+        // Keras models: the layer class each node came from (see KerasGraphBuilder).
+        let classes = kerasClasses(g)
         let rows = s.nodes.map { n in
-            [n.name, n.opType, n.outputTypes.map { describe($0.shape) }.joined(separator: " "),
+            [n.name, n.opType] + (classes.isEmpty ? [] : [classes[n.name] ?? ""]) +
+            [n.outputTypes.map { describe($0.shape) }.joined(separator: " "),
              n.parameters == 0 ? "" : grouped(n.parameters), n.macs == 0 ? "" : grouped(n.macs)]
         }
-        let header = ["node", "op", "output shape", "params", "MACs"]
-        let widths = (0..<5).map { c in min(60, ([header] + rows).map { $0[c].count }.max() ?? 0) }
+        let header = ["node", "op"] + (classes.isEmpty ? [] : ["keras class"]) + ["output shape", "params", "MACs"]
+        let widths = header.indices.map { c in min(60, ([header] + rows).map { $0[c].count }.max() ?? 0) }
         func line(_ r: [String]) -> String {
             r.enumerated().map { c, v in
                 let v = v.count > widths[c] ? "…" + v.suffix(widths[c] - 1) : v
-                return c >= 3 ? String(repeating: " ", count: widths[c] - v.count) + v : v.padding(toLength: widths[c], withPad: " ", startingAt: 0)
+                return c >= header.count - 2 ? String(repeating: " ", count: widths[c] - v.count) + v : v.padding(toLength: widths[c], withPad: " ", startingAt: 0)
             }.joined(separator: "  ")
         }
         print(line(header))
@@ -79,6 +82,15 @@ struct Inspect: ParsableCommand {
         print("parameters: \(grouped(s.parameters))")
         print("MACs: \(grouped(s.macs)) (\(String(format: "%.2f", Double(s.macs) / 1e9)) G)")
     }
+}
+
+/// Node name → Keras layer class, from the `loupe.keras_class` attribute the Keras importer sets.
+func kerasClasses(_ g: Graph) -> [String: String] {
+    var m: [String: String] = [:]
+    for n in g.nodes {
+        if case .string(let c)? = n.attributes["loupe.keras_class"] { m[n.name] = c }
+    }
+    return m
 }
 
 func grouped(_ n: Int) -> String {
@@ -106,6 +118,8 @@ struct InspectDocument: Encodable {
         var output_shapes: [[Int]]
         var parameters: Int
         var macs: Int
+        /// The Keras layer class, for models imported from Keras.
+        var keras_class: String?
     }
     var model: String
     var opset: Int
@@ -122,9 +136,11 @@ struct InspectDocument: Encodable {
         producer = graph.metadata["producer"] ?? ""
         inputs = zip(s.inputNames, s.inputs).map { Value(name: $0, shape: $1.shape, dtype: $1.dtype.name) }
         outputs = zip(s.outputNames, s.outputs).map { Value(name: $0, shape: $1.shape, dtype: $1.dtype.name) }
+        let classes = kerasClasses(graph)
         nodes = s.nodes.map {
             NodeRow(name: $0.name, op: $0.opType, inputs: $0.inputs, outputs: $0.outputs,
-                    output_shapes: $0.outputTypes.map(\.shape), parameters: $0.parameters, macs: $0.macs)
+                    output_shapes: $0.outputTypes.map(\.shape), parameters: $0.parameters, macs: $0.macs,
+                    keras_class: classes[$0.name])
         }
         parameters = s.parameters
         macs = s.macs

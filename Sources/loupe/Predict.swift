@@ -19,7 +19,7 @@ struct Predict: ParsableCommand {
               loupe predict model.onnx --input-npy x.npy --json
             """)
 
-    @Argument(help: "The model file (.onnx).")
+    @Argument(help: "The model file (.onnx, .h5 or .keras).")
     var model: String
 
     @Argument(help: "Images to classify (PNG or JPEG).")

@@ -17,7 +17,7 @@ struct Run: ParsableCommand {
               loupe run model.onnx --input input=x.npy --output-dir out/
             """)
 
-    @Argument(help: "The model file (.onnx).")
+    @Argument(help: "The model file (.onnx, .h5 or .keras).")
     var model: String
 
     @Option(name: .customLong("input"), help: "A graph input as NAME=FILE (.npy or .pb). Repeat for several inputs.")

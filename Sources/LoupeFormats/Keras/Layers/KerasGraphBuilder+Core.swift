@@ -22,23 +22,31 @@ extension KerasGraphBuilder {
         }
     }
 
-    /// Flatten in Keras order (channels-last: H, W, C); `channels_first` moves the channel axis last first.
+    /// `[N, C, H, W]` → `[N, H·W, C]`: the element order of a flattened channels-last tensor,
+    /// reached through rank-3 tensors only (a 4-D NHWC intermediate would look like a
+    /// spatial layer to Grad-CAM's layer search).
+    private func channelsLastRows(_ x: KerasValue, _ call: KerasLayerCall) -> String {
+        let r = emit("Reshape", [x.name, ints([0, 0, -1], call.sub("rows_shape"))], name: call.sub("rows"))
+        return emit("Transpose", [r], name: call.sub("to_channels_last"), ["perm": .ints([0, 2, 1])])
+    }
+
+    /// Flatten in Keras order (channels-last: H, W, C). With `data_format = channels_first`
+    /// Keras moves the channel axis last first, which gives the same order.
     func flatten(_ call: KerasLayerCall) throws -> KerasValue {
-        var x = kerasOrder(try single(call))
-        if !(try channelsLast(call)), x.rank > 2 {
-            let perm = [0] + Array(2..<x.rank) + [1]
-            x = KerasValue(name: emit("Transpose", [x.name], name: call.sub("to_channels_last"), ["perm": .ints(perm)]), rank: x.rank)
-        }
-        return KerasValue(name: emit("Flatten", [x.name], name: call.nodeName, ["axis": .int(1)]), rank: 2)
+        let x = try single(call)
+        let last = try channelsLast(call)
+        let input = x.nchw || (!last && x.rank > 2) ? channelsLastRows(x, call) : x.name
+        return KerasValue(name: emit("Flatten", [input], name: call.nodeName, ["axis": .int(1)]), rank: 2)
     }
 
     func reshape(_ call: KerasLayerCall) throws -> KerasValue {
-        let x = kerasOrder(try single(call))
+        let x = try single(call)
         guard let target = call.config["target_shape"] as? [NSNumber] else {
             throw LoupeError.invalid("\(file): \(call.label) has no target_shape")
         }
+        let input = x.nchw ? channelsLastRows(x, call) : x.name
         let shape = ints([0] + target.map(\.intValue), call.sub("shape"))
-        return KerasValue(name: emit("Reshape", [x.name, shape], name: call.nodeName), rank: target.count + 1)
+        return KerasValue(name: emit("Reshape", [input, shape], name: call.nodeName), rank: target.count + 1)
     }
 
     /// Permute(dims): dims are 1-based and leave the batch axis in place.
