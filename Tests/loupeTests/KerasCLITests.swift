@@ -1,0 +1,59 @@
+import Foundation
+import XCTest
+
+/// The built `loupe` binary on the Keras fixtures of Tests/LoupeFormatsTests/Fixtures/keras
+/// (Scripts/make-keras-fixtures.py): inspect, predict and explain on `.h5` and `.keras` files.
+final class KerasCLITests: XCTestCase {
+    static let keras = CLITests.root.appendingPathComponent("Tests/LoupeFormatsTests/Fixtures/keras")
+    static let image = CLITests.images.appendingPathComponent("disc.png").path
+
+    private func model(_ name: String) -> String { Self.keras.appendingPathComponent(name).path }
+
+    private func loupe(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let p = Process()
+        p.executableURL = CLITests.binary
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    func testInspectShowsKerasLayersAndClasses() throws {
+        let r = try loupe(["inspect", model("k3_functional.h5")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for part in ["keras class", "conv_a/conv", "DepthwiseConv2D", "SeparableConv2D", "shared_conv/1", "input:  image float32[1, 16, 16, 3]"] {
+            XCTAssertTrue(r.stdout.contains(part), "missing '\(part)' in:\n\(r.stdout)")
+        }
+    }
+
+    func testPredictOnKerasArchive() throws {
+        let r = try loupe(["predict", model("k3_sequential.keras"), Self.image])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout.split(separator: "\n").filter { $0.contains("%") }.count, 5, r.stdout)
+    }
+
+    func testExplainAtANamedKerasLayer() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-keras-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("gc.png").path
+        let r = try loupe(["explain", model("k3_functional.h5"), Self.image, "--method", "grad-cam", "--layer", "conv_a", "-o", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("at conv_a"), r.stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out))
+    }
+
+    func testWeightsOnlyFileNeedsConfig() throws {
+        let bad = try loupe(["inspect", model("k2_weights_only.h5")])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains("loupe: error:") && bad.stderr.contains("--config"), bad.stderr)
+        let good = try loupe(["inspect", model("k2_weights_only.h5"), "--config", model("k2_config.json")])
+        XCTAssertEqual(good.status, 0, good.stderr)
+        XCTAssertTrue(good.stdout.contains("conv2d_1"), good.stdout)
+    }
+}
