@@ -25,6 +25,7 @@ public enum CAMHead {
     public static func readyTail(_ graph: Graph) throws -> String? {
         var g = graph
         try g.sortTopologically()
+        try g.foldConstants()  // weights computed by constant nodes (ConstantOfShape, ...) become initializers
         let producer = g.producers()
         func node(_ t: String) -> Node? { producer[t].map { g.nodes[$0] } }
         func skipReshapes(_ t: String) -> String {
@@ -66,7 +67,8 @@ public enum CAMHead {
 
     /// The last spatial feature map the class scores are computed from: walking back from the
     /// scores along each node's first non-constant input, the first tensor of shape
-    /// [N, K, h, w] with h·w > 1.
+    /// [N, K, h, w] with h·w > 1, then back through any pooling (MaxPool, AveragePool, LpPool)
+    /// that produced it, to the last convolution block's output.
     public static func featureTensor(_ graph: Graph) throws -> String {
         var g = graph
         try g.sortTopologically()
@@ -74,8 +76,21 @@ public enum CAMHead {
         let producer = g.producers()
         var t = try scores(g).logits
         var seen = Set<String>()
+        func isSpatial(_ t: String) -> Bool {
+            guard let ty = types[t], ty.shape.count == 4 else { return false }
+            return ty.shape[2] * ty.shape[3] > 1
+        }
         while let pi = producer[t], seen.insert(t).inserted {
-            if let ty = types[t], ty.shape.count == 4, ty.shape[2] * ty.shape[3] > 1, t != (try scores(g).logits) { return t }
+            if isSpatial(t) {
+                // Trailing pooling belongs to the head, as in Zhou et al. (conv5_3 without pool5):
+                // keep the last convolution block's full-resolution map.
+                var f = t
+                while let p = producer[f], ["MaxPool", "AveragePool", "LpPool", "Dropout", "Identity"].contains(g.nodes[p].opType),
+                      isSpatial(g.nodes[p].inputs[0]) {
+                    f = g.nodes[p].inputs[0]
+                }
+                return f
+            }
             guard let next = g.nodes[pi].inputs.first(where: { !$0.isEmpty && g.initializers[$0] == nil && types[$0].map { !$0.dtype.isFloatingPoint } != true }) else { break }
             t = next
         }

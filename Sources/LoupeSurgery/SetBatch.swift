@@ -35,14 +35,14 @@ public enum SetBatch {
         let producer = g.producers()
         for (i, n) in g.nodes.enumerated() where n.opType == "Reshape" && n.inputs.count >= 2 {
             guard let data = old[n.inputs[0]], data.shape.first == oldBatch else { continue }
-            var target: Tensor
-            var fromConstant: Int? = nil
+            // The target: an initializer, or a Constant node's value (the rewrite adds an
+            // initializer either way; an unused Constant is pruned below).
+            let target: Tensor
             if let t = g.initializers[n.inputs[1]] {
                 target = t
             } else if let p = producer[n.inputs[1]], g.nodes[p].opType == "Constant",
                       case .tensor(let t)? = g.nodes[p].attributes["value"] {
                 target = t
-                fromConstant = p
             } else { continue }
             guard !target.isFloat, target.rank == 1, target.count >= 1, target.ints[0] == Int64(oldBatch) else { continue }
             let allowZero = (try? Attributes(n.attributes, owner: n.label).int("allowzero", 0)) ?? 0
@@ -52,12 +52,7 @@ public enum SetBatch {
             }
             let name = g.freshName(n.inputs[1] + "_batch", taken: taken)
             taken.insert(name)
-            if let p = fromConstant {
-                _ = p
-                g.initializers[name] = Tensor(shape: [v.count], ints: v, dtype: target.dtype)
-            } else {
-                g.initializers[name] = Tensor(shape: [v.count], ints: v, dtype: target.dtype)
-            }
+            g.initializers[name] = Tensor(shape: [v.count], ints: v, dtype: target.dtype)
             g.nodes[i].inputs[1] = name
             rewritten.append(n.name)
         }
