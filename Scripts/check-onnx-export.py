@@ -75,6 +75,75 @@ CASES = [
     ("batchnorm_example", CASE.format("onnx-node/test_batchnorm_example"), "testdata", [13]),
 ]
 
+SOURCES = "Tests/LoupeFormatsTests/Fixtures/export/sources/{}.onnx"
+
+
+def make_sources():
+    """Small hand-made models at old and new opsets for the rewrites the conformance files
+    do not reach (written once here, committed, re-exported by the Swift test)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    def save(name, opset, nodes, inputs, outputs, inits=()):
+        graph = helper.make_graph(nodes, name, inputs, outputs, list(inits))
+        model = helper.make_model(graph, opset_imports=[helper.make_operatorsetid("", opset)],
+                                  producer_name="check-onnx-export")
+        model.ir_version = 7 if opset >= 13 else (4 if opset >= 9 else 3)
+        if opset >= 19:
+            model.ir_version = 9
+        onnx.checker.check_model(model) if False else None  # outputs declare no shape; onnxruntime checks them
+        path = os.path.join(ROOT, SOURCES.format(name))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        onnx.save(model, path)
+        return name
+
+    f = TensorProto.FLOAT
+    x = lambda *shape: helper.make_tensor_value_info("x", f, list(shape))
+    y = lambda name="y", t=f: helper.make_tensor_value_info(name, t, None)
+    const = lambda name, a: numpy_helper.from_array(np.asarray(a), name)
+    made = []
+    made.append(save("upsample9_nearest", 9, [helper.make_node("Upsample", ["x", "s"], ["y"], "up", mode="nearest")],
+                     [x(1, 2, 3, 4)], [y()], [const("s", np.array([1, 1, 2, 3], np.float32))]))
+    made.append(save("upsample7_linear", 7, [helper.make_node("Upsample", ["x"], ["y"], "up", mode="linear", scales=[1.0, 1.0, 2.0, 2.0])],
+                     [x(1, 2, 3, 4)], [y()]))
+    made.append(save("resize10_nearest_down", 10, [helper.make_node("Resize", ["x", "s"], ["y"], "down", mode="nearest")],
+                     [x(1, 1, 6, 8)], [y()], [const("s", np.array([1, 1, 0.5, 0.5], np.float32))]))
+    made.append(save("resize10_linear", 10, [helper.make_node("Resize", ["x", "s"], ["y"], "up", mode="linear")],
+                     [x(1, 2, 3, 4)], [y()], [const("s", np.array([1, 1, 2, 2], np.float32))]))
+    made.append(save("resize19_cubic", 19, [helper.make_node("Resize", ["x", "", "s"], ["y"], "up", mode="cubic",
+                                                              coordinate_transformation_mode="half_pixel")],
+                     [x(1, 2, 4, 5)], [y()], [const("s", np.array([1, 1, 1.5, 2], np.float32))]))
+    made.append(save("softmax11_axis1", 11, [helper.make_node("Softmax", ["x"], ["y"], "sm", axis=1),
+                                             helper.make_node("LogSoftmax", ["x"], ["z"], "lsm", axis=2)],
+                     [x(2, 3, 4)], [y(), y("z")]))
+    made.append(save("reduce11_slice9_squeeze", 11, [
+        helper.make_node("ReduceMax", ["x"], ["m"], "max", axes=[1], keepdims=1),
+        helper.make_node("Squeeze", ["m"], ["s"], "squeeze", axes=[-2]),
+        helper.make_node("ReduceSum", ["x"], ["t"], "sum", axes=[2], keepdims=0),
+        helper.make_node("Unsqueeze", ["t"], ["u"], "unsqueeze", axes=[0]),
+        helper.make_node("Split", ["x"], ["a", "b"], "split", axis=2, split=[1, 3]),
+        helper.make_node("Clip", ["b", "", "cmax"], ["c"], "clip"),
+        helper.make_node("Pad", ["c", "pads"], ["y"], "pad", mode="reflect")],
+        [x(2, 3, 4)], [y("s"), y("u"), y("a"), y()],
+        [const("pads", np.array([0, 0, 1, 0, 0, 1], np.int64)), const("cmax", np.array(0.5, np.float32))]))
+    made.append(save("slice9_dropout9", 9, [
+        helper.make_node("Slice", ["x"], ["s"], "slice", starts=[1, 0], ends=[3, -1], axes=[1, 2]),
+        helper.make_node("Dropout", ["s"], ["d", "mask"], "dropout", ratio=0.3),
+        helper.make_node("Clip", ["d"], ["y"], "clip", min=0.1),
+        helper.make_node("Pad", ["x"], ["p"], "pad", pads=[0, 1, 0, 0, 1, 2], value=1.5),
+        helper.make_node("BatchNormalization", ["x", "g", "b", "mu", "var"], ["bn"], "bn", epsilon=1e-3)],
+        [x(2, 3, 4)], [y(), y("p"), y("bn")],
+        [const("g", np.array([1, 2, 0.5], np.float32)), const("b", np.array([0, 0.1, -1], np.float32)),
+         const("mu", np.array([0.5, 0.2, 0], np.float32)), const("var", np.array([1, 4, 0.25], np.float32))]))
+    made.append(save("opset18_to_attributes", 18, [
+        helper.make_node("ReduceMean", ["x", "axes"], ["m"], "mean", keepdims=0),
+        helper.make_node("Pad", ["x", "pads", "v"], ["p"], "pad", mode="constant"),
+        helper.make_node("Split", ["p"], ["a", "b", "c"], "split", axis=2, num_outputs=3)],
+        [x(2, 3, 4)], [y("m"), y("a"), y("b"), y("c")],
+        [const("axes", np.array([1], np.int64)), const("pads", np.array([0, 0, 0, 0, 0, 3], np.int64)),
+         const("v", np.array(2.0, np.float32))]))
+    return made
+
+
 
 def feeds(model_path, kind):
     model = onnx.load(model_path)
@@ -160,7 +229,8 @@ def main():
             shutil.rmtree(FIXTURES)
         os.makedirs(FIXTURES)
         manifest, failures = [], []
-        for case_id, rel, kind, opsets in CASES:
+        cases = CASES + [(name, SOURCES.format(name), "arange", [13, 18, 21]) for name in make_sources()]
+        for case_id, rel, kind, opsets in cases:
             for opset in opsets:
                 try:
                     entry, worst = check(args.loupe, case_id, rel, kind, opset, tmp, True)

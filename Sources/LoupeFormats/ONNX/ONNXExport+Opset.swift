@@ -45,6 +45,13 @@ struct OpsetRewriter {
         for o in graph.outputs { taken.insert(o.name); readers[o.name, default: 0] += 1 }
         for i in graph.inputs { taken.insert(i.name) }
         for k in graph.initializers.keys { taken.insert(k) }
+        // The checker wants a shape on every graph output: an output declared without one
+        // gets its inferred rank (dimensions left unnamed) and element type.
+        for (k, o) in graph.outputs.enumerated() where o.dims == nil {
+            guard let t = types()?[o.name] else { continue }
+            graph.outputs[k].dims = [Dim](repeating: .symbol(""), count: t.shape.count)
+            graph.outputs[k].dtype = t.dtype
+        }
         for n in graph.nodes {
             var node = n
             do {
