@@ -114,10 +114,13 @@ def functional_k3():
     ], name="block")
     y = block(y)
     y = L.Dropout(0.5, name="features")(y)
+    dense4d = L.Dense(3, name="dense_4d")(y)  # Dense on the last axis of an image
+    nobias = L.Conv2D(2, 1, use_bias=False, name="conv_nobias")(y)
     r = L.Flatten()(L.Permute((2, 1))(L.Reshape((36, 8))(y)))
     z = L.Concatenate()([L.GlobalAveragePooling2D()(y), L.GlobalMaxPooling2D()(y),
                          L.Flatten()(L.GlobalAveragePooling2D(keepdims=True)(y)), r,
-                         L.GlobalAveragePooling2D()(acts)])
+                         L.GlobalAveragePooling2D()(acts), L.GlobalAveragePooling2D()(dense4d),
+                         L.GlobalMaxPooling2D()(nobias)])
     z = L.Dense(16, activation="tanh")(z)
     probs = L.Softmax(name="probs")(L.Dense(10, name="logits")(z))
     return keras.Model(inp, [probs, y, acts], name="k3_functional")
@@ -160,12 +163,24 @@ def functional_k2():
     c = L.AveragePooling2D(3, strides=2, padding="same")(a)  # padding split 0/1
     c = L.LeakyReLU(alpha=0.2)(c)
     m = L.Concatenate()([L.Add()([b, c]), L.Multiply()([b, c])])
+    block = keras.Sequential([L.Conv2D(6, 1, use_bias=False, input_shape=(8, 8, 12)), L.BatchNormalization(),
+                              L.Activation("relu")], name="k2_block")
+    m = block(m)
     m = L.Conv2D(4, 3, activation="hard_sigmoid", name="hs")(m)
     t = L.Conv2DTranspose(4, 3, strides=2, padding="same")(m)
     t = L.ReLU(max_value=6.0)(t)
     y = L.Flatten()(L.AveragePooling2D(2)(t))
     y = L.Dense(10, activation="softmax", name="probs")(y)
     return keras.Model(inp, y, name="k2_functional")
+
+
+def sequential_k2():
+    """Keras 2 style: no InputLayer, the first layer carries the input shape."""
+    return keras.Sequential([
+        L.Conv2D(3, 3, input_shape=(12, 12, 1), activation="relu"),
+        L.GlobalMaxPooling2D(),
+        L.Dense(4, activation="softmax"),
+    ], name="k2_sequential")
 
 
 def chunk_attributes(src, dst):
@@ -202,6 +217,10 @@ def main():
             f.write(m.to_json())
         save_io("k2_functional", m, rng.uniform(0, 1, (2, 16, 16, 3)).astype("float32"))
         chunk_attributes(path("k2_functional.h5"), path("k2_chunked.h5"))
+        s = sequential_k2()
+        randomize(s)
+        s.save(path("k2_sequential.h5"), save_format="h5")
+        save_io("k2_sequential", s, rng.uniform(0, 1, (2, 12, 12, 1)).astype("float32"))
         return
 
     m = functional_k3()

@@ -82,6 +82,11 @@ final class KerasImportTests: XCTestCase {
         XCTAssertEqual(g.nodes.first { $0.name == "hs" }?.opType, "HardSigmoid")
     }
 
+    func testKeras2SequentialWithoutInputLayer() throws {
+        let g = try check("k2_sequential.h5", stem: "k2_sequential")
+        XCTAssertEqual(g.inputs[0].dims?.map(\.description), ["batch", "12", "12", "1"])
+    }
+
     func testKeras2ChunkedFixedLengthAttributes() throws {
         _ = try check("k2_chunked.h5", stem: "k2_functional")
     }

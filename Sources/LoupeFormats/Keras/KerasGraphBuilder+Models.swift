@@ -101,7 +101,8 @@ extension KerasGraphBuilder {
                     let nodeName = p.name + suffix + (k == 0 ? "" : "/\(k)")
                     let outs = try callLayer(p.cls, p.name, p.config, path: here, inputs: node.map { values[$0.key]! },
                                              nodeName: nodeName, suffix: suffix + (k == 0 ? "" : "/\(k)"))
-                    for (j, o) in outs.enumerated() { values["\(p.name):\(k):\(j)"] = o }
+                    let index = k + nodeIndexOffset(p.cls, p.config, inbound: p.raw["inbound_nodes"])
+                    for (j, o) in outs.enumerated() { values["\(p.name):\(index):\(j)"] = o }
                     done.insert("\(i):\(k)")
                     progress = true
                 }
@@ -113,6 +114,15 @@ extension KerasGraphBuilder {
             }
             return v
         }
+    }
+
+    /// Keras 2 numbers the calls of a nested model from 1 when the model was built on its own
+    /// InputLayer (that construction is the model's node 0; tf-keras `_should_skip_first_node`).
+    /// Keras 3 configs number from 0.
+    private func nodeIndexOffset(_ cls: String, _ cfg: [String: Any], inbound: Any?) -> Int {
+        guard Self.modelClasses.contains(cls), let first = (inbound as? [Any])?.first, first is [Any],
+              let layers = cfg["layers"] as? [Any], let l0 = layers.first as? [String: Any] else { return 0 }
+        return l0["class_name"] as? String == "InputLayer" ? 1 : 0
     }
 
     private func callLayer(_ cls: String, _ name: String, _ cfg: [String: Any], path: [(String, String)], inputs: [KerasValue],
