@@ -11,8 +11,30 @@ public enum CAMRestructure {
         public var features: String?
         /// Fraction of the images held out for the report (0 holds out none).
         public var holdout: Double = 0.2
+        /// Extra fitting examples made from the fitting images (never from held-out ones).
+        public var augment = Augment.none
         public var training = HeadTraining.Settings()
         public init() {}
+    }
+
+    /// Mirror images added to the fitting set, each distilled from the original model's own
+    /// output on it (or given the image's label): `hflip` adds the left-right mirror, `flips`
+    /// adds the left-right, up-down and both mirrors (for subjects without an up and down).
+    public enum Augment: String, Sendable, CaseIterable, Codable { case none, hflip, flips }
+
+    /// `x` [1, C, H, W] mirrored along W (`horizontal`) and/or H (`vertical`).
+    static func mirrored(_ x: Tensor, horizontal: Bool, vertical: Bool) -> Tensor {
+        let (c, h, w) = (x.shape[1], x.shape[2], x.shape[3])
+        var out = x.floats
+        for ch in 0..<c {
+            for i in 0..<h {
+                let si = vertical ? h - 1 - i : i
+                for j in 0..<w {
+                    out[(ch * h + i) * w + j] = x.floats[(ch * h + si) * w + (horizontal ? w - 1 - j : j)]
+                }
+            }
+        }
+        return Tensor(shape: x.shape, floats: out, dtype: x.dtype)
     }
 
     /// What the command prints and writes as JSON.
@@ -24,6 +46,9 @@ public enum CAMRestructure {
         public var images: Int
         public var fitImages: Int
         public var heldOutImages: Int
+        /// Fitting examples after augmentation.
+        public var fitExamples: Int
+        public var augment: String
         public var epochs: Int
         public var learningRate: Float
         public var optimizer: String
@@ -94,15 +119,29 @@ public enum CAMRestructure {
             throw LoupeError(.invalidArgument, "label index \(bad) is out of range: the model has \(classes) classes")
         }
         let (fit, held) = HeadTraining.split(inputs.count, holdout: settings.holdout, seed: settings.training.seed)
-        let targets: [[Float]] = fit.map { i in
-            if let labels {
-                var t = [Float](repeating: 0, count: classes)
-                t[labels[i]] = 1
-                return t
-            }
-            return HeadTraining.softmax(scores[i])
+        func target(_ i: Int, _ teacher: [Float]) -> [Float] {
+            guard let labels else { return HeadTraining.softmax(teacher) }
+            var t = [Float](repeating: 0, count: classes)
+            t[labels[i]] = 1
+            return t
         }
-        let result = try HeadTraining.fit(features: fit.map { pooled[$0] }, targets: targets, settings: settings.training,
+        var fitFeatures = fit.map { pooled[$0] }
+        var targets = fit.map { target($0, scores[$0]) }
+        let mirrors: [(Bool, Bool)]
+        switch settings.augment {
+        case .none: mirrors = []
+        case .hflip: mirrors = [(true, false)]
+        case .flips: mirrors = [(true, false), (false, true), (true, true)]
+        }
+        if !mirrors.isEmpty {
+            let extra = fit.flatMap { i in mirrors.map { Self.mirrored(inputs[i], horizontal: $0.0, vertical: $0.1) } }
+            let (p2, s2) = try extract(graph, features: features, inputs: extra, progress: extractProgress)
+            for (q, i) in fit.flatMap({ i in mirrors.map { _ in i } }).enumerated() {
+                fitFeatures.append(p2[q])
+                targets.append(target(i, s2[q]))
+            }
+        }
+        let result = try HeadTraining.fit(features: fitFeatures, targets: targets, settings: settings.training,
                                           progress: trainProgress)
         let g = try CAMHead.build(graph, features: features, weights: result.weights, bias: result.bias)
 
@@ -128,6 +167,7 @@ public enum CAMRestructure {
             features: features, featureShape: ft.shape, classes: classes,
             targets: labels == nil ? "distilled from the original model's softmax" : "labels from class folders",
             images: inputs.count, fitImages: fit.count, heldOutImages: held.count,
+            fitExamples: fitFeatures.count, augment: settings.augment.rawValue,
             epochs: settings.training.epochs, learningRate: settings.training.learningRate,
             optimizer: settings.training.optimizer.rawValue, weightDecay: settings.training.weightDecay,
             seed: settings.training.seed, finalLoss: result.loss,

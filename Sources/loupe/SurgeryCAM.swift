@@ -52,6 +52,9 @@ struct SurgeryCAM: ParsableCommand {
     @Option(help: "Fraction of the images held out for the agreement report (0 to below 1).")
     var holdout: Double = 0.2
 
+    @Option(help: "Also fit on mirrored copies of the fitting images, each distilled from the original's output on it: none, hflip (left-right), or flips (left-right, up-down and both; for subjects without an up and down).")
+    var augment: String = "none"
+
     @Option(help: "Training epochs (full-batch steps).")
     var epochs: Int = 300
 
@@ -76,6 +79,7 @@ struct SurgeryCAM: ParsableCommand {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
         guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be positive") }
         guard weightDecay >= 0 else { throw ValidationError("--weight-decay must not be negative") }
+        guard CAMRestructure.Augment(rawValue: augment) != nil else { throw ValidationError("--augment must be none, hflip or flips; got '\(augment)'") }
         guard HeadTraining.Optimizer(rawValue: optimizer) != nil else { throw ValidationError("--optimizer must be adam or sgd; got '\(optimizer)'") }
         if labels != nil && !labelsFromFolders { throw ValidationError("--labels applies with --labels-from-folders") }
     }
@@ -101,6 +105,7 @@ struct SurgeryCAM: ParsableCommand {
             var settings = CAMRestructure.Settings()
             settings.features = try at.map { try g.resolveTensor($0) }
             settings.holdout = holdout
+            settings.augment = CAMRestructure.Augment(rawValue: augment)!
             settings.training.epochs = epochs
             settings.training.learningRate = learningRate
             settings.training.optimizer = HeadTraining.Optimizer(rawValue: optimizer)!
@@ -122,7 +127,7 @@ struct SurgeryCAM: ParsableCommand {
             func pct(_ v: Double?) -> String { v.map { String(format: "%.1f%%", $0 * 100) } ?? "n/a" }
             print("""
                 features: '\(report.features)' \(describe(report.featureShape)), \(report.classes) classes
-                fitted on \(report.fitImages) images (\(report.targets)), held out \(report.heldOutImages); \(report.epochs) epochs of \(report.optimizer), final loss \(String(format: "%.4f", report.finalLoss))
+                fitted on \(report.fitImages) images\(report.fitExamples > report.fitImages ? " and their mirrors (\(report.fitExamples) examples)" : "") (\(report.targets)), held out \(report.heldOutImages); \(report.epochs) epochs of \(report.optimizer), final loss \(String(format: "%.4f", report.finalLoss))
                 top-1 agreement with the original: \(pct(report.agreementHeldOut)) held out, \(pct(report.agreementFit)) fitted
                 """)
             if labelIndex != nil {

@@ -64,6 +64,7 @@ final class SurgeryFixtureTests: XCTestCase {
             var s = CAMRestructure.Settings()
             s.holdout = Double(option(a, "--holdout") ?? "0.2")!
             s.training.seed = UInt64(option(a, "--seed") ?? "0")!
+            s.augment = CAMRestructure.Augment(rawValue: option(a, "--augment") ?? "none")!
             let inputs = try shapesInputs(root.appendingPathComponent(option(a, "--images")!).path)
             return try CAMRestructure.run(g, inputs: inputs, settings: s).graph
         default:
