@@ -37,8 +37,8 @@ final class HDF5File {
         defer { H5Pclose(fapl) }
         var f: hid_t = -1
         if H5Pset_fapl_core(fapl, 1 << 16, false) >= 0 {
-            var bytes = [UInt8](image)
-            let ok = bytes.withUnsafeMutableBytes { H5Pset_file_image(fapl, $0.baseAddress, $0.count) } >= 0
+            // HDF5 copies the image (default callbacks), so the buffer is only borrowed here.
+            let ok = image.withUnsafeBytes { H5Pset_file_image(fapl, UnsafeMutableRawPointer(mutating: $0.baseAddress), $0.count) } >= 0
             if ok { f = H5Fopen(name, loupe_h5f_acc_rdonly(), fapl) }
         }
         guard f >= 0 else { throw LoupeError.invalid("\(name): not a readable HDF5 file (truncated or corrupt)") }
@@ -55,25 +55,6 @@ final class HDF5File {
             guard H5Lexists(id, prefix, loupe_h5p_default()) > 0 else { return false }
         }
         return true
-    }
-
-    /// The names of the objects in a group, in HDF5's name order.
-    func children(_ path: String) -> [String] {
-        guard exists(path) || path == "/" else { return [] }
-        let g = H5Gopen2(id, path, loupe_h5p_default())
-        guard g >= 0 else { return [] }
-        defer { H5Gclose(g) }
-        var info = H5G_info_t()
-        guard H5Gget_info(g, &info) >= 0 else { return [] }
-        var names: [String] = []
-        for i in 0..<min(info.nlinks, 1_000_000) {
-            let n = H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, nil, 0, loupe_h5p_default())
-            guard n > 0 else { continue }
-            var buf = [CChar](repeating: 0, count: Int(n) + 1)
-            H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, &buf, buf.count, loupe_h5p_default())
-            names.append(String(cString: buf))
-        }
-        return names
     }
 
     /// The string attribute `attr` of the object at `path`, as a list (a scalar gives one

@@ -17,12 +17,17 @@ struct ZipArchive {
 
     let data: Data
     let name: String
-    private(set) var entries: [String: Entry] = [:]
+    let entries: [String: Entry]
 
     init(data: Data, name: String) throws {
         self.data = data
         self.name = name
-        let bytes = [UInt8](data)
+        entries = try data.withUnsafeBytes { raw in try Self.centralDirectory(raw.bindMemory(to: UInt8.self), name: name) }
+    }
+
+    private static func centralDirectory(_ bytes: UnsafeBufferPointer<UInt8>, name: String) throws -> [String: Entry] {
+        func bad(_ message: String) -> LoupeError { LoupeError.invalid("\(name): \(message)") }
+        var entries: [String: Entry] = [:]
         func u16(_ o: Int) -> Int { Int(bytes[o]) | Int(bytes[o + 1]) << 8 }
         func u32(_ o: Int) -> Int { u16(o) | u16(o + 2) << 16 }
         // End of central directory: 22 bytes plus a comment of at most 65535 bytes.
@@ -58,6 +63,7 @@ struct ZipArchive {
             entries[entryName] = e
             p += 46 + nameLen + extraLen + commentLen
         }
+        return entries
     }
 
     /// The bytes of one entry, checked against its CRC-32.
