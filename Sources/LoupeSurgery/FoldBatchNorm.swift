@@ -13,6 +13,12 @@ public enum FoldBatchNorm {
     public static func apply(_ graph: Graph) throws -> (graph: Graph, folded: [String]) {
         var g = graph
         try g.sortTopologically()
+        // Weights computed by constant subgraphs (ConstantOfShape, Constant, ...) become
+        // initializers first, so that they can be folded.
+        let needsFolding = g.nodes.contains { n in
+            n.opType == "BatchNormalization" && n.inputs.dropFirst().contains { !$0.isEmpty && g.initializers[$0] == nil }
+        }
+        if needsFolding { try g.foldConstants() }
         let producer = g.producers()
         let consumers = g.consumers()
         let outputs = Set(g.outputs.map(\.name))
