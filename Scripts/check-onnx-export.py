@@ -20,7 +20,9 @@ case's test_data_set_0/input_*.pb.
 Usage (from the repository root, after `swift build -c release`):
   .venv/bin/python Scripts/check-onnx-export.py [--loupe .build/release/loupe] [--all-light]
 `--all-light` also checks every onnx-light CNN at opset 13 (without writing fixtures; the
-larger ones fold into hundreds of MB of weights).
+larger ones fold into hundreds of MB of weights). `--keras` also converts the Keras test
+models (Tests/LoupeFormatsTests/Fixtures/keras) and compares onnxruntime on the export with
+the outputs Keras computed (no fixtures: those files belong to the Keras importer's tests).
 """
 import argparse
 import hashlib
@@ -222,6 +224,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--loupe", default=os.path.join(ROOT, ".build", "release", "loupe"))
     p.add_argument("--all-light", action="store_true")
+    p.add_argument("--keras", action="store_true")
     args = p.parse_args()
     tmp = tempfile.mkdtemp(prefix="loupe-export-")
     try:
@@ -254,6 +257,28 @@ def main():
                 finally:
                     for f in os.listdir(tmp):
                         os.remove(os.path.join(tmp, f))
+        if args.keras:
+            keras = os.path.join(ROOT, "Tests", "LoupeFormatsTests", "Fixtures", "keras")
+            for name in ["k3_sequential.keras", "k3_functional.keras", "k3_channels_first.keras", "k3_sequential.h5"]:
+                stem = name.split(".")[0]
+                out = os.path.join(tmp, stem + ".onnx")
+                try:
+                    r = subprocess.run([args.loupe, "convert", os.path.join(keras, name), out, "--opset", "17", "--force"],
+                                       capture_output=True, text=True)
+                    if r.returncode != 0:
+                        raise RuntimeError(r.stderr.strip())
+                    onnx.checker.check_model(out, full_check=True)
+                    s = ort.InferenceSession(out, providers=["CPUExecutionProvider"])
+                    x = np.load(os.path.join(keras, stem + "_input.npy"))
+                    got = s.run(None, {s.get_inputs()[0].name: x})
+                    worst = max(float(np.max(np.abs(g - np.load(os.path.join(keras, f"{stem}_output{k}.npy")))))
+                                for k, g in enumerate(got))
+                    if worst > 1e-4:
+                        raise RuntimeError(f"onnxruntime differs from Keras by {worst:.2e}")
+                    print(f"ok  keras {name:28s} opset 17: checker full_check passed, max |onnxruntime - Keras| {worst:.2e}")
+                except Exception as e:
+                    failures.append(f"keras {name}: {e}")
+                    print(f"FAIL keras {name}: {e}")
         with open(os.path.join(FIXTURES, "manifest.json"), "w") as f:
             json.dump({"made_by": "Scripts/check-onnx-export.py", "onnx": onnx.__version__,
                        "onnxruntime": ort.__version__, "cases": manifest}, f, indent=1)

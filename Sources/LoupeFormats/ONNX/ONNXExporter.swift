@@ -279,8 +279,12 @@ public enum ONNXExporter {
         }
         switch t.dtype {
         case .float32:
+            #if _endian(little)
+            return t.floats.withUnsafeBytes { Array($0) }
+            #else
             out.reserveCapacity(expected * 4)
             for v in t.floats { append(v.bitPattern) }
+            #endif
         case .float64:
             out.reserveCapacity(expected * 8)
             for v in t.floats { append(Double(v).bitPattern) }
