@@ -143,6 +143,11 @@ def make_sources():
         [x(2, 3, 4)], [y("m"), y("a"), y("b"), y("c")],
         [const("axes", np.array([1], np.int64)), const("pads", np.array([0, 0, 0, 0, 0, 3], np.int64)),
          const("v", np.array(2.0, np.float32))]))
+    made.append(save("castlike15", 15, [
+        helper.make_node("Mul", ["x", "ten"], ["m"], "scale"),
+        helper.make_node("CastLike", ["m", "like"], ["y"], "castlike")],
+        [x(2, 3)], [y("y", TensorProto.INT32)],
+        [const("ten", np.array(10, np.float32)), const("like", np.array([0], np.int32))]))
     return made
 
 

@@ -48,7 +48,7 @@ struct Convert: ParsableCommand {
     func run() throws {
         global.apply()
         try runReportingErrors {
-            try checkWritable(output, force: force)
+            try ONNXExporter.checkDestination(output, overwrite: force)
             let g = try loadModel(model, config: global.config)
             let simplified: Graph
             do {

@@ -279,6 +279,14 @@ struct OpsetRewriter {
         let since: [String: Int] = ["HardSwish": 14, "CastLike": 15, "Mish": 18, "Gelu": 20]
         guard let v = since[n.opType], target < v else { return }
         guard let x = input(n, 0), let y = n.outputs.first else { throw LoupeError.invalid("\(n.label) has no input or output") }
+        if n.opType == "CastLike" {
+            // Cast to the element type of the second input, when that type is known.
+            guard let like = input(n, 1), let t = graph.initializers[like]?.dtype ?? types()?[like]?.dtype else {
+                throw LoupeError.unsupported("\(n.label): CastLike needs opset 15, and the target type is not known to write it as Cast")
+            }
+            n = Node(name: n.name, opType: "Cast", inputs: [x], outputs: [y], attributes: ["to": .int(Int(t.rawValue))])
+            return
+        }
         let dt = dtype(x)
         func scalar(_ base: String, _ v: Float) -> String { constant("\(n.name)_\(base)", Tensor(shape: [], floats: [v], dtype: dt)) }
         var expansion: [Node] = []
@@ -389,12 +397,8 @@ struct OpsetRewriter {
     }
 
     mutating func split(_ n: inout Node) throws {
-        // Opset 1 could give `split` as input 1; 2–12 as an attribute; 13+ as input 1.
-        if source >= 2 && source < 13 {
-            try intsAttributeOrInput(&n, "split", index: 1, since: 13)
-        } else if source >= 13 && target < 13 {
-            try intsAttributeOrInput(&n, "split", index: 1, since: 13)
-        }
+        // `split` is an attribute in opsets 1–12 (opset 1 also took it as input 1), input 1 from 13.
+        try intsAttributeOrInput(&n, "split", index: 1, since: 13)
         let hasSplit = input(n, 1) != nil
         if target >= 18 {
             if !hasSplit && n.attributes["num_outputs"] == nil { n.attributes["num_outputs"] = .int(n.outputs.count) }

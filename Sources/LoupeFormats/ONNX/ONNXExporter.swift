@@ -72,6 +72,18 @@ public enum ONNXExporter {
 
     /// Writes the model; refuses to overwrite an existing file unless `overwrite`.
     public static func write(_ graph: Graph, to path: String, opset: Int = 13, overwrite: Bool = false) throws {
+        try checkDestination(path, overwrite: overwrite)
+        let bytes = try serialize(graph, opset: opset)
+        do {
+            try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw LoupeError(.io, "\(path): cannot write (\(error.localizedDescription))")
+        }
+    }
+
+    /// Throws unless `path` can be written: its folder exists and is writable, and the file
+    /// does not exist yet (or `overwrite`). Lets a command fail before loading anything.
+    public static func checkDestination(_ path: String, overwrite: Bool) throws {
         let fm = FileManager.default
         var isDir: ObjCBool = false
         if fm.fileExists(atPath: path, isDirectory: &isDir) {
@@ -84,12 +96,6 @@ public enum ONNXExporter {
         }
         guard fm.isWritableFile(atPath: folder) else {
             throw LoupeError(.io, "\(path): the folder \(folder) is not writable")
-        }
-        let bytes = try serialize(graph, opset: opset)
-        do {
-            try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw LoupeError(.io, "\(path): cannot write (\(error.localizedDescription))")
         }
     }
 
