@@ -233,9 +233,13 @@ def main():
     args = p.parse_args()
     tmp = tempfile.mkdtemp(prefix="loupe-export-")
     try:
-        if os.path.isdir(FIXTURES):
-            shutil.rmtree(FIXTURES)
-        os.makedirs(FIXTURES)
+        os.makedirs(FIXTURES, exist_ok=True)
+        for entry in os.listdir(FIXTURES):  # everything but PROVENANCE.md is regenerated
+            path = os.path.join(FIXTURES, entry)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            elif entry != "PROVENANCE.md":
+                os.remove(path)
         manifest, failures = [], []
         cases = CASES + [(name, SOURCES.format(name), "arange", [13, 18, 21]) for name in make_sources()]
         for case_id, rel, kind, opsets in cases:
