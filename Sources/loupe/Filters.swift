@@ -47,7 +47,10 @@ struct Filters: ParsableCommand {
             guard !convs.isEmpty else { throw LoupeError.invalid("\(model) has no Conv layer") }
             let node: Node
             if let layer {
-                guard let n = convs.first(where: { $0.name == layer || $0.outputs.contains(layer) }) else {
+                // A layer imported as several nodes (Keras `conv2d_7` → `conv2d_7/conv` + `conv2d_7`)
+                // is found by its name too: its first convolution.
+                guard let n = convs.first(where: { $0.name == layer || $0.outputs.contains(layer) })
+                        ?? convs.first(where: { $0.name.hasPrefix(layer + "/") }) else {
                     let names = convs.prefix(40).map(\.name).joined(separator: ", ")
                     throw LoupeError(.invalidArgument, "no Conv layer named '\(layer)'; convolution layers: \(names)\(convs.count > 40 ? ", …" : "")")
                 }

@@ -48,6 +48,26 @@ final class KerasCLITests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: out))
     }
 
+    func testFiltersByKerasLayerName() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-keras-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("f.png").path
+        // conv_a has a ReLU: the Conv node is conv_a/conv, the layer name still finds it.
+        let r = try loupe(["filters", model("k3_functional.keras"), "--layer", "conv_a", "-o", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("conv_a/conv (Conv) weights [6, 3, 3, 3]"), r.stdout)
+    }
+
+    func testInspectJSONCarriesKerasClass() throws {
+        let r = try loupe(["inspect", model("k3_sequential.keras"), "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let doc = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        let nodes = try XCTUnwrap(doc?["nodes"] as? [[String: Any]])
+        let c1 = try XCTUnwrap(nodes.first { $0["name"] as? String == "c1" })
+        XCTAssertEqual(c1["keras_class"] as? String, "Conv2D")
+    }
+
     func testWeightsOnlyFileNeedsConfig() throws {
         let bad = try loupe(["inspect", model("k2_weights_only.h5")])
         XCTAssertEqual(bad.status, 1)
