@@ -181,6 +181,22 @@ final class ONNXExportTests: XCTestCase {
         XCTAssertNoThrow(try ONNXExporter.serialize(r, opset: 18))
     }
 
+    func testWholeNumberFloatAttributesAreWrittenAsFloats() throws {
+        var g = Graph()
+        g.inputs = [ValueInfo(name: "a", dtype: .float32, dims: [.fixed(2), .fixed(2)])]
+        g.outputs = [ValueInfo(name: "y", dtype: .float32, dims: [.fixed(2), .fixed(2)])]
+        g.initializers["b"] = Tensor(shape: [2, 2], floats: [1, 2, 3, 4])
+        g.nodes = [Node(name: "gemm", opType: "Gemm", inputs: ["a", "b"], outputs: ["y"],
+                        attributes: ["alpha": .int(2), "transB": .int(1), "loupe.origin": .string("keras")])]
+        let path = tempFile("gemm.onnx")
+        try ONNXExporter.write(g, to: path)
+        let back = try ONNXImporter.load(path: path)
+        guard case .float(let alpha)? = back.nodes[0].attributes["alpha"] else { return XCTFail("alpha is not a float") }
+        XCTAssertEqual(alpha, 2)
+        guard case .int(1)? = back.nodes[0].attributes["transB"] else { return XCTFail("transB changed") }
+        XCTAssertNil(back.nodes[0].attributes["loupe.origin"])
+    }
+
     func testOverTwoGigabytesIsAClearError() throws {
         var g = Graph()
         g.inputs = [ValueInfo(name: "x", dtype: .float32, dims: [.fixed(1)])]

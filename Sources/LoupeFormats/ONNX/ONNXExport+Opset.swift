@@ -81,7 +81,7 @@ struct OpsetRewriter {
     func unfused(_ nodes: [Node]) -> [Node] {
         var result: [Node] = []
         var names = Set(nodes.map(\.name))
-        var tensors = Set(nodes.flatMap { $0.outputs + $0.inputs })
+        var tensors = Set(nodes.flatMap { $0.outputs + $0.inputs } + graph.inputs.map(\.name) + graph.initializers.keys)
         func fresh(_ base: String, _ set: inout Set<String>) -> String {
             var s = base, k = 1
             while set.contains(s) { s = "\(base)_\(k)"; k += 1 }
@@ -177,6 +177,10 @@ struct OpsetRewriter {
         n.attributes[name] = nil
     }
 
+    /// Attributes that are FLOAT in every op Loupe supports that has them.
+    static let floatAttributes = ["alpha", "beta", "gamma", "epsilon", "momentum", "ratio", "bias", "lambd",
+                                  "cubic_coeff_a", "extrapolation_value", "value_float"]
+
     static func isInt(_ value: Int) -> (Attribute) -> Bool {
         { if case .int(let v) = $0 { v == value } else { false } }
     }
@@ -208,6 +212,11 @@ struct OpsetRewriter {
         var n = node
         // Opset < 6 and < 7 bookkeeping attributes, gone from every later version.
         n.attributes["consumed_inputs"] = nil
+        // Float attributes given as whole numbers by an importer are written as FLOAT, the
+        // type the checker expects.
+        for name in Self.floatAttributes {
+            if case .int(let v)? = n.attributes[name] { n.attributes[name] = .float(Float(v)) }
+        }
         if n.opType != "Dropout" && n.opType != "BatchNormalization" { n.attributes["is_test"] = nil }
         try introducedOps(&n)
         switch n.opType {
