@@ -1,0 +1,328 @@
+import ArgumentParser
+import Foundation
+import LoupeExplain
+import LoupeFormats
+import LoupeGraph
+import LoupeRender
+import LoupeTensor
+
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write one self-contained HTML report: the model's summary and first-layer filters, and per image the top predictions and every explanation method side by side.",
+        discussion: """
+            The page needs nothing else to open: every picture is embedded, the styling is \
+            inline, there is no script and nothing is fetched from the network. It holds the \
+            model summary (inputs, outputs, parameters, MACs, the layer table), the first \
+            convolution's filters, and per image the input after preprocessing, the top 5 \
+            classes, and the chosen methods (default: all) with a colour legend and one line \
+            on what each shows. CAM needs a model ending in global average pooling and one \
+            linear layer; for other models the report says why and points to \
+            `loupe surgery cam`. The settings (method parameters, layer, target, Loupe \
+            version, the model file's SHA-256) close the page.
+
+            Examples:
+              loupe report model.onnx cat.jpg dog.png --labels labels.txt -o report.html
+              loupe report model.onnx images/*.png --methods grad-cam,occlusion --preprocess none -o r.html --force
+            """)
+
+    @Argument(help: "The model file (.onnx).")
+    var model: String
+
+    @Argument(help: "Images to explain (PNG or JPEG).")
+    var images: [String] = []
+
+    @Option(name: .shortAndLong, help: "Where to write the HTML report.")
+    var output: String
+
+    @Option(help: "A text file with one class label per line.")
+    var labels: String?
+
+    @Option(help: "Comma-separated methods among saliency, deconvnet, guided-backprop, cam, grad-cam, guided-grad-cam, occlusion, activations; or all.")
+    var methods: String = "all"
+
+    @Option(help: "The layer for grad-cam, guided-grad-cam and activations: a node name as `loupe inspect` lists it, or a tensor name. Default: the last layer with a spatial output.")
+    var layer: String?
+
+    @Option(help: "The class to explain: an index, or a label from --labels. Default: each image's predicted class.")
+    var target: String?
+
+    @Option(help: "What the gradient methods differentiate: logit (the pre-softmax score) or probability.")
+    var score: String = "logit"
+
+    @Option(help: "Occlusion window as HxW.")
+    var window: String = "16x16"
+
+    @Option(help: "Occlusion stride as HxW.")
+    var stride: String = "8x8"
+
+    @Option(help: "Colormap for heat maps: jet, viridis, inferno or gray.")
+    var colormap: String = "jet"
+
+    @Flag(help: "Overwrite the report if it exists.")
+    var force = false
+
+    @OptionGroup var image: ImageOptions
+    @OptionGroup var global: GlobalOptions
+
+    var chosenMethods: [Method] {
+        methods == "all" ? Method.allCases : methods.split(separator: ",").compactMap { Method(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
+    }
+
+    func validate() throws {
+        if methods != "all" {
+            let names = methods.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard !names.isEmpty else { throw ValidationError("--methods is empty") }
+            for n in names where Method(rawValue: n) == nil {
+                throw ValidationError("--methods: unknown method '\(n)'; valid: \(Method.allCases.map(\.rawValue).joined(separator: ", ")), or all")
+            }
+        }
+        guard ExplainableModel.ScoreKind(rawValue: score) != nil else { throw ValidationError("--score must be logit or probability") }
+        _ = try parseHxW(window, "--window")
+        _ = try parseHxW(stride, "--stride")
+        guard ["jet", "viridis", "inferno", "gray"].contains(colormap) else {
+            throw ValidationError("--colormap must be jet, viridis, inferno or gray")
+        }
+        if images.isEmpty && image.inputNpy == nil { throw ValidationError("give at least one image, or --input-npy FILE") }
+    }
+
+    func run() throws {
+        global.apply()
+        try runReportingErrors {
+            // Refuse early, before minutes of work.
+            try checkWritable(output, force: force)
+            let folder = (output as NSString).deletingLastPathComponent
+            var isDir: ObjCBool = false
+            if !folder.isEmpty, !(FileManager.default.fileExists(atPath: folder, isDirectory: &isDir) && isDir.boolValue) {
+                throw LoupeError(.io, "\(output): the folder '\(folder)' does not exist")
+            }
+            let started = Date()
+            let progress = ReportProgress()
+            progress.say("reading \(model)")
+            let g = try loadModel(model, config: global.config)
+            let labelList = try labels.map(readLabels) ?? []
+            let inputs = try image.inputs(for: g, images: images)
+            let m: ExplainableModel
+            do { m = try ExplainableModel(graph: g) } catch let e as LoupeError { throw e.context(model) }
+
+            var doc = ReportDocument(title: "Loupe report: \((model as NSString).lastPathComponent)",
+                                     model: try modelFacts(g), generator: "Loupe \(LoupeVersion.string)")
+            (doc.filters, doc.filtersNote) = firstLayerFilters(g)
+
+            let style = try pictureStyle()
+            var occ = Occlusion.Settings()
+            occ.window = try parseHxW(window, "--window")
+            occ.stride = try parseHxW(stride, "--stride")
+            let scoreKind = ExplainableModel.ScoreKind(rawValue: score)!
+            let bgr = try inputIsBGR(g)
+            // The layer for Grad-CAM and activations, resolved once so that a wrong name fails now.
+            let layerMethods: Set<Method> = [.gradCAM, .guidedGradCAM, .activations]
+            var chosenLayer: (node: String, tensor: String)?
+            if let first = inputs.first, !layerMethods.isDisjoint(with: chosenMethods) {
+                do { chosenLayer = try m.resolveLayer(layer, for: first.tensor) } catch let e as LoupeError { throw e.context(model) }
+            }
+
+            for (i, (name, x)) in inputs.enumerated() {
+                let (logits, _) = try m.forward(x)
+                let t = try m.resolveTarget(target, logits: logits, labels: labelList)
+                let request = GradientRequest(target: t, score: scoreKind)
+                let display = try InputPicture.render(x, bgr: bgr)
+                let probs = softmax(logits)
+                let order = probs.indices.sorted { probs[$0] > probs[$1] || (probs[$0] == probs[$1] && $0 < $1) }
+                let preds = order.prefix(5).map {
+                    ReportDocument.Prediction(index: $0, label: $0 < labelList.count ? labelList[$0] : nil,
+                                              probability: Double(probs[$0]), logit: Double(logits[$0]))
+                }
+                var section = ReportDocument.ImageSection(path: name, input: display, predictions: preds, target: t,
+                                                          targetLabel: t < labelList.count ? labelList[t] : nil)
+                for method in chosenMethods {
+                    progress.say("image \(i + 1)/\(inputs.count) \((name as NSString).lastPathComponent): \(method.rawValue)")
+                    let clock = Date()
+                    var result = ReportDocument.MethodResult(title: Self.title(method), summary: method.summary, picture: nil)
+                    let e: Explanation
+                    switch method {
+                    case .saliency: e = try Saliency.explain(m, x, request)
+                    case .deconvnet: e = try Deconvnet.explain(m, x, request)
+                    case .guidedBackprop: e = try GuidedBackprop.explain(m, x, request)
+                    case .cam:
+                        do { e = try CAM.explain(m, x, request) } catch let err as LoupeError {
+                            result.note = "Not available for this model. \(err.message)."
+                            section.methods.append(result)
+                            continue
+                        }
+                    case .gradCAM: e = try GradCAM.explain(m, x, request, layer: chosenLayer?.node)
+                    case .guidedGradCAM: e = try GuidedGradCAM.explain(m, x, request, layer: chosenLayer?.node)
+                    case .occlusion: e = try Occlusion.explain(m, x, request, settings: occ)
+                    case .activations: e = try ActivationMaps.explain(m, x, layer: chosenLayer?.node)
+                    }
+                    if method == .activations {
+                        let ch = ExplanationPicture.topChannel(e.map)
+                        result.picture = try ExplanationPicture.activationTiles(e, over: display, channels: [ch], style: style)[0].1
+                        result.detail = "Channel \(ch) of \(e.map.shape[0]) (the most active) at \(e.layer ?? "?")."
+                        section.extras.append(ReportDocument.Figure(
+                            title: "All \(e.map.shape[0]) channels at \(e.layer ?? "?")", image: try ExplanationPicture.channelGrid(e.map),
+                            caption: "Each channel min–max scaled on its own (viridis: dark low, yellow high), in channel order, row by row."))
+                    } else {
+                        result.picture = try ExplanationPicture.render(e, over: display, style: style)
+                        if let l = e.layer { result.detail = "At \(l)." }
+                    }
+                    result.legend = legend(method, style)
+                    result.seconds = Date().timeIntervalSince(clock)
+                    section.methods.append(result)
+                }
+                let top = preds[0]
+                print(String(format: "%@: class %d%@ %.1f%%; %d method%@", name, top.index, top.label.map { " (\($0))" } ?? "",
+                             top.probability * 100, section.methods.count, section.methods.count == 1 ? "" : "s"))
+                doc.images.append(section)
+            }
+            progress.say("writing \(output)")
+            doc.settings = settings(chosenLayer: chosenLayer, occ: occ, sha256: doc.model.sha256, g: g)
+            let html = try ReportHTML.render(doc)
+            do {
+                try Data(html.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
+            } catch {
+                throw LoupeError(.io, "cannot write \(output): \(error.localizedDescription)")
+            }
+            progress.done()
+            print(String(format: "wrote %@ (%.1f MB, %d image%@, %.1f s)", output, Double(html.utf8.count) / 1e6, inputs.count,
+                         inputs.count == 1 ? "" : "s", Date().timeIntervalSince(started)))
+        }
+    }
+
+    // MARK: - Pieces
+
+    static func title(_ m: Method) -> String {
+        switch m {
+        case .saliency: "Saliency"
+        case .deconvnet: "Deconvnet"
+        case .guidedBackprop: "Guided backprop"
+        case .cam: "CAM"
+        case .gradCAM: "Grad-CAM"
+        case .guidedGradCAM: "Guided Grad-CAM"
+        case .occlusion: "Occlusion"
+        case .activations: "Activation map"
+        }
+    }
+
+    func pictureStyle() throws -> ExplanationPicture.Style {
+        var s = ExplanationPicture.Style()
+        s.colormap = try Colormap.named(colormap)
+        return s
+    }
+
+    /// What the colours of each method's picture mean (see `ExplanationPicture`).
+    func legend(_ m: Method, _ style: ExplanationPicture.Style) -> ReportDocument.Legend {
+        switch m {
+        case .saliency:
+            .init(style.colormap, labels: ["0", "99th pct"], text: "|gradient|, maximum over channels, clipped at its 99th percentile, over the image.")
+        case .deconvnet, .guidedBackprop, .guidedGradCAM:
+            .init(.gray, labels: ["−5σ", "mean", "+5σ"], text: "The gradient itself as an image: per colour channel, mean at mid-gray, ±5 standard deviations to black and white.")
+        case .cam, .gradCAM:
+            .init(style.colormap, labels: ["0", "max"], text: "Map scaled from 0 to its maximum, upsampled and blended over the image.")
+        case .occlusion:
+            .init(.rdBuR, labels: ["−max", "0", "+max"], text: "Score drop when the window covers a spot: red, the class relies on it; blue, the score rises without it.")
+        case .activations:
+            .init(style.colormap, labels: ["q99", "max"], text: "Shown only where the channel reaches its 0.99 quantile.")
+        }
+    }
+
+    func modelFacts(_ g: Graph) throws -> ReportDocument.Model {
+        let attrs = try? FileManager.default.attributesOfItem(atPath: model)
+        let bytes = (attrs?[.size] as? NSNumber)?.intValue ?? 0
+        var facts = ReportDocument.Model(path: model, sha256: try SHA256.hex(ofFile: model), bytes: bytes,
+                                         producer: g.metadata["producer"] ?? "", opset: g.opset)
+        let s: GraphSummary
+        do { s = try GraphSummary(graph: g, inputTypes: try ModelFile.inputTypes(g)) } catch let e as LoupeError { throw e.context(model) }
+        facts.inputs = zip(s.inputNames, s.inputs).map { .init(name: $0, type: "\($1)") }
+        facts.outputs = zip(s.outputNames, s.outputs).map { .init(name: $0, type: "\($1)") }
+        facts.parameters = s.parameters
+        facts.macs = s.macs
+        facts.foldedNodes = s.foldedNodes
+        facts.layers = s.nodes.map {
+            .init(name: $0.name, op: $0.opType, shape: $0.outputTypes.map { describe($0.shape) }.joined(separator: " "),
+                  parameters: $0.parameters, macs: $0.macs)
+        }
+        return facts
+    }
+
+    /// The first convolution's weights as `FilterGrid` draws them, or a note saying why not.
+    func firstLayerFilters(_ graph: Graph) -> (ReportDocument.Figure?, String?) {
+        do {
+            var g = graph
+            try g.sortTopologically()
+            try g.foldConstants()
+            guard let conv = g.nodes.first(where: { $0.opType == "Conv" }) else { return (nil, "The model has no Conv layer.") }
+            guard conv.inputs.count > 1, let w = g.initializers[conv.inputs[1]] else {
+                return (nil, "\(conv.name): its weights are computed at run time, not stored in the file.")
+            }
+            let picture = try FilterGrid.render(w)
+            let how = w.shape[1] == 3 ? "one colour tile per filter (R, G, B)" : "one gray tile per filter and input channel, a row per filter"
+            return (ReportDocument.Figure(title: conv.name, image: picture,
+                                          caption: "weights \(describe(w.shape)): \(how), each tile scaled from its own minimum (dark) to maximum (bright)."), nil)
+        } catch let e as LoupeError {
+            return (nil, "No filter picture: \(e.message)")
+        } catch {
+            return (nil, "No filter picture: \(error)")
+        }
+    }
+
+    /// Whether the model takes BGR (so the input picture swaps channels back).
+    func inputIsBGR(_ g: Graph) throws -> Bool {
+        guard image.inputNpy == nil, let input = g.inputs.first else { return false }
+        return try image.resolve(for: input).0.channelOrder == .bgr
+    }
+
+    func settings(chosenLayer: (node: String, tensor: String)?, occ: Occlusion.Settings, sha256: String, g: Graph) -> [(String, String)] {
+        var rows: [(String, String)] = []
+        rows.append(("methods", chosenMethods.map(\.rawValue).joined(separator: ", ")))
+        rows.append(("target", target.map { "\($0) (given)" } ?? "each image's predicted class"))
+        rows.append(("score", score == "logit" ? "logit (the pre-softmax class score)" : "softmax probability"))
+        if let chosenLayer {
+            rows.append(("layer (Grad-CAM, Guided Grad-CAM, activations)",
+                         chosenLayer.node + (layer == nil ? " (default: the last layer with a spatial output)" : "")))
+        }
+        if chosenMethods.contains(.occlusion) {
+            rows.append(("occlusion", "window \(occ.window.0)x\(occ.window.1), stride \(occ.stride.0)x\(occ.stride.1), baseline \(occ.baseline), batch \(occ.batch)"))
+        }
+        if chosenMethods.contains(.activations) { rows.append(("activations", "the most active channel, shown where it reaches its 0.99 quantile")) }
+        rows.append(("heat-map colormap", "\(colormap), alpha 0.5 over the image"))
+        if let npy = image.inputNpy {
+            rows.append(("input", "\(npy) (a tensor fed as it is)"))
+        } else if let input = g.inputs.first, let (p, h, w) = try? image.resolve(for: input) {
+            var parts = ["preset \(image.preprocess)"]
+            if let r = p.resizeShorterSide { parts.append("resize shorter side \(r)") }
+            parts.append("\(p.resizeShorterSide == nil ? "resize to" : "center crop") \(h)x\(w)")
+            parts.append("values \(p.scale == .byte ? "0–255" : "0–1")")
+            if !p.mean.isEmpty { parts.append("mean \(p.mean.map { String(format: "%g", $0) }.joined(separator: ","))") }
+            if !p.std.isEmpty { parts.append("std \(p.std.map { String(format: "%g", $0) }.joined(separator: ","))") }
+            parts.append(p.grayscale ? "grayscale" : p.channelOrder.rawValue.uppercased())
+            parts.append(p.layout.rawValue.uppercased())
+            rows.append(("preprocessing", parts.joined(separator: ", ")))
+        }
+        if let labels { rows.append(("labels", labels)) }
+        rows.append(("threads", global.threads.map(String.init) ?? "all cores"))
+        rows.append(("Loupe version", LoupeVersion.string))
+        rows.append(("model SHA-256", sha256))
+        let f = ISO8601DateFormatter()
+        rows.append(("made", f.string(from: Date())))
+        return rows
+    }
+}
+
+/// One overwritten status line on stderr while the report is made, only on a terminal.
+final class ReportProgress {
+    let enabled = isatty(2) != 0
+    private var width = 0
+
+    func say(_ text: String) {
+        guard enabled else { return }
+        let line = "report: " + text
+        let pad = max(0, width - line.count)
+        width = line.count
+        FileHandle.standardError.write(Data(("\r" + line + String(repeating: " ", count: pad)).utf8))
+    }
+
+    func done() {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data(("\r" + String(repeating: " ", count: width) + "\r").utf8))
+    }
+}
