@@ -10,7 +10,8 @@ struct SurgeryCAM: ParsableCommand {
         commandName: "cam",
         abstract: "Restructure a classifier so that CAM applies: global average pooling and one fitted linear layer after the last spatial feature map.",
         discussion: """
-            Everything after the last spatial feature map (or after --at NAME) is replaced by \
+            Everything after the last convolution block's feature map (the last spatial map \
+            before the class scores, before any trailing pooling; or --at NAME) is replaced by \
             GlobalAveragePool and one Gemm (a final Softmax is kept). Only the new layer is \
             trained, by Loupe itself: the pooled features of the images in --images are \
             computed once, then softmax cross-entropy is minimised with full-batch Adam \
@@ -46,7 +47,7 @@ struct SurgeryCAM: ParsableCommand {
     @Option(help: "With --labels-from-folders: a text file with one class label per line, in the model's class order; folder names are looked up in it (default: folders in sorted order are classes 0, 1, ...).")
     var labels: String?
 
-    @Option(help: "Keep the model up to this layer (node name) or tensor, a spatial map [N, K, H, W]. Default: the last spatial map before the class scores.")
+    @Option(help: "Keep the model up to this layer (node name) or tensor, a spatial map [N, K, H, W]. Default: the last convolution block's output before the class scores (before any trailing pooling).")
     var at: String?
 
     @Option(help: "Fraction of the images held out for the agreement report (0 to below 1).")
