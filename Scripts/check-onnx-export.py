@@ -65,6 +65,7 @@ CASES = [
     ("op_reduced_sum", CASE.format("pytorch-operator/test_operator_reduced_sum"), "testdata", [13]),
     ("op_index", CASE.format("pytorch-operator/test_operator_index"), "testdata", [13]),
     ("op_chunk", CASE.format("pytorch-operator/test_operator_chunk"), "testdata", [13, 18]),
+    ("PReLU_2d_multiparam", CASE.format("pytorch-converted/test_PReLU_2d_multiparam"), "testdata", [13]),
     ("op_add_broadcast", CASE.format("pytorch-operator/test_operator_add_broadcast"), "testdata", [13]),
     # Newer opsets written at older ones: ops expanded, inputs back to attributes.
     ("dropout_default_old", CASE.format("onnx-node/test_dropout_default_old"), "testdata", [13]),

@@ -220,8 +220,14 @@ struct OpsetRewriter {
         if n.opType != "Dropout" && n.opType != "BatchNormalization" { n.attributes["is_test"] = nil }
         try introducedOps(&n)
         switch n.opType {
-        case "Add", "Sub", "Mul", "Div", "Pow", "And", "Or", "Equal", "Greater", "Less", "PRelu":
+        case "Add", "Sub", "Mul", "Div", "Pow", "And", "Or", "Equal", "Greater", "Less":
             try legacyBroadcast(&n)
+            if target < 14, ["Add", "Sub", "Mul", "Div"].contains(n.opType), let x = input(n, 0) {
+                let dt = dtype(x)
+                if [.uint8, .int8, .uint16, .int16].contains(dt) { throw tooNew(n, "\(dt.name) operands", since: 14) }
+            }
+        case "PRelu":
+            try legacyChannelSlope(&n)
         case "Gemm":
             n.attributes["broadcast"] = nil
         case "Squeeze", "Unsqueeze":
@@ -382,6 +388,25 @@ struct OpsetRewriter {
             let aligned = fresh("\(bName)_aligned")
             let axes = constant("\(n.name)_axes", Tensor.vector((rb..<(rb + trailing)).map(Int64.init)))
             out.append(Node(name: fresh("\(n.name)_align"), opType: "Unsqueeze", inputs: [bName, axes], outputs: [aligned]))
+            n.inputs[1] = aligned
+        }
+    }
+
+    /// Before opset 7 a 1-D slope of X's channel count applies along dimension 1; from 7 it
+    /// broadcasts from the right, so it gets trailing size-1 axes.
+    mutating func legacyChannelSlope(_ n: inout Node) throws {
+        guard source < 7, let x = input(n, 0), let s = input(n, 1) else { return }
+        guard let xt = types()?[x], let st = graph.initializers[s].map({ TensorType($0.dtype, $0.shape) }) ?? types()?[s] else {
+            throw LoupeError.unsupported("\(n.label): opset-\(source) per-channel slopes need the operands' shapes to be known to export")
+        }
+        guard st.shape.count == 1, xt.shape.count > 2, st.shape[0] == xt.shape[1], st.shape[0] != 1 else { return }
+        let trailing = xt.shape.count - 2
+        if let t = graph.initializers[s] {
+            n.inputs[1] = constant("\(s)_channels", t.reshaped(t.shape + [Int](repeating: 1, count: trailing)))
+        } else {
+            let aligned = fresh("\(s)_channels")
+            let axes = constant("\(n.name)_axes", Tensor.vector((1...trailing).map(Int64.init)))
+            out.append(Node(name: fresh("\(n.name)_align"), opType: "Unsqueeze", inputs: [s, axes], outputs: [aligned]))
             n.inputs[1] = aligned
         }
     }
@@ -547,6 +572,14 @@ struct OpsetRewriter {
             scales = Tensor.vector([Float](repeating: 1, count: r - 2) + [try a.float("height_scale", 1), try a.float("width_scale", 1)])
         } else if source < 9, let s = try a.floats("scales") {
             scales = Tensor.vector(s)
+        } else if let given = input(n, 1), graph.initializers[given] == nil {
+            // Scales computed at run time go to Resize as they are; Upsample's are ≥ 1.
+            let resizeMode = mode == "bilinear" ? "linear" : mode
+            n.opType = "Resize"
+            n.attributes = ["mode": .string(resizeMode), "coordinate_transformation_mode": .string("asymmetric")]
+            if resizeMode == "nearest" { n.attributes["nearest_mode"] = .string("floor") }
+            n.inputs = [n.inputs[0], "", given]
+            return
         } else {
             guard let s = try constantInput(n, 1, "scales") else { throw LoupeError.invalid("\(n.label) has no scales") }
             scales = s
