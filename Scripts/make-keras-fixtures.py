@@ -154,6 +154,20 @@ def channels_first():
     return keras.Model(inp, x, name="k3_channels_first")
 
 
+def nested_shared():
+    """A functional model nested in another and called twice (its weights shared)."""
+    i2 = keras.Input((8, 8, 4))
+    t = L.Conv2D(4, 3, padding="same", activation="relu", name="inner_conv")(i2)
+    t = L.BatchNormalization(name="inner_bn")(t)
+    inner = keras.Model(i2, L.Add()([t, i2]), name="inner")
+    inp = keras.Input((8, 8, 3), name="x")
+    x = L.Conv2D(4, 1, name="stem")(inp)
+    a = inner(x)
+    b = inner(L.ReLU()(a))
+    y = L.Dense(3, activation="softmax")(L.GlobalAveragePooling2D()(L.Concatenate()([a, b])))
+    return keras.Model(inp, y, name="k3_nested")
+
+
 def functional_k2():
     inp = keras.Input((16, 16, 3), name="image")
     a = L.Conv2D(6, 3, padding="same", activation="relu", name="conv2d_1")(inp)
@@ -242,6 +256,11 @@ def main():
     randomize(c)
     c.save(path("k3_channels_first.keras"))
     save_io("k3_channels_first", c, rng.uniform(0, 1, (2, 3, 16, 16)).astype("float32"))
+
+    n = nested_shared()
+    randomize(n)
+    n.save(path("k3_nested.keras"))
+    save_io("k3_nested", n, rng.uniform(0, 1, (2, 8, 8, 3)).astype("float32"))
 
     # Bad input: a Lambda layer, a deflated archive, an archive with an escaping entry.
     lam = keras.Sequential([keras.Input((4, 4, 1)), L.Conv2D(1, 1, name="conv"), L.Lambda(lambda t: t * 2, name="double")])

@@ -71,6 +71,13 @@ final class KerasImportTests: XCTestCase {
         }
     }
 
+    func testNestedModelCalledTwiceSharesItsWeights() throws {
+        let g = try check("k3_nested.keras", stem: "k3_nested")
+        XCTAssertEqual(g.nodes.first { $0.name == "inner_conv/1/conv" }?.inputs[1], g.nodes.first { $0.name == "inner_conv/conv" }?.inputs[1])
+        // stem 4·3 + 4, inner conv 4·4·9 + 4, inner BN 4·4, dense 8·3 + 3: each counted once.
+        XCTAssertEqual(g.parameterCount, 16 + 148 + 16 + 27)
+    }
+
     func testChannelsFirst() throws {
         let g = try check("k3_channels_first.keras", stem: "k3_channels_first")
         XCTAssertFalse(g.nodes.contains { $0.opType == "Transpose" && $0.name.hasSuffix("/to_nchw") })

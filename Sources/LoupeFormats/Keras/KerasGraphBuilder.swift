@@ -25,6 +25,11 @@ struct KerasLayerCall {
 
     /// A name for an intermediate node of this layer.
     func sub(_ suffix: String) -> String { "\(nodeName)/\(suffix)" }
+    /// The name of a constant of this layer, the same for every call.
+    func param(_ suffix: String) -> String { "\(path.description)/\(suffix)" }
+    /// The same for a constant shaped to broadcast against `x`, which a shared layer may see
+    /// in either layout.
+    func param(_ suffix: String, layout x: KerasValue) -> String { param("\(suffix)\(x.nchw ? "_nchw" : "")_r\(x.rank)") }
     var label: String { "layer '\(layerName)' (\(className))" }
 }
 
@@ -39,6 +44,7 @@ final class KerasGraphBuilder {
     private var used: Set<String> = []
     private var layoutCache: [String: KerasValue] = [:]
     private var currentClass = ""
+    private var params: [String: String] = [:]
 
     static let classAttribute = "loupe.keras_class"
 
@@ -77,6 +83,15 @@ final class KerasGraphBuilder {
     func constant(_ t: Tensor, _ name: String) -> String {
         let n = unique(name)
         graph.initializers[n] = t
+        return n
+    }
+
+    /// A constant of a layer (weights, derived weights): made once per layer and name, so
+    /// that every call of a shared layer or nested model reads the same initializer.
+    func param(_ t: @autoclosure () -> Tensor, _ name: String) -> String {
+        if let n = params[name] { return n }
+        let n = constant(t(), name)
+        params[name] = n
         return n
     }
 

@@ -80,14 +80,14 @@ extension KerasGraphBuilder {
         if threshold == 0 {
             y = slope == 0 ? emit("Relu", [x.name], name: lastName) : emit("LeakyRelu", [x.name], name: lastName, ["alpha": .float(slope)])
         } else {
-            let t = constant(.scalar(threshold), call.sub("threshold"))
+            let t = param(.scalar(threshold), call.param("threshold"))
             let ge = emit("GreaterOrEqual", [x.name, t], name: call.sub("ge"))
             let shifted = emit("Sub", [x.name, t], name: call.sub("shift"))
-            let low = emit("Mul", [shifted, constant(.scalar(slope), call.sub("slope"))], name: call.sub("low"))
+            let low = emit("Mul", [shifted, param(.scalar(slope), call.param("slope"))], name: call.sub("low"))
             y = emit("Where", [ge, x.name, low], name: lastName)
         }
         if let m = maxValue {
-            y = emit("Min", [y, constant(.scalar(m), call.sub("max_value"))], name: call.nodeName)
+            y = emit("Min", [y, param(.scalar(m), call.param("max_value"))], name: call.nodeName)
         }
         return out(y)
     }
@@ -120,7 +120,7 @@ extension KerasGraphBuilder {
         let x = try single(call)
         var alpha = try weights(call, ["alpha"], ranks: [x.rank - 1])[0]
         if x.nchw { alpha = permuted(alpha, [2, 0, 1]) }
-        let a = constant(alpha, call.sub("alpha"))
+        let a = param(alpha, call.param("alpha", layout: x))
         return KerasValue(name: emit("PRelu", [x.name, a], name: call.nodeName), rank: x.rank, nchw: x.nchw)
     }
 }

@@ -23,9 +23,9 @@ extension KerasGraphBuilder {
         let useBias = call.bool("use_bias", true)
         let ws = try weights(call, useBias ? ["kernel", "bias"] : ["kernel"], ranks: [4, 1])
         let groups = try call.int("groups", 1)
-        let w = constant(permuted(ws[0], [3, 2, 0, 1]), call.sub("kernel"))
+        let w = param(permuted(ws[0], [3, 2, 0, 1]), call.param("kernel"))
         let attrs = try convAttributes(call, kernel: Array(ws[0].shape[0..<2]), group: groups)
-        let inputs = [x.name, w] + (useBias ? [constant(ws[1], call.sub("bias"))] : [])
+        let inputs = [x.name, w] + (useBias ? [param(ws[1], call.param("bias"))] : [])
         return try withActivation(call, op: "conv") { KerasValue(name: emit("Conv", inputs, name: $0, attrs), rank: 4, nchw: last) }
     }
 
@@ -42,7 +42,7 @@ extension KerasGraphBuilder {
         let ws = try weights(call, useBias ? ["depthwise_kernel", "bias"] : ["depthwise_kernel"], ranks: [4, 1])
         let k = ws[0]
         let attrs = try convAttributes(call, kernel: Array(k.shape[0..<2]), group: k.shape[2])
-        let inputs = [x.name, constant(depthwiseKernel(k), call.sub("kernel"))] + (useBias ? [constant(ws[1], call.sub("bias"))] : [])
+        let inputs = [x.name, param(depthwiseKernel(k), call.param("kernel"))] + (useBias ? [param(ws[1], call.param("bias"))] : [])
         return try withActivation(call, op: "conv") { KerasValue(name: emit("Conv", inputs, name: $0, attrs), rank: 4, nchw: last) }
     }
 
@@ -55,10 +55,10 @@ extension KerasGraphBuilder {
         let ws = try weights(call, names, ranks: [4, 4, 1])
         let k = ws[0]
         let attrs = try convAttributes(call, kernel: Array(k.shape[0..<2]), group: k.shape[2])
-        let d = emit("Conv", [x.name, constant(depthwiseKernel(k), call.sub("depthwise_kernel"))], name: call.sub("depthwise"), attrs)
-        let p = constant(permuted(ws[1], [3, 2, 0, 1]), call.sub("pointwise_kernel"))
+        let d = emit("Conv", [x.name, param(depthwiseKernel(k), call.param("depthwise_kernel"))], name: call.sub("depthwise"), attrs)
+        let p = param(permuted(ws[1], [3, 2, 0, 1]), call.param("pointwise_kernel"))
         let pointwise: [String: Attribute] = ["kernel_shape": .ints([1, 1])]
-        let inputs = [d, p] + (useBias ? [constant(ws[2], call.sub("bias"))] : [])
+        let inputs = [d, p] + (useBias ? [param(ws[2], call.param("bias"))] : [])
         return try withActivation(call, op: "pointwise") { KerasValue(name: emit("Conv", inputs, name: $0, pointwise), rank: 4, nchw: last) }
     }
 
@@ -99,7 +99,7 @@ extension KerasGraphBuilder {
         var attrs: [String: Attribute] = ["kernel_shape": .ints(k), "strides": .ints(strides), "dilations": .ints(dil),
                                           "pads": .ints(begin + end)]
         if extra != [0, 0] { attrs["output_padding"] = .ints(extra) }
-        let inputs = [x.name, constant(permuted(ws[0], [3, 2, 0, 1]), call.sub("kernel"))] + (useBias ? [constant(ws[1], call.sub("bias"))] : [])
+        let inputs = [x.name, param(permuted(ws[0], [3, 2, 0, 1]), call.param("kernel"))] + (useBias ? [param(ws[1], call.param("bias"))] : [])
         return try withActivation(call, op: "conv_transpose") { KerasValue(name: emit("ConvTranspose", inputs, name: $0, attrs), rank: 4, nchw: last) }
     }
 }

@@ -10,8 +10,8 @@ extension KerasGraphBuilder {
         let x = kerasOrder(try single(call))
         let useBias = call.bool("use_bias", true)
         let ws = try weights(call, useBias ? ["kernel", "bias"] : ["kernel"], ranks: [2, 1])
-        let w = constant(ws[0], call.sub("kernel"))
-        let b = useBias ? constant(ws[1], call.sub("bias")) : nil
+        let w = param(ws[0], call.param("kernel"))
+        let b = useBias ? param(ws[1], call.param("bias")) : nil
         return try withActivation(call, op: "dense") { name in
             if x.rank == 2 {
                 return KerasValue(name: emit("Gemm", [x.name, w] + (b.map { [$0] } ?? []), name: name), rank: 2)

@@ -41,7 +41,7 @@ extension KerasGraphBuilder {
         }
         if !scale { ws.insert(Tensor(shape: [c], floats: [Float](repeating: 1, count: c)), at: 0) }
         if !center { ws.insert(Tensor(shape: [c], floats: [Float](repeating: 0, count: c)), at: 1) }
-        let inputs = [x.name] + zip(ws, ["scale", "bias", "mean", "var"]).map { constant($0, call.sub($1)) }
+        let inputs = [x.name] + zip(ws, ["scale", "bias", "mean", "var"]).map { param($0, call.param($1)) }
         let eps = try call.float("epsilon", 0.001)
         return KerasValue(name: emit("BatchNormalization", inputs, name: call.nodeName, ["epsilon": .float(eps)]), rank: x.rank, nchw: x.nchw)
     }
@@ -64,8 +64,8 @@ extension KerasGraphBuilder {
             return perChannel(v, axis: axis, rank: x.rank)
         }
         let s = try tensor(scale), o = try tensor(offset)
-        let m = emit("Mul", [x.name, constant(s, call.sub("scale"))], name: call.sub("mul"))
-        return KerasValue(name: emit("Add", [m, constant(o, call.sub("offset"))], name: call.nodeName), rank: x.rank, nchw: x.nchw)
+        let m = emit("Mul", [x.name, param(s, call.param("scale", layout: x))], name: call.sub("mul"))
+        return KerasValue(name: emit("Add", [m, param(o, call.param("offset", layout: x))], name: call.nodeName), rank: x.rank, nchw: x.nchw)
     }
 
     private func channelAxisLast(_ x: inout KerasValue, _ call: KerasLayerCall) throws -> Int {
@@ -95,7 +95,7 @@ extension KerasGraphBuilder {
         guard mean.count == variance.count else { throw LoupeError.invalid("\(file): \(call.label): mean and variance differ in length") }
         let denom = variance.map { max($0.squareRoot(), 1e-7) }
         func tensor(_ v: [Float]) -> Tensor { v.count == 1 ? .scalar(v[0]) : perChannel(v, axis: axis, rank: x.rank) }
-        let s = emit("Sub", [x.name, constant(tensor(mean), call.sub("mean"))], name: call.sub("sub"))
-        return KerasValue(name: emit("Div", [s, constant(tensor(denom), call.sub("std"))], name: call.nodeName), rank: x.rank, nchw: x.nchw)
+        let s = emit("Sub", [x.name, param(tensor(mean), call.param("mean", layout: x))], name: call.sub("sub"))
+        return KerasValue(name: emit("Div", [s, param(tensor(denom), call.param("std", layout: x))], name: call.nodeName), rank: x.rank, nchw: x.nchw)
     }
 }

@@ -51,7 +51,7 @@ extension KerasGraphBuilder {
         default:
             throw LoupeError.unsupported("\(file): \(call.label) has interpolation '\(interpolation)'; Loupe supports nearest and bilinear")
         }
-        let scales = constant(Tensor.vector([1, 1, Float(size[0]), Float(size[1])]), call.sub("scales"))
+        let scales = param(Tensor.vector([1, 1, Float(size[0]), Float(size[1])]), call.param("scales"))
         return KerasValue(name: emit("Resize", [x.name, "", scales], name: call.nodeName, attrs), rank: 4, nchw: last)
     }
 }
