@@ -202,21 +202,8 @@ struct Explain: ParsableCommand {
     /// The preprocessed input shown as a picture: each channel min–max scaled (so it works for
     /// any normalisation), RGB order.
     func displayImage(_ x: Tensor) throws -> RGBImage {
-        guard x.rank == 4, x.shape[1] == 1 || x.shape[1] == 3 else {
-            throw LoupeError.shape("explanations need an NCHW image input with 1 or 3 channels, got \(describe(x.shape))")
-        }
-        let (c, h, w) = (x.shape[1], x.shape[2], x.shape[3])
-        var v = Array(x.floats[0..<(c * h * w)])
-        for ch in 0..<c {
-            let s = v[(ch * h * w)..<((ch + 1) * h * w)]
-            let lo = s.min()!, hi = s.max()!
-            for i in (ch * h * w)..<((ch + 1) * h * w) { v[i] = hi > lo ? (v[i] - lo) / (hi - lo) : 0.5 }
-        }
-        if c == 3, (image.channelOrder ?? "rgb") == "bgr" || (image.channelOrder == nil && image.preprocess == "caffe") {
-            let p = h * w
-            for i in 0..<p { v.swapAt(i, 2 * p + i) }
-        }
-        return try RGBImage(chw: Tensor(shape: [c, h, w], floats: v)).rgb()
+        let bgr = (image.channelOrder ?? "rgb") == "bgr" || (image.channelOrder == nil && image.preprocess == "caffe")
+        return try InputPicture.render(x, bgr: bgr)
     }
 
     /// A single picture, or a titled panel when there are several, with the top predictions.
