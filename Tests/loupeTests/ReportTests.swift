@@ -122,6 +122,24 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(html.components(separatedBy: "<img ").count - 1, 3)
     }
 
+    func testTargetAndLayerAreUsedAndListed() throws {
+        let dir = try tempDir()
+        let out = dir.appendingPathComponent("r.html").path
+        let img = Self.images.appendingPathComponent("disc.png").path
+        let r = try loupe(["report", Self.model, img, "--labels", Self.labels, "--preprocess", "none", "--target", "star",
+                           "--layer", "/4/Conv", "--methods", "grad-cam,activations", "-o", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let html = try String(contentsOfFile: out, encoding: .utf8)
+        XCTAssertTrue(html.contains("Explained class: <b>3 star</b>"))
+        XCTAssertTrue(html.contains("<dd>star (given)</dd>"))
+        XCTAssertTrue(html.contains("<dd>/4/Conv</dd>"), "the chosen layer is not in the settings")
+        XCTAssertTrue(html.contains("of 32 (the most active) at /4/Conv."), "activations did not read /4/Conv (32 channels)")
+        XCTAssertTrue(html.contains("All 32 channels at /4/Conv"))
+        XCTAssertFalse(html.contains("Saliency"))
+        // Filters, input, Grad-CAM, activation channel, channel grid.
+        XCTAssertEqual(html.components(separatedBy: "<img ").count - 1, 5)
+    }
+
     func testReportErrors() throws {
         let dir = try tempDir()
         let out = dir.appendingPathComponent("r.html").path
