@@ -23,6 +23,10 @@ Usage (from the repository root, after `swift build -c release`):
 larger ones fold into hundreds of MB of weights). `--keras` also converts the Keras test
 models (Tests/LoupeFormatsTests/Fixtures/keras) and compares onnxruntime on the export with
 the outputs Keras computed (no fixtures: those files belong to the Keras importer's tests).
+`--conformance` converts every conformance case (../shared/conformance/*/test_*) at opsets 13
+and 21 and tallies: refused by `loupe convert` (with its message), checker failures,
+onnxruntime errors, and outputs that differ from the case's expected outputs (rtol 1e-3,
+atol 1e-5); it only reports and never fails the run.
 """
 import argparse
 import hashlib
@@ -225,12 +229,64 @@ def check(loupe, case_id, rel, kind, opset, tmp, write):
     return entry, worst
 
 
+def sweep(loupe, tmp):
+    """Every conformance case at opsets 13 and 21; prints a tally and the cases that fail."""
+    import collections
+    import glob
+    tally, notes = collections.Counter(), []
+    for model in sorted(glob.glob(os.path.join(SHARED, "*", "test_*", "model.onnx"))):
+        name = os.path.basename(os.path.dirname(model))
+        for opset in (13, 21):
+            out = os.path.join(tmp, "sweep.onnx")
+            r = subprocess.run([loupe, "convert", model, out, "--opset", str(opset), "--force"], capture_output=True, text=True)
+            if r.returncode != 0:
+                tally["refused by loupe convert"] += 1
+                if r.returncode != 1:
+                    notes.append(f"{name} {opset}: exit {r.returncode}: {r.stderr.strip()[-200:]}")
+                continue
+            try:
+                onnx.checker.check_model(out, full_check=True)
+            except Exception as e:
+                tally["checker failed"] += 1
+                notes.append(f"{name} {opset}: checker: {str(e).splitlines()[0][:160]}")
+                continue
+            inputs = feeds(model, "testdata")
+            folder = os.path.join(os.path.dirname(model), "test_data_set_0")
+            try:
+                s = ort.InferenceSession(out, providers=["CPUExecutionProvider"])
+                wanted = {i.name for i in s.get_inputs()}
+                got = s.run(None, {k: v for k, v in inputs.items() if k in wanted})
+            except Exception as e:
+                tally["onnxruntime error"] += 1
+                notes.append(f"{name} {opset}: onnxruntime: {str(e)[:160]}")
+                continue
+            same = True
+            for k, g in enumerate(got):
+                t = onnx.TensorProto()
+                with open(os.path.join(folder, f"output_{k}.pb"), "rb") as f:
+                    t.ParseFromString(f.read())
+                w = onnx.numpy_helper.to_array(t)
+                if g.shape != w.shape:
+                    same = False
+                elif g.size and g.dtype.kind in "fc":
+                    same = same and np.allclose(g, w, rtol=1e-3, atol=1e-5, equal_nan=True)
+                elif g.size:
+                    same = same and np.array_equal(g, w)
+            tally["matches expected outputs" if same else "differs from expected outputs"] += 1
+            if not same:
+                notes.append(f"{name} {opset}: outputs differ from the expected ones")
+    print("conformance sweep:", dict(tally))
+    for n in notes:
+        print("  " + n)
+
+
 def main():
     ort.set_default_logger_severity(3)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--loupe", default=os.path.join(ROOT, ".build", "release", "loupe"))
     p.add_argument("--all-light", action="store_true")
     p.add_argument("--keras", action="store_true")
+    p.add_argument("--conformance", action="store_true")
     args = p.parse_args()
     tmp = tempfile.mkdtemp(prefix="loupe-export-")
     try:
@@ -289,6 +345,8 @@ def main():
                 except Exception as e:
                     failures.append(f"keras {name}: {e}")
                     print(f"FAIL keras {name}: {e}")
+        if args.conformance:
+            sweep(args.loupe, tmp)
         with open(os.path.join(FIXTURES, "manifest.json"), "w") as f:
             json.dump({"made_by": "Scripts/check-onnx-export.py", "onnx": onnx.__version__,
                        "onnxruntime": ort.__version__, "cases": manifest}, f, indent=1)
