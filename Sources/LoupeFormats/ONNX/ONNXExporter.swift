@@ -73,9 +73,13 @@ public enum ONNXExporter {
     /// Writes the model; refuses to overwrite an existing file unless `overwrite`.
     public static func write(_ graph: Graph, to path: String, opset: Int = 13, overwrite: Bool = false) throws {
         try checkDestination(path, overwrite: overwrite)
-        let bytes = try serialize(graph, opset: opset)
+        var bytes = try serialize(graph, opset: opset)
         do {
-            try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
+            // Written from the array's own storage: no second copy of a large model.
+            try bytes.withUnsafeMutableBytes { b in
+                try Data(bytesNoCopy: b.baseAddress!, count: b.count, deallocator: .none)
+                    .write(to: URL(fileURLWithPath: path), options: .atomic)
+            }
         } catch {
             throw LoupeError(.io, "\(path): cannot write (\(error.localizedDescription))")
         }
@@ -263,52 +267,47 @@ public enum ONNXExporter {
         tp.pointee.dims = arena.array(t.shape.map(Int64.init))
         tp.pointee.has_data_type = 1
         tp.pointee.data_type = t.dtype.rawValue
-        let raw = try rawBytes(t)
-        guard raw.count <= maxBytes else {
-            throw LoupeError(.tooLarge, "tensor of shape \(describe(t.shape)) takes \(raw.count) bytes; ONNX tensors over 2 GiB need external data, which Loupe does not write")
+        let have = t.dtype.isFloatingPoint ? t.floats.count : t.ints.count
+        guard have == t.count else {
+            throw LoupeError.invalid("tensor of shape \(describe(t.shape)) holds \(have) values, \(t.count) expected")
         }
+        let size = t.count * ONNXImporter.elementSize(t.dtype)
+        guard size <= maxBytes else {
+            throw LoupeError(.tooLarge, "tensor of shape \(describe(t.shape)) takes \(size) bytes; ONNX tensors over 2 GiB need external data, which Loupe does not write")
+        }
+        let raw = try arena.raw(size)
+        encode(t, into: raw)
         tp.pointee.has_raw_data = 1
-        tp.pointee.raw_data = arena.bytes(raw)
+        tp.pointee.raw_data = ProtobufCBinaryData(len: size, data: raw.assumingMemoryBound(to: UInt8.self))
         return tp
     }
 
-    /// The values of `t` in the file's encoding: fixed width, little-endian, bool one byte.
-    static func rawBytes(_ t: Tensor) throws -> [UInt8] {
-        let expected = t.count
-        let have = t.dtype.isFloatingPoint ? t.floats.count : t.ints.count
-        guard have == expected else {
-            throw LoupeError.invalid("tensor of shape \(describe(t.shape)) holds \(have) values, \(expected) expected")
-        }
-        var out: [UInt8] = []
-        func append<T: FixedWidthInteger>(_ v: T) {
-            withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) }
+    /// Writes the values of `t` in the file's encoding — fixed width, little-endian, bool one
+    /// byte — to `p`, which holds `t.count` elements of the dtype's size.
+    static func encode(_ t: Tensor, into p: UnsafeMutableRawPointer) {
+        func store<T: FixedWidthInteger>(_ values: some Sequence<T>) {
+            for (i, v) in values.enumerated() {
+                p.storeBytes(of: v.littleEndian, toByteOffset: i * MemoryLayout<T>.size, as: T.self)
+            }
         }
         switch t.dtype {
         case .float32:
             #if _endian(little)
-            return t.floats.withUnsafeBytes { Array($0) }
+            t.floats.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
             #else
-            out.reserveCapacity(expected * 4)
-            for v in t.floats { append(v.bitPattern) }
+            store(t.floats.lazy.map(\.bitPattern))
             #endif
-        case .float64:
-            out.reserveCapacity(expected * 8)
-            for v in t.floats { append(Double(v).bitPattern) }
-        case .float16:
-            out.reserveCapacity(expected * 2)
-            for v in t.floats { append(floatToHalf(v)) }
-        case .int64, .uint64:
-            out.reserveCapacity(expected * 8)
-            for v in t.ints { append(v) }
-        case .int32: for v in t.ints { append(Int32(truncatingIfNeeded: v)) }
-        case .uint32: for v in t.ints { append(UInt32(truncatingIfNeeded: v)) }
-        case .int16: for v in t.ints { append(Int16(truncatingIfNeeded: v)) }
-        case .uint16: for v in t.ints { append(UInt16(truncatingIfNeeded: v)) }
-        case .int8: for v in t.ints { append(Int8(truncatingIfNeeded: v)) }
-        case .uint8: for v in t.ints { append(UInt8(truncatingIfNeeded: v)) }
-        case .bool: for v in t.ints { out.append(v != 0 ? 1 : 0) }
+        case .float64: store(t.floats.lazy.map { Double($0).bitPattern })
+        case .float16: store(t.floats.lazy.map(floatToHalf))
+        case .int64, .uint64: store(t.ints)
+        case .int32: store(t.ints.lazy.map { Int32(truncatingIfNeeded: $0) })
+        case .uint32: store(t.ints.lazy.map { UInt32(truncatingIfNeeded: $0) })
+        case .int16: store(t.ints.lazy.map { Int16(truncatingIfNeeded: $0) })
+        case .uint16: store(t.ints.lazy.map { UInt16(truncatingIfNeeded: $0) })
+        case .int8: store(t.ints.lazy.map { Int8(truncatingIfNeeded: $0) })
+        case .uint8: store(t.ints.lazy.map { UInt8(truncatingIfNeeded: $0) })
+        case .bool: store(t.ints.lazy.map { UInt8($0 != 0 ? 1 : 0) })
         }
-        return out
     }
 }
 
@@ -321,6 +320,15 @@ final class CArena {
 
     private func allocate(_ bytes: Int) -> UnsafeMutableRawPointer {
         guard let p = calloc(1, max(bytes, 1)) else { fatalError("out of memory allocating \(bytes) bytes") }
+        blocks.append(p)
+        return p
+    }
+
+    /// A block for tensor data; large, so running out of memory is an error, not a trap.
+    func raw(_ bytes: Int) throws -> UnsafeMutableRawPointer {
+        guard let p = malloc(max(bytes, 1)) else {
+            throw LoupeError(.tooLarge, "out of memory allocating \(bytes) bytes for tensor data")
+        }
         blocks.append(p)
         return p
     }
