@@ -1,5 +1,6 @@
 import Foundation
 import LoupeFormats
+import LoupeGraph
 import LoupeTensor
 import XCTest
 
@@ -78,6 +79,22 @@ final class ConvertCLITests: XCTestCase {
         XCTAssertEqual(missing.status, 1)
         XCTAssertTrue(missing.stderr.contains("no such file"), missing.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("b.onnx").path))
+    }
+
+    func testKerasModelConvertsToEquivalentONNX() throws {
+        let keras = CLITests.root.appendingPathComponent("Tests/LoupeFormatsTests/Fixtures/keras")
+        let out = try tempDir().appendingPathComponent("k3.onnx").path
+        let r = try loupe(["convert", keras.appendingPathComponent("k3_sequential.keras").path, out, "--opset", "17"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let g = try ONNXImporter.load(path: out)
+        XCTAssertEqual(g.opset, 17)
+        XCTAssertFalse(g.nodes.contains { $0.attributes.keys.contains { $0.hasPrefix("loupe.") } })
+        // Keras's own outputs, saved by the Keras importer's fixture script.
+        let x = try NPY.read(path: keras.appendingPathComponent("k3_sequential_input.npy").path)
+        let want = try NPY.read(path: keras.appendingPathComponent("k3_sequential_output0.npy").path)
+        let got = try XCTUnwrap(try Executor(graph: g).run([g.inputs[0].name: x])[g.outputs[0].name])
+        XCTAssertEqual(got.shape, want.shape)
+        for (a, b) in zip(got.floats, want.floats) { XCTAssertEqual(a, b, accuracy: 1e-5) }
     }
 
     func testHelpAndProducerVersion() throws {
