@@ -34,7 +34,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIX = os.path.join(ROOT, "Tests", "LoupeSurgeryTests", "Fixtures")
 TINY = "SampleModels/tiny-cnn/tiny-cnn.onnx"
 BN = "Tests/LoupeSurgeryTests/Fixtures/bn-fixed-batch.onnx"
-VGG = "SampleModels/shapes/shapes-vgg.onnx"
+VGG = "Tests/LoupeSurgeryTests/Fixtures/shapes-vgg-head.onnx"  # Scripts/make-surgery-vgg.py
 SHAPES_TEST = "SampleModels/shapes/test"
 
 # name, model, surgery arguments (after the model), batch of the fixture input
