@@ -179,6 +179,14 @@ final class ONNXExportTests: XCTestCase {
             XCTAssertTrue("\(e)".contains("node 'mean' (ReduceMean)"), "\(e)")
         }
         XCTAssertNoThrow(try ONNXExporter.serialize(r, opset: 18))
+        // A malformed node is an error, not a crash.
+        var bad = Graph()
+        bad.opset = 9
+        bad.outputs = [ValueInfo(name: "y", dtype: .float32, dims: nil)]
+        bad.nodes = [Node(name: "slice", opType: "Slice", inputs: [], outputs: ["y"])]
+        XCTAssertThrowsError(try ONNXExporter.serialize(bad)) { e in
+            XCTAssertTrue("\(e)".contains("node 'slice' (Slice) has no input"), "\(e)")
+        }
     }
 
     func testWholeNumberFloatAttributesAreWrittenAsFloats() throws {

@@ -218,6 +218,12 @@ struct OpsetRewriter {
             if case .int(let v)? = n.attributes[name] { n.attributes[name] = .float(Float(v)) }
         }
         if n.opType != "Dropout" && n.opType != "BatchNormalization" { n.attributes["is_test"] = nil }
+        let readsX: Set<String> = ["Slice", "Clip", "Pad", "Upsample", "Resize", "Softmax", "LogSoftmax", "Dropout",
+                                   "ReduceMax", "ReduceMin", "ReduceMean", "ReduceProd", "ReduceL1", "ReduceL2",
+                                   "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", "ReduceSum", "PRelu"]
+        if readsX.contains(n.opType), input(n, 0) == nil {
+            throw LoupeError.invalid("\(n.label) has no input")
+        }
         try introducedOps(&n)
         switch n.opType {
         case "Add", "Sub", "Mul", "Div", "Pow", "And", "Or", "Equal", "Greater", "Less":
