@@ -59,7 +59,10 @@ func depthwise3x3(
                 let c0 = j * s - pL
                 for kh in khLo..<max(khLo, khHi) {
                     let r = base + kh * W + c0, kk = k + kh * 3
-                    acc += kk[0] * r[0] + kk[1] * r[1] + kk[2] * r[2]
+                    // One tap at a time, in the general kernel's order (same rounding).
+                    acc += kk[0] * r[0]
+                    acc += kk[1] * r[1]
+                    acc += kk[2] * r[2]
                 }
                 orow[j] = acc
             }
