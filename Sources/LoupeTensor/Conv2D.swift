@@ -20,37 +20,52 @@ public func conv2d(
     x: UnsafePointer<Float>, batch: Int, channels C: Int,
     w: UnsafePointer<Float>, outChannels M: Int, group: Int,
     bias: UnsafePointer<Float>?, _ g: ConvGeometry,
+    clip: (Float, Float)? = nil,
     y: UnsafeMutablePointer<Float>
 ) throws {
     precondition(g.rank == 2 && group > 0 && C % group == 0 && M % group == 0)
     if group == C && group > 1 {
         conv2dDepthwise(x: x, batch: batch, channels: C, w: w, multiplier: M / C, bias: bias, g, y: y)
+        if clip != nil {
+            ConvEpilogue(bias: nil, clip: clip).apply(y, channel0: 0, rows: batch * M, cols: g.outputSize, ldc: g.outputSize)
+        }
         return
     }
     let Cg = C / group, Mg = M / group
     let inPlane = g.inputSize, outPlane = g.outputSize
     let K = Cg * g.kernelSize
     if outPlane == 0 || batch == 0 || M == 0 { return }
-    if let bias {
-        for i in 0..<(batch * M) { (y + i * outPlane).update(repeating: bias[i % M], count: outPlane) }
-    }
+    // Bias and clamp are applied to each GEMM's block right after it, while it is in cache.
+    let epilogue = ConvEpilogue(bias: bias, clip: clip)
     let pointwise = g.kernel == [1, 1] && g.strides == [1, 1] && g.padsBegin == [0, 0] && g.padsEnd == [0, 0]
         && g.input == g.output
-    let beta: Float = bias == nil ? 0 : 1
     if pointwise {
         // Wide images: split the output columns across threads, one single-threaded GEMM
         // each (OpenBLAS's own threading scales poorly when M is small).
         let chunks = Threads.count > 1 && outPlane >= 1024 ? Threads.count : 1
         let width = (outPlane + chunks - 1) / chunks
+        // Narrow images: split the output channels instead (OpenBLAS's threads would).
+        if chunks == 1 && Threads.count > 1 && Mg >= 2 * splitRowsMin {
+            for n in 0..<batch {
+                for gi in 0..<group {
+                    gemmSplitRows(m: Mg, n: outPlane, k: K, a: w + gi * Mg * K,
+                                  b: x + (n * C + gi * Cg) * inPlane,
+                                  c: y + (n * M + gi * Mg) * outPlane, epilogue, channel0: gi * Mg)
+                }
+            }
+            return
+        }
         Threads.withSingleThreadedBLAS(chunks > 1) {
             for n in 0..<batch {
                 for gi in 0..<group {
                     parallelFor(chunks) { c in
                         let c0 = c * width, cols = min(width, outPlane - c0)
                         guard cols > 0 else { return }
+                        let c = y + (n * M + gi * Mg) * outPlane + c0
                         sgemm(m: Mg, n: cols, k: K, a: w + gi * Mg * K, lda: K,
-                              b: x + (n * C + gi * Cg) * inPlane + c0, ldb: outPlane, beta: beta,
-                              c: y + (n * M + gi * Mg) * outPlane + c0, ldc: outPlane)
+                              b: x + (n * C + gi * Cg) * inPlane + c0, ldb: outPlane, beta: 0,
+                              c: c, ldc: outPlane)
+                        epilogue.apply(c, channel0: gi * Mg, rows: Mg, cols: cols, ldc: outPlane)
                     }
                 }
             }
@@ -67,6 +82,26 @@ public func conv2d(
     // Several tiles: each thread lowers and multiplies its own tiles with a single-threaded
     // GEMM (im2col runs in parallel too); one tile: OpenBLAS threads the GEMM.
     let workers = tiles >= 2 ? min(Threads.count, tiles) : 1
+    if workers == 1 && Threads.count > 1 && Mg >= 2 * splitRowsMin {
+        // One tile: lower it with every thread (channel ranges), then split the output
+        // channels of one GEMM across the threads.
+        let cols = oH * oW, kk = g.kernelSize
+        let col = UnsafeMutablePointer<Float>.allocate(capacity: try Tensor.checkedCount([K, cols]))
+        defer { col.deallocate() }
+        let parts = min(Threads.count, Cg)
+        for n in 0..<batch {
+            for gi in 0..<group {
+                let xg = x + (n * C + gi * Cg) * inPlane
+                parallelFor(parts) { p in
+                    let c0 = p * Cg / parts, c1 = (p + 1) * Cg / parts
+                    if c1 > c0 { im2col2D(xg + c0 * inPlane, channels: c1 - c0, g, col + c0 * kk * cols) }
+                }
+                gemmSplitRows(m: Mg, n: cols, k: K, a: w + gi * Mg * K, b: col,
+                              c: y + (n * M + gi * Mg) * outPlane, epilogue, channel0: gi * Mg)
+            }
+        }
+        return
+    }
     let tileFloats = try Tensor.checkedCount([K, tileRows * oW])
     let col = UnsafeMutablePointer<Float>.allocate(capacity: try Tensor.checkedCount([workers, tileFloats]))
     defer { col.deallocate() }
@@ -80,13 +115,55 @@ public func conv2d(
                     while t < tiles {
                         let row = t * tileRows, rows = min(tileRows, oH - row)
                         im2col2D(xg, channels: Cg, g, buf, firstRow: row, rows: rows)
+                        let c = y + (n * M + gi * Mg) * outPlane + row * oW
                         sgemm(m: Mg, n: rows * oW, k: K,
-                              a: w + gi * Mg * K, lda: K, b: buf, ldb: rows * oW, beta: beta,
-                              c: y + (n * M + gi * Mg) * outPlane + row * oW, ldc: outPlane)
+                              a: w + gi * Mg * K, lda: K, b: buf, ldb: rows * oW, beta: 0,
+                              c: c, ldc: outPlane)
+                        epilogue.apply(c, channel0: gi * Mg, rows: Mg, cols: rows * oW, ldc: outPlane)
                         t += workers
                     }
                 }
             }
+        }
+    }
+}
+
+/// What `conv2d` does to each block of output rows right after its GEMM: add the bias of
+/// each output channel, then clamp to [lo, hi] (a fused Relu or ReLU6).
+struct ConvEpilogue {
+    let bias: UnsafePointer<Float>?
+    let clip: (Float, Float)?
+
+    func apply(_ c: UnsafeMutablePointer<Float>, channel0: Int, rows: Int, cols: Int, ldc: Int) {
+        if bias == nil && clip == nil { return }
+        for r in 0..<rows {
+            let p = c + r * ldc
+            let b = bias?[channel0 + r] ?? 0
+            if let (lo, hi) = clip {
+                for j in 0..<cols { p[j] = min(max(p[j] + b, lo), hi) }
+            } else {
+                for j in 0..<cols { p[j] += b }
+            }
+        }
+    }
+}
+
+/// The fewest output channels per thread for which `gemmSplitRows` splits a GEMM.
+nonisolated(unsafe) public var splitRowsMin = 32
+
+/// `c[m, n] = a[m, k] · b[k, n]`, all row-major and packed, then `epilogue` (row `r` is
+/// output channel `channel0 + r`), with the rows of `a` and `c` split across Loupe's threads,
+/// one single-threaded GEMM each.
+func gemmSplitRows(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                   c: UnsafeMutablePointer<Float>, _ epilogue: ConvEpilogue, channel0: Int) {
+    let parts = min(Threads.count, max(1, m / splitRowsMin))
+    Threads.withSingleThreadedBLAS(parts > 1) {
+        parallelFor(parts) { p in
+            let r0 = p * m / parts, r1 = (p + 1) * m / parts
+            guard r1 > r0 else { return }
+            sgemm(m: r1 - r0, n: n, k: k, a: a + r0 * k, lda: k, b: b, ldb: n, beta: 0,
+                  c: c + r0 * n, ldc: n)
+            epilogue.apply(c + r0 * n, channel0: channel0 + r0, rows: r1 - r0, cols: n, ldc: n)
         }
     }
 }

@@ -105,6 +105,23 @@ final class ConvKernelTests: XCTestCase {
         XCTAssertGreaterThan(checked, 100)
     }
 
+    /// Small images with many output channels: one im2col tile lowered by channel ranges and
+    /// the GEMM split by output channels across threads (also 1×1 convs, and groups).
+    func testSplitRowsMatchesNaive() throws {
+        let saved = Threads.count
+        Threads.set(2)
+        defer { Threads.set(saved) }
+        var rng = LCG(state: 77)
+        for (c, m, grp, k, hw) in [(8, 96, 1, 3, 5), (5, 64, 1, 3, 7), (6, 160, 2, 3, 4), (16, 80, 1, 1, 6), (12, 130, 1, 1, 3)] {
+            let pad = k / 2
+            let g = geometry([hw, hw], [k, k], s: [1, 1], d: [1, 1], pb: [pad, pad], pe: [pad, pad])
+            let x = rng.array(2 * c * hw * hw), w = rng.array(m * (c / grp) * k * k), b = rng.array(m)
+            assertClose(try runConv(fast: true, x: x, n: 2, c: c, w: w, m: m, group: grp, bias: b, g),
+                        try runConv(fast: false, x: x, n: 2, c: c, w: w, m: m, group: grp, bias: b, g),
+                        "c \(c) m \(m) group \(grp) k \(k) \(hw)x\(hw)")
+        }
+    }
+
     func testTiledIm2colMatchesNaive() throws {
         // Force tiles of one or two output rows.
         let saved = (im2colTileFloats, im2colMinTileColumns)

@@ -43,26 +43,28 @@ public struct Conv: Operator {
         let b = optionalInput(inputs, 2)
         let g = try resolve(x.shape, w.shape, b?.shape)
         let N = x.shape[0], C = x.shape[1], M = w.shape[0]
+        var clipped = true   // conv2d applies the fused clip itself
         var y = try x.floats.withUnsafeBufferPointer { px in
             try w.floats.withUnsafeBufferPointer { pw in
                 try withOptionalFloats(b) { pb in
                     try Tensor(shape: [N, M] + g.output) { py in
                         guard let yp = py.baseAddress, let xp = px.baseAddress, let wp = pw.baseAddress else {
-                            py.initialize(repeating: 0); return
+                            py.initialize(repeating: 0); clipped = false; return
                         }
                         if let g2 = g.as2D {
                             try conv2d(x: xp, batch: N, channels: C, w: wp, outChannels: M, group: attrs.group,
-                                       bias: pb, g2, y: yp)
+                                       bias: pb, g2, clip: clip, y: yp)
                         } else {
                             convNdNaive(x: xp, batch: N, channels: C, w: wp, outChannels: M, group: attrs.group,
                                         bias: pb, g, y: yp)
+                            clipped = false
                         }
                     }
                 }
             }
         }
         y.dtype = x.dtype
-        applyFusedClip(&y, clip)
+        if !clipped { applyFusedClip(&y, clip) }
         return [y]
     }
 
