@@ -24,7 +24,7 @@ struct SurgeryCAM: ParsableCommand {
             A held-out share of the images (--holdout, default 0.2; a seeded split) is not \
             trained on; the command prints how often the new model's top-1 class agrees with \
             the original's on it (and both accuracies when labels exist), and writes the same \
-            as JSON beside the model (OUT.cam.json). The same --seed gives the same model.
+            as JSON beside the model (OUT.cam.json). The same --seed and --threads give the same model.
 
             A model that already ends in global average pooling and one linear layer (or \
             SqueezeNet's 1×1 Conv head) is reported as CAM-ready and left alone unless --force.

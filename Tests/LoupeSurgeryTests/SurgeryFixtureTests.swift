@@ -48,6 +48,10 @@ final class SurgeryFixtureTests: XCTestCase {
     static func perform(_ c: Case) throws -> Graph {
         let g = try ModelFile.load(path: root.appendingPathComponent(c.model).path)
         let a = c.arguments
+        // `--threads N` as the command line applies it (results of the fitted head depend on it).
+        let previous = Threads.count
+        if let t = option(a, "--threads") { Threads.set(Int(t)!) }
+        defer { Threads.set(previous) }
         switch a[0] {
         case "strip-head":
             if let at = option(a, "--at") {
