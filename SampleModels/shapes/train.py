@@ -32,7 +32,7 @@ import make_dataset as data  # noqa: E402
 HERE = data.HERE
 TRAIN_COUNT = 12000
 VAL_COUNT = 1200
-THREADS = 1
+THREADS = 2
 
 
 def block(cin, cout, stride=1):
@@ -181,4 +181,4 @@ if __name__ == "__main__":
     if which in ("gap", "all"):
         train("gap", epochs=14, lr=3e-3)
     if which in ("vgg", "all"):
-        train("vgg", epochs=16, lr=2e-3)
+        train("vgg", epochs=26, lr=2e-3)
