@@ -19,18 +19,24 @@ public enum CAMRestructure {
 
     /// Mirror images added to the fitting set, each distilled from the original model's own
     /// output on it (or given the image's label): `hflip` adds the left-right mirror, `flips`
-    /// adds the left-right, up-down and both mirrors (for subjects without an up and down).
-    public enum Augment: String, Sendable, CaseIterable, Codable { case none, hflip, flips }
+    /// adds the left-right, up-down and both mirrors (for subjects without an up and down),
+    /// `dihedral` adds those and the four transposed versions too (every rotation by quarter
+    /// turns and every mirror; square inputs only).
+    public enum Augment: String, Sendable, CaseIterable, Codable { case none, hflip, flips, dihedral }
 
-    /// `x` [1, C, H, W] mirrored along W (`horizontal`) and/or H (`vertical`).
-    static func mirrored(_ x: Tensor, horizontal: Bool, vertical: Bool) -> Tensor {
+    /// `x` [1, C, H, W] transposed (H and W swapped, for square images), then mirrored along
+    /// W (`horizontal`) and/or H (`vertical`).
+    static func mirrored(_ x: Tensor, horizontal: Bool, vertical: Bool, transpose: Bool = false) -> Tensor {
         let (c, h, w) = (x.shape[1], x.shape[2], x.shape[3])
+        precondition(!transpose || h == w)
         var out = x.floats
         for ch in 0..<c {
             for i in 0..<h {
                 let si = vertical ? h - 1 - i : i
                 for j in 0..<w {
-                    out[(ch * h + i) * w + j] = x.floats[(ch * h + si) * w + (horizontal ? w - 1 - j : j)]
+                    let sj = horizontal ? w - 1 - j : j
+                    let (r, q) = transpose ? (sj, si) : (si, sj)
+                    out[(ch * h + i) * w + j] = x.floats[(ch * h + r) * w + q]
                 }
             }
         }
@@ -127,14 +133,20 @@ public enum CAMRestructure {
         }
         var fitFeatures = fit.map { pooled[$0] }
         var targets = fit.map { target($0, scores[$0]) }
-        let mirrors: [(Bool, Bool)]
+        let mirrors: [(Bool, Bool, Bool)]   // horizontal, vertical, transpose
         switch settings.augment {
         case .none: mirrors = []
-        case .hflip: mirrors = [(true, false)]
-        case .flips: mirrors = [(true, false), (false, true), (true, true)]
+        case .hflip: mirrors = [(true, false, false)]
+        case .flips: mirrors = [(true, false, false), (false, true, false), (true, true, false)]
+        case .dihedral:
+            guard let x = inputs.first, x.rank == 4, x.shape[2] == x.shape[3] else {
+                throw LoupeError(.invalidArgument, "--augment dihedral needs square images; the model's input is \(describe(inputs.first?.shape ?? []))")
+            }
+            mirrors = [(true, false, false), (false, true, false), (true, true, false),
+                       (false, false, true), (true, false, true), (false, true, true), (true, true, true)]
         }
         if !mirrors.isEmpty {
-            let extra = fit.flatMap { i in mirrors.map { Self.mirrored(inputs[i], horizontal: $0.0, vertical: $0.1) } }
+            let extra = fit.flatMap { i in mirrors.map { Self.mirrored(inputs[i], horizontal: $0.0, vertical: $0.1, transpose: $0.2) } }
             let (p2, s2) = try extract(graph, features: features, inputs: extra, progress: extractProgress)
             for (q, i) in fit.flatMap({ i in mirrors.map { _ in i } }).enumerated() {
                 fitFeatures.append(p2[q])

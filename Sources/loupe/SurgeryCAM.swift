@@ -53,7 +53,7 @@ struct SurgeryCAM: ParsableCommand {
     @Option(help: "Fraction of the images held out for the agreement report (0 to below 1).")
     var holdout: Double = 0.2
 
-    @Option(help: "Also fit on mirrored copies of the fitting images, each distilled from the original's output on it: none, hflip (left-right), or flips (left-right, up-down and both; for subjects without an up and down).")
+    @Option(help: "Also fit on mirrored copies of the fitting images, each distilled from the original's output on it: none, hflip (left-right), flips (left-right, up-down and both; for subjects without an up and down), or dihedral (flips plus the transposed images: every quarter turn and mirror; square inputs).")
     var augment: String = "none"
 
     @Option(help: "Training epochs (full-batch steps).")
@@ -80,7 +80,7 @@ struct SurgeryCAM: ParsableCommand {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
         guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be positive") }
         guard weightDecay >= 0 else { throw ValidationError("--weight-decay must not be negative") }
-        guard CAMRestructure.Augment(rawValue: augment) != nil else { throw ValidationError("--augment must be none, hflip or flips; got '\(augment)'") }
+        guard CAMRestructure.Augment(rawValue: augment) != nil else { throw ValidationError("--augment must be none, hflip, flips or dihedral; got '\(augment)'") }
         guard HeadTraining.Optimizer(rawValue: optimizer) != nil else { throw ValidationError("--optimizer must be adam or sgd; got '\(optimizer)'") }
         if labels != nil && !labelsFromFolders { throw ValidationError("--labels applies with --labels-from-folders") }
     }
