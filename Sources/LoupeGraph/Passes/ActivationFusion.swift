@@ -1,11 +1,15 @@
 import LoupeTensor
 
-/// The internal attribute that tells Conv to clamp their output to [lo, hi] in place:
-/// a fused Relu is [0, +inf], a fused ReLU6 (Clip) is [0, 6].
+/// The internal attribute that tells Conv or Add to clamp their output to [lo, hi]: a fused
+/// Relu is [0, +inf], a fused ReLU6 (Clip) is [0, 6].
 public let fusedClipAttribute = "loupe.fused_clip"
 
 extension Graph {
-    /// Folds each Relu, or Clip with constant bounds, into the Conv that feeds it when
+    /// The ops that apply a fused clamp themselves: Conv (per GEMM block) and Add (in the
+    /// same loop; ResNet's residual Add + Relu).
+    static let fusableProducers: Set<String> = ["Conv", "Add"]
+
+    /// Folds each Relu, or Clip with constant bounds, into the Conv or Add that feeds it when
     /// that node's output has no other reader, is not a graph output and is not in `keep`.
     /// Saves one pass over memory and one buffer per activation. Inference only: the backward
     /// pass needs the Relus to apply its rules, so gradient plans do not fuse. Returns how
@@ -20,7 +24,7 @@ extension Graph {
         var removed = Set<Int>()
         for (i, n) in nodes.enumerated() where n.domain.isEmpty || n.domain == "ai.onnx" {
             guard let bounds = clipBounds(n), let src = n.inputs.first, let p = producer[src],
-                  nodes[p].opType == "Conv", nodes[p].attributes[fusedClipAttribute] == nil,
+                  Self.fusableProducers.contains(nodes[p].opType), nodes[p].attributes[fusedClipAttribute] == nil,
                   nodes[p].outputs.count == 1, readers[src] == 1, !protected.contains(src) else { continue }
             nodes[p].attributes[fusedClipAttribute] = .floats([bounds.0, bounds.1])
             nodes[p].outputs[0] = n.outputs[0]
