@@ -34,6 +34,7 @@ func runReportingErrors(_ body: () throws -> Void) throws {
 /// Loads a model, prefixing errors with its path when the importer did not.
 func loadModel(_ path: String, config: String? = nil) throws -> Graph {
     do {
+        try HDF5Guard.check(path, config: config)
         return try ModelFile.load(path: path, config: config)
     } catch let e as LoupeError {
         let name = (path as NSString).lastPathComponent

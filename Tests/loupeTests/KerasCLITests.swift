@@ -23,6 +23,28 @@ final class KerasCLITests: XCTestCase {
         return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
     }
 
+    /// A fuzzed Keras 2 file (one found by corrupting k2_functional.h5 at random) on which
+    /// libhdf5 itself never finishes reading: the CLI reads it in a child process first and
+    /// reports the file as damaged instead of hanging.
+    func testAFileThatHangsLibHDF5IsReportedNotHung() throws {
+        let p = Process()
+        p.executableURL = CLITests.binary
+        p.arguments = ["inspect", model("corrupt-hangs-libhdf5.h5")]
+        var env = ProcessInfo.processInfo.environment
+        env["LOUPE_HDF5_TIMEOUT"] = "5"
+        p.environment = env
+        let err = Pipe()
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = err
+        let start = Date()
+        try p.run()
+        let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 1, e)
+        XCTAssertTrue(e.contains("corrupt-hangs-libhdf5.h5") && e.contains("did not finish in 5 s"), e)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 60)
+    }
+
     func testInspectShowsKerasLayersAndClasses() throws {
         let r = try loupe(["inspect", model("k3_functional.h5")])
         XCTAssertEqual(r.status, 0, r.stderr)
