@@ -30,11 +30,15 @@ final class CLITests: XCTestCase {
         return Bundle.main.bundleURL.appendingPathComponent("loupe")
     }
 
-    @discardableResult
-    func loupe(_ args: [String]) throws -> Result {
+    /// Runs the built binary with `args` (and extra `environment` variables); the CLI test
+    /// files of this target all run it through here.
+    static func run(_ args: [String], environment: [String: String] = [:]) throws -> Result {
         let p = Process()
         p.executableURL = Self.binary
         p.arguments = args
+        if !environment.isEmpty {
+            p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -44,6 +48,9 @@ final class CLITests: XCTestCase {
         p.waitUntilExit()
         return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
+
+    @discardableResult
+    func loupe(_ args: [String]) throws -> Result { try Self.run(args) }
 
     func tempDir() throws -> URL {
         let d = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-cli-\(UUID().uuidString)")

@@ -8,25 +8,7 @@ import XCTest
 final class ConvertCLITests: XCTestCase {
     static let model = CLITests.model
 
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    func loupe(_ args: [String]) throws -> Result {
-        let p = Process()
-        p.executableURL = CLITests.binary
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
+    func loupe(_ args: [String]) throws -> CLITests.Result { try CLITests.run(args) }
 
     func tempDir() throws -> URL {
         let d = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-convert-\(UUID().uuidString)")

@@ -9,39 +9,16 @@ final class KerasCLITests: XCTestCase {
 
     private func model(_ name: String) -> String { Self.keras.appendingPathComponent(name).path }
 
-    private func loupe(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let p = Process()
-        p.executableURL = CLITests.binary
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-    }
+    private func loupe(_ args: [String]) throws -> CLITests.Result { try CLITests.run(args) }
 
     /// A fuzzed Keras 2 file (one found by corrupting k2_functional.h5 at random) on which
     /// libhdf5 itself never finishes reading: the CLI reads it in a child process first and
     /// reports the file as damaged instead of hanging.
     func testAFileThatHangsLibHDF5IsReportedNotHung() throws {
-        let p = Process()
-        p.executableURL = CLITests.binary
-        p.arguments = ["inspect", model("corrupt-hangs-libhdf5.h5")]
-        var env = ProcessInfo.processInfo.environment
-        env["LOUPE_HDF5_TIMEOUT"] = "5"
-        p.environment = env
-        let err = Pipe()
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = err
         let start = Date()
-        try p.run()
-        let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 1, e)
-        XCTAssertTrue(e.contains("corrupt-hangs-libhdf5.h5") && e.contains("did not finish in 5 s"), e)
+        let r = try CLITests.run(["inspect", model("corrupt-hangs-libhdf5.h5")], environment: ["LOUPE_HDF5_TIMEOUT": "5"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("corrupt-hangs-libhdf5.h5") && r.stderr.contains("did not finish in 5 s"), r.stderr)
         XCTAssertLessThan(Date().timeIntervalSince(start), 60)
     }
 
