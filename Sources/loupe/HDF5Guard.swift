@@ -65,8 +65,20 @@ struct CheckModel: ParsableCommand {
     var config: String?
 
     func run() throws {
+        #if os(Linux)
+        // Die with the parent (a Ctrl-C on `loupe` must not leave a child spinning in libhdf5).
+        _ = linuxPrctl(1 /* PR_SET_PDEATHSIG */, UInt(SIGKILL), 0, 0, 0)
+        if getppid() == 1 { throw ExitCode(1) }
+        #endif
         try runReportingErrors {
             _ = try ModelFile.load(path: model, config: config)
         }
     }
 }
+
+#if os(Linux)
+/// glibc's `int prctl(int option, ...)`, declared with fixed integer arguments (the variadic
+/// C declaration is not imported into Swift).
+@_silgen_name("prctl")
+private func linuxPrctl(_ option: Int32, _ arg2: UInt, _ arg3: UInt, _ arg4: UInt, _ arg5: UInt) -> Int32
+#endif
