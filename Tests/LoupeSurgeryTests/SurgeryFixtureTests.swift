@@ -88,7 +88,7 @@ final class SurgeryFixtureTests: XCTestCase {
             let opset = min(max(g.opset, 13), 21)
             let bytes = try ONNXExporter.serialize(g, opset: opset)
             XCTAssertEqual(bytes.count, c.bytes, c.name)
-            XCTAssertEqual(sha256Hex(bytes), c.sha256, "\(c.name): the written bytes differ from the checked file")
+            XCTAssertEqual(SHA256.hex(of: bytes), c.sha256, "\(c.name): the written bytes differ from the checked file")
             let path = dir.appendingPathComponent(c.name + ".onnx").path
             try Data(bytes).write(to: URL(fileURLWithPath: path))
             let back = try ModelFile.load(path: path)
@@ -107,9 +107,9 @@ final class SurgeryFixtureTests: XCTestCase {
     }
 
     func testSha256KnownAnswers() {
-        XCTAssertEqual(sha256Hex([]), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        XCTAssertEqual(sha256Hex(Array("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        XCTAssertEqual(sha256Hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)),
+        XCTAssertEqual(SHA256.hex(of: []), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        XCTAssertEqual(SHA256.hex(of: Array("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        XCTAssertEqual(SHA256.hex(of: Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)),
                        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
     }
 }

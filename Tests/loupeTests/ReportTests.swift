@@ -1,5 +1,6 @@
 import Foundation
 import LoupeRender
+import LoupeTensor
 import XCTest
 
 /// `loupe report`: the SHA-256 it prints, the page it writes, and that page opened in a real

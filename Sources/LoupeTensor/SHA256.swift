@@ -1,8 +1,8 @@
 import Foundation
-import LoupeTensor
 
 /// SHA-256 (FIPS 180-4, "Secure Hash Standard", section 6.2), for the model-file digest the
-/// report prints. Streaming: `update` any number of times, then `finalize`.
+/// report prints and the byte-exact export and surgery fixtures (Foundation on Linux has no
+/// hash functions). Streaming: `update` any number of times, then `finalize`.
 ///
 /// Input: bytes. Output: the 32-byte digest; `hex` gives the usual 64 lowercase hex digits.
 public struct SHA256 {
