@@ -49,14 +49,17 @@ def gap_model(n):
 
 
 def vgg_model(n):
-    # 64 -(stride 2)-> 32 -(max pool)-> 16 (last conv, 16x16) -(max pool 4)-> 4;
+    # 64 -(stride 2)-> 32 -(max pool)-> 16 (last conv, 16x16) -(average pool 4)-> 4;
     # Flatten (64 * 4 * 4) -> 64 -> n. (With a 2x2 pool before Flatten, 8x8x64 features,
     # the two dense layers had to learn every object position separately: 57 % after 12
-    # epochs.)
+    # epochs.) The 4x4 pool is an average: with a max pool (the first published model b,
+    # 95.8 % test accuracy) nothing keeps the features quiet on the background, and no
+    # global-average-pool + linear head reproduced that model's decisions on more than
+    # about 93 % of images, so `loupe surgery cam` could not be held to 95 % on it.
     return nn.Sequential(
         *block(3, 16, stride=2),
         *block(16, 24), nn.MaxPool2d(2),
-        *block(24, 48), *block(48, 64), nn.MaxPool2d(4),
+        *block(24, 48), *block(48, 64), nn.AvgPool2d(4),
         nn.Flatten(), nn.Linear(64 * 4 * 4, 64), nn.ReLU(), nn.Dropout(0.3), nn.Linear(64, n))
 
 

@@ -183,7 +183,7 @@ final class KnownAnswerTests: XCTestCase {
         // The last convolutional layer's feature maps, rectified, as in the Grad-CAM paper
         // (its A^k are the ReLU outputs of VGG's last conv layer): the Relu node reading the
         // last Conv (batch norm is folded into the Conv by the exporter). On the Conv's own,
-        // unrectified output the rate is lower (81.7 % measured).
+        // unrectified output the rate was lower (81.7 % on the first, max-pool model (b)).
         let last = try XCTUnwrap(m.graph.nodes.last { $0.opType == "Conv" })
         let conv = try XCTUnwrap(m.graph.nodes.first { $0.opType == "Relu" && $0.inputs.first == last.outputs[0] }?.name)
         let r = try rate("shapes-vgg Grad-CAM pointing game at \(conv)", s) { x in
