@@ -25,10 +25,7 @@ public func conv2d(
 ) throws {
     precondition(g.rank == 2 && group > 0 && C % group == 0 && M % group == 0)
     if group == C && group > 1 {
-        conv2dDepthwise(x: x, batch: batch, channels: C, w: w, multiplier: M / C, bias: bias, g, y: y)
-        if clip != nil {
-            ConvEpilogue(bias: nil, clip: clip).apply(y, channel0: 0, rows: batch * M, cols: g.outputSize, ldc: g.outputSize)
-        }
+        conv2dDepthwise(x: x, batch: batch, channels: C, w: w, multiplier: M / C, bias: bias, g, clip: clip, y: y)
         return
     }
     let Cg = C / group, Mg = M / group
@@ -41,10 +38,10 @@ public func conv2d(
         && g.input == g.output
     if pointwise {
         // Wide images: split the output columns across threads, one single-threaded GEMM
-        // each (OpenBLAS's own threading scales poorly when M is small).
+        // each (splitting the rows scales poorly when M is small).
         let chunks = Threads.count > 1 && outPlane >= 1024 ? Threads.count : 1
         let width = (outPlane + chunks - 1) / chunks
-        // Narrow images: split the output channels instead (OpenBLAS's threads would).
+        // Narrow images: split the output channels instead.
         if chunks == 1 && Threads.count > 1 && Mg >= 2 * splitRowsMin {
             for n in 0..<batch {
                 for gi in 0..<group {
@@ -55,18 +52,16 @@ public func conv2d(
             }
             return
         }
-        Threads.withSingleThreadedBLAS(chunks > 1) {
-            for n in 0..<batch {
-                for gi in 0..<group {
-                    parallelFor(chunks) { c in
-                        let c0 = c * width, cols = min(width, outPlane - c0)
-                        guard cols > 0 else { return }
-                        let c = y + (n * M + gi * Mg) * outPlane + c0
-                        sgemm(m: Mg, n: cols, k: K, a: w + gi * Mg * K, lda: K,
-                              b: x + (n * C + gi * Cg) * inPlane + c0, ldb: outPlane, beta: 0,
-                              c: c, ldc: outPlane)
-                        epilogue.apply(c, channel0: gi * Mg, rows: Mg, cols: cols, ldc: outPlane)
-                    }
+        for n in 0..<batch {
+            for gi in 0..<group {
+                parallelFor(chunks) { c in
+                    let c0 = c * width, cols = min(width, outPlane - c0)
+                    guard cols > 0 else { return }
+                    let c = y + (n * M + gi * Mg) * outPlane + c0
+                    sgemm(m: Mg, n: cols, k: K, a: w + gi * Mg * K, lda: K,
+                          b: x + (n * C + gi * Cg) * inPlane + c0, ldb: outPlane, beta: 0,
+                          c: c, ldc: outPlane)
+                    epilogue.apply(c, channel0: gi * Mg, rows: Mg, cols: cols, ldc: outPlane)
                 }
             }
         }
@@ -78,10 +73,14 @@ public func conv2d(
     var tileRows = max(1, im2colTileFloats / max(1, K * oW))
     tileRows = max(tileRows, (im2colMinTileColumns + oW - 1) / oW)
     tileRows = min(tileRows, oH)
-    let tiles = (oH + tileRows - 1) / tileRows
+    var tiles = (oH + tileRows - 1) / tileRows
     // Several tiles: each thread lowers and multiplies its own tiles with a single-threaded
-    // GEMM (im2col runs in parallel too); one tile: OpenBLAS threads the GEMM.
+    // GEMM; one tile: `sgemm` splits the GEMM itself.
     let workers = tiles >= 2 ? min(Threads.count, tiles) : 1
+    // Balance the threads: a multiple of `workers` tiles, their rows spread evenly (28 rows
+    // in tiles of 19 and 9 left one thread idle a third of the time).
+    if workers > 1 { tiles = min(oH, (tiles + workers - 1) / workers * workers) }
+    let maxTileRows = (oH + tiles - 1) / tiles
     if workers == 1 && Threads.count > 1 && Mg >= 2 * splitRowsMin {
         // One tile: lower it with every thread (channel ranges), then split the output
         // channels of one GEMM across the threads.
@@ -102,26 +101,24 @@ public func conv2d(
         }
         return
     }
-    let tileFloats = try Tensor.checkedCount([K, tileRows * oW])
+    let tileFloats = try Tensor.checkedCount([K, maxTileRows * oW])
     let col = UnsafeMutablePointer<Float>.allocate(capacity: try Tensor.checkedCount([workers, tileFloats]))
     defer { col.deallocate() }
-    Threads.withSingleThreadedBLAS(workers > 1) {
-        for n in 0..<batch {
-            for gi in 0..<group {
-                let xg = x + (n * C + gi * Cg) * inPlane
-                parallelFor(workers) { wkr in
-                    let buf = col + wkr * tileFloats
-                    var t = wkr
-                    while t < tiles {
-                        let row = t * tileRows, rows = min(tileRows, oH - row)
-                        im2col2D(xg, channels: Cg, g, buf, firstRow: row, rows: rows)
-                        let c = y + (n * M + gi * Mg) * outPlane + row * oW
-                        sgemm(m: Mg, n: rows * oW, k: K,
-                              a: w + gi * Mg * K, lda: K, b: buf, ldb: rows * oW, beta: 0,
-                              c: c, ldc: outPlane)
-                        epilogue.apply(c, channel0: gi * Mg, rows: Mg, cols: rows * oW, ldc: outPlane)
-                        t += workers
-                    }
+    for n in 0..<batch {
+        for gi in 0..<group {
+            let xg = x + (n * C + gi * Cg) * inPlane
+            parallelFor(workers) { wkr in
+                let buf = col + wkr * tileFloats
+                var t = wkr
+                while t < tiles {
+                    let row = t * oH / tiles, rows = (t + 1) * oH / tiles - row
+                    im2col2D(xg, channels: Cg, g, buf, firstRow: row, rows: rows)
+                    let c = y + (n * M + gi * Mg) * outPlane + row * oW
+                    sgemm(m: Mg, n: rows * oW, k: K,
+                          a: w + gi * Mg * K, lda: K, b: buf, ldb: rows * oW, beta: 0,
+                          c: c, ldc: outPlane)
+                    epilogue.apply(c, channel0: gi * Mg, rows: Mg, cols: rows * oW, ldc: outPlane)
+                    t += workers
                 }
             }
         }
@@ -157,14 +154,12 @@ nonisolated(unsafe) public var splitRowsMin = 32
 func gemmSplitRows(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                    c: UnsafeMutablePointer<Float>, _ epilogue: ConvEpilogue, channel0: Int) {
     let parts = min(Threads.count, max(1, m / splitRowsMin))
-    Threads.withSingleThreadedBLAS(parts > 1) {
-        parallelFor(parts) { p in
-            let r0 = p * m / parts, r1 = (p + 1) * m / parts
-            guard r1 > r0 else { return }
-            sgemm(m: r1 - r0, n: n, k: k, a: a + r0 * k, lda: k, b: b, ldb: n, beta: 0,
-                  c: c + r0 * n, ldc: n)
-            epilogue.apply(c + r0 * n, channel0: channel0 + r0, rows: r1 - r0, cols: n, ldc: n)
-        }
+    parallelFor(parts) { p in
+        let r0 = p * m / parts, r1 = (p + 1) * m / parts
+        guard r1 > r0 else { return }
+        sgemm(m: r1 - r0, n: n, k: k, a: a + r0 * k, lda: k, b: b, ldb: n, beta: 0,
+              c: c + r0 * n, ldc: n)
+        epilogue.apply(c + r0 * n, channel0: channel0 + r0, rows: r1 - r0, cols: n, ldc: n)
     }
 }
 
@@ -180,6 +175,7 @@ public func conv2dDepthwise(
     x: UnsafePointer<Float>, batch: Int, channels C: Int,
     w: UnsafePointer<Float>, multiplier: Int,
     bias: UnsafePointer<Float>?, _ g: ConvGeometry,
+    clip: (Float, Float)? = nil,
     y: UnsafeMutablePointer<Float>
 ) {
     let H = g.input[0], W = g.input[1]
@@ -189,7 +185,7 @@ public func conv2dDepthwise(
     let pT = g.padsBegin[0], pL = g.padsBegin[1]
     let oH = g.output[0], oW = g.output[1]
     if isDepthwise3x3(g) {
-        depthwise3x3(x: x, batch: batch, channels: C, w: w, multiplier: multiplier, bias: bias, g, y: y)
+        depthwise3x3(x: x, batch: batch, channels: C, w: w, multiplier: multiplier, bias: bias, g, clip: clip, y: y)
         return
     }
     let M = C * multiplier
@@ -226,6 +222,9 @@ public func conv2dDepthwise(
                     }
                 }
             }
+        }
+        if let (lo, hi) = clip {
+            for j in 0..<(oH * oW) { out[j] = min(max(out[j], lo), hi) }
         }
     }
 }

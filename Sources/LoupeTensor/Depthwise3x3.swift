@@ -13,10 +13,12 @@ func isDepthwise3x3(_ g: ConvGeometry) -> Bool {
 }
 
 /// `conv2dDepthwise` for `isDepthwise3x3` geometries; parallel over (image, output channel).
+/// `clip` clamps each output as it is stored (a fused Relu or ReLU6).
 func depthwise3x3(
     x: UnsafePointer<Float>, batch: Int, channels C: Int,
     w: UnsafePointer<Float>, multiplier: Int,
     bias: UnsafePointer<Float>?, _ g: ConvGeometry,
+    clip: (Float, Float)? = nil,
     y: UnsafeMutablePointer<Float>
 ) {
     let H = g.input[0], W = g.input[1]
@@ -37,6 +39,8 @@ func depthwise3x3(
         let out = y + idx * oH * oW
         let k = w + m * 9
         let b = bias?[m] ?? 0
+        let (lo, hi) = clip ?? (-Float.infinity, Float.infinity)
+        let vlo = SIMD8<Float>(repeating: lo), vhi = SIMD8<Float>(repeating: hi), clamps = clip != nil
         for oh in 0..<oH {
             let orow = out + oh * oW
             // The kernel rows that land inside the image for this output row.
@@ -51,7 +55,7 @@ func depthwise3x3(
                     let r = base + kh * W
                     for kw in 0..<3 where c0 + kw >= 0 && c0 + kw < W { acc += k[kh * 3 + kw] * r[c0 + kw] }
                 }
-                orow[j] = acc
+                orow[j] = min(max(acc, lo), hi)
             }
             // Inside columns: no checks.
             func inside(_ j: Int) {
@@ -64,7 +68,7 @@ func depthwise3x3(
                     acc += kk[1] * r[1]
                     acc += kk[2] * r[2]
                 }
-                orow[j] = acc
+                orow[j] = min(max(acc, lo), hi)
             }
             for j in 0..<jLo { edge(j) }
             var j = jLo
@@ -85,7 +89,7 @@ func depthwise3x3(
                         acc += kk[2] * v2.evenHalf
                     }
                 }
-                UnsafeMutableRawPointer(orow + j).storeBytes(of: acc, as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(orow + j).storeBytes(of: clamps ? acc.clamped(lowerBound: vlo, upperBound: vhi) : acc, as: SIMD8<Float>.self)
                 j += 8
             }
             while j < jHi { inside(j); j += 1 }

@@ -2,7 +2,10 @@ import COpenBLAS
 
 /// The one place Loupe calls BLAS. Row-major single-precision GEMM:
 /// C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, with leading dimensions lda, ldb, ldc.
-@inline(__always)
+///
+/// OpenBLAS always runs single-threaded (see `Threads`). Called outside a `parallelFor`,
+/// a large product is split here across Loupe's threads, by rows of C or by columns,
+/// whichever is longer; called inside one, it runs on the calling thread.
 public func sgemm(
     transA: Bool = false, transB: Bool = false,
     m: Int, n: Int, k: Int, alpha: Float = 1,
@@ -16,6 +19,38 @@ public func sgemm(
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
         return
     }
+    let parts = Threads.count > 1 && !ParallelRegion.isInside && m * n * k >= gemmSplitMinMACs
+        ? min(Threads.count, max(m, n) / gemmSplitMinSide) : 1
+    if parts <= 1 {
+        cblasSgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        return
+    }
+    if m >= n {
+        // Rows r0..<r1 of op(A) and C.
+        parallelFor(parts) { p in
+            let r0 = p * m / parts, r1 = (p + 1) * m / parts
+            cblasSgemm(transA, transB, r1 - r0, n, k, alpha, transA ? a + r0 : a + r0 * lda, lda,
+                       b, ldb, beta, c + r0 * ldc, ldc)
+        }
+    } else {
+        // Columns j0..<j1 of op(B) and C.
+        parallelFor(parts) { p in
+            let j0 = p * n / parts, j1 = (p + 1) * n / parts
+            cblasSgemm(transA, transB, m, j1 - j0, k, alpha, a, lda,
+                       transB ? b + j0 * ldb : b + j0, ldb, beta, c + j0, ldc)
+        }
+    }
+}
+
+/// Products smaller than this many multiply-accumulates are not split across threads.
+nonisolated(unsafe) public var gemmSplitMinMACs = 1 << 18
+/// The fewest rows (or columns) of C each thread gets when `sgemm` splits a product.
+nonisolated(unsafe) public var gemmSplitMinSide = 16
+
+@inline(__always)
+func cblasSgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
     cblas_sgemm(
         CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
         Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
@@ -34,25 +69,17 @@ public func sgemmNaive(
     }
 }
 
-/// Loupe's single threading policy: OpenBLAS threads for GEMM, and the same count for
-/// Loupe's own parallel loops (never both at once: kernels call one or the other).
+/// Loupe's threading policy: OpenBLAS always runs on one thread, and Loupe splits work
+/// (GEMMs included, see `sgemm`) across `count` threads of its own. OpenBLAS's own pool is
+/// never used: its idle workers spin in `sched_yield` after each threaded call, which on a
+/// machine with few cores takes time from the threads doing the work.
 public enum Threads {
     nonisolated(unsafe) public private(set) static var count: Int = 1
 
-    /// Runs `body` with OpenBLAS limited to one thread when `single` is true, for kernels that
-    /// split work across Loupe's own threads and call `sgemm` from each.
-    public static func withSingleThreadedBLAS(_ single: Bool, _ body: () -> Void) {
-        guard single, count > 1 else { body(); return }
-        openblas_set_num_threads(1)
-        body()
-        openblas_set_num_threads(Int32(count))
-    }
-
     /// Sets the number of threads; `nil` means the number of online processors.
     public static func set(_ n: Int?) {
-        let c = max(1, n ?? ProcessInfoCores.online)
-        count = c
-        openblas_set_num_threads(Int32(c))
+        count = max(1, n ?? ProcessInfoCores.online)
+        openblas_set_num_threads(1)
     }
 }
 
@@ -63,17 +90,47 @@ enum ProcessInfoCores {
 }
 
 /// Runs `body(i)` for i in 0..<n on up to `Threads.count` threads.
+///
+/// A `parallelFor` inside another one's body (im2col inside a conv tile worker, say) runs
+/// serially on its thread: every thread is already busy, and a nested
+/// `concurrentPerform` would only add wake-ups and context switches.
 @inline(__always)
 public func parallelFor(_ n: Int, _ body: (Int) -> Void) {
     let t = min(Threads.count, n)
-    if t <= 1 {
+    if t <= 1 || ParallelRegion.isInside {
         for i in 0..<n { body(i) }
         return
     }
     withoutActuallyEscaping(body) { body in
         DispatchQueue.concurrentPerform(iterations: t) { w in
+            let outer = ParallelRegion.enter()
+            defer { ParallelRegion.leave(outer) }
             var i = w
             while i < n { body(i); i += t }
         }
+    }
+}
+
+/// Whether the current thread is running a `parallelFor` body (a pthread-specific flag).
+enum ParallelRegion {
+    static let key: pthread_key_t = {
+        var k = pthread_key_t()
+        pthread_key_create(&k, nil)
+        return k
+    }()
+    /// Any non-nil pointer marks "inside".
+    nonisolated(unsafe) static let marker = UnsafeMutableRawPointer(bitPattern: 1)!
+
+    static var isInside: Bool { pthread_getspecific(key) != nil }
+
+    /// Marks the thread as inside; returns the previous value for `leave`.
+    static func enter() -> UnsafeMutableRawPointer? {
+        let previous = pthread_getspecific(key)
+        pthread_setspecific(key, marker)
+        return previous
+    }
+
+    static func leave(_ previous: UnsafeMutableRawPointer?) {
+        pthread_setspecific(key, previous)
     }
 }
