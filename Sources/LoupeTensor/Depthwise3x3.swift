@@ -13,7 +13,7 @@ func isDepthwise3x3(_ g: ConvGeometry) -> Bool {
 }
 
 /// `conv2dDepthwise` for `isDepthwise3x3` geometries; parallel over (image, output channel).
-/// `clip` clamps each output as it is stored (a fused Relu or ReLU6).
+/// `clip` clamps each output row once it is computed (a fused Relu or ReLU6).
 func depthwise3x3(
     x: UnsafePointer<Float>, batch: Int, channels C: Int,
     w: UnsafePointer<Float>, multiplier: Int,
@@ -39,8 +39,6 @@ func depthwise3x3(
         let out = y + idx * oH * oW
         let k = w + m * 9
         let b = bias?[m] ?? 0
-        let (lo, hi) = clip ?? (-Float.infinity, Float.infinity)
-        let vlo = SIMD8<Float>(repeating: lo), vhi = SIMD8<Float>(repeating: hi), clamps = clip != nil
         for oh in 0..<oH {
             let orow = out + oh * oW
             // The kernel rows that land inside the image for this output row.
@@ -55,7 +53,7 @@ func depthwise3x3(
                     let r = base + kh * W
                     for kw in 0..<3 where c0 + kw >= 0 && c0 + kw < W { acc += k[kh * 3 + kw] * r[c0 + kw] }
                 }
-                orow[j] = min(max(acc, lo), hi)
+                orow[j] = acc
             }
             // Inside columns: no checks.
             func inside(_ j: Int) {
@@ -68,7 +66,7 @@ func depthwise3x3(
                     acc += kk[1] * r[1]
                     acc += kk[2] * r[2]
                 }
-                orow[j] = min(max(acc, lo), hi)
+                orow[j] = acc
             }
             for j in 0..<jLo { edge(j) }
             var j = jLo
@@ -89,11 +87,16 @@ func depthwise3x3(
                         acc += kk[2] * v2.evenHalf
                     }
                 }
-                UnsafeMutableRawPointer(orow + j).storeBytes(of: clamps ? acc.clamped(lowerBound: vlo, upperBound: vhi) : acc, as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(orow + j).storeBytes(of: acc, as: SIMD8<Float>.self)
                 j += 8
             }
             while j < jHi { inside(j); j += 1 }
             while j < oW { edge(j); j += 1 }
+            // The fused Relu/ReLU6, on the row while it is in cache (a plain loop vectorises;
+            // SIMD8's pointwiseMin/Max did not).
+            if let (lo, hi) = clip {
+                for j in 0..<oW { orow[j] = min(max(orow[j], lo), hi) }
+            }
         }
     }
 }
