@@ -13,58 +13,10 @@ import XCTest
 /// activations) within 1e-4 relative to the reference's largest magnitude, occlusion within
 /// 1e-4 of the reference's range; input-gradient maps (saliency, deconvnet, guided backprop,
 /// guided Grad-CAM) within 1e-4 where the reference ran on the identical graph, else
-/// correlation ≥ 0.9999 and relative L2 error ≤ 1e-2.
-final class ReferenceTests: XCTestCase {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
-
-    struct Entry {
-        var file: String
-        var target: Int?
-        var identical: Bool
-        var layerNode: String?
-    }
-
-    func manifest() throws -> [String: Any] {
-        let data = try Data(contentsOf: Self.fixtures.appendingPathComponent("manifest.json"))
-        return try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
-    }
-
-    func entries(_ model: [String: Any], _ method: String) -> [Entry] {
-        let methods = model["methods"] as? [String: Any] ?? [:]
-        return (methods[method] as? [[String: Any]] ?? []).map {
-            Entry(file: $0["file"] as! String, target: $0["target"] as? Int,
-                  identical: $0["reference_on_identical_graph"] as? Bool ?? false,
-                  layerNode: $0["layer_onnx_node"] as? String)
-        }
-    }
-
-    func load(_ name: String) throws -> Tensor { try NPY.read(path: Self.fixtures.appendingPathComponent(name).path) }
-
-    /// max |a − b| / max |b|.
-    func relativeMaxError(_ a: Tensor, _ b: Tensor) -> Double {
-        let scale = b.floats.reduce(0) { max($0, abs(Double($1))) }
-        let err = zip(a.floats, b.floats).reduce(0) { max($0, abs(Double($1.0) - Double($1.1))) }
-        return scale > 0 ? err / scale : err
-    }
-
-    func correlation(_ a: Tensor, _ b: Tensor) -> Double {
-        let n = Double(a.count)
-        let ma = a.floats.reduce(0) { $0 + Double($1) } / n, mb = b.floats.reduce(0) { $0 + Double($1) } / n
-        var sab = 0.0, saa = 0.0, sbb = 0.0
-        for (x, y) in zip(a.floats, b.floats) {
-            sab += (Double(x) - ma) * (Double(y) - mb)
-            saa += (Double(x) - ma) * (Double(x) - ma)
-            sbb += (Double(y) - mb) * (Double(y) - mb)
-        }
-        return sab / max((saa * sbb).squareRoot(), 1e-30)
-    }
-
-    func relativeL2(_ a: Tensor, _ b: Tensor) -> Double {
-        let d = zip(a.floats, b.floats).reduce(0) { $0 + pow(Double($1.0) - Double($1.1), 2) }
-        let n = b.floats.reduce(0) { $0 + pow(Double($1), 2) }
-        return (d / max(n, 1e-30)).squareRoot()
-    }
-
+/// correlation ≥ 0.9999 and relative L2 error ≤ 1e-3 (a 1 % error fails). The fixture input
+/// is tie-free (Float64ReferenceTests checks it), so these bars hold whichever BLAS kernels
+/// run; measured relative L2 is at most 1.3e-5.
+final class ReferenceTests: XCTestCase, ExplainFixtureSupport {
     func assertInputGradient(_ got: Tensor, _ want: Tensor, identical: Bool, _ what: String) {
         XCTAssertEqual(got.shape, want.shape, what)
         guard got.shape == want.shape else { return }
@@ -72,7 +24,7 @@ final class ReferenceTests: XCTestCase {
         print(String(format: "  %@: max rel err %.2e, corr %.7f, rel L2 %.2e", what, rel, corr, l2))
         if identical && rel <= 1e-4 { return }
         XCTAssertGreaterThanOrEqual(corr, 0.9999, "\(what): correlation (max rel err \(rel))")
-        XCTAssertLessThanOrEqual(l2, 1e-2, "\(what): relative L2")
+        XCTAssertLessThanOrEqual(l2, 1e-3, "\(what): relative L2")
     }
 
     func assertLayerMap(_ got: Tensor, _ want: Tensor, _ what: String, byRange: Bool = false) {
@@ -91,7 +43,7 @@ final class ReferenceTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(models.count, 3)
         for (name, model) in models.sorted(by: { $0.key < $1.key }) {
             print("\(name):")
-            let graph = try ONNXImporter.load(path: Self.fixtures.appendingPathComponent(model["onnx"] as! String).path)
+            let graph = try ONNXImporter.load(path: explainFixtures.appendingPathComponent(model["onnx"] as! String).path)
             let em = try ExplainableModel(graph: graph)
             let x = try load(model["input"] as! String)
 
@@ -142,7 +94,7 @@ final class ReferenceTests: XCTestCase {
 
     func testUnknownLayerListsValidNames() throws {
         let model = try XCTUnwrap((try manifest()["models"] as? [String: [String: Any]])?["tiny-vgg"])
-        let em = try ExplainableModel(graph: try ONNXImporter.load(path: Self.fixtures.appendingPathComponent(model["onnx"] as! String).path))
+        let em = try ExplainableModel(graph: try ONNXImporter.load(path: explainFixtures.appendingPathComponent(model["onnx"] as! String).path))
         let x = try load(model["input"] as! String)
         XCTAssertThrowsError(try GradCAM.explain(em, x, GradientRequest(), layer: "no-such-layer")) { e in
             let msg = "\(e)"
