@@ -40,9 +40,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // What the test targets share (no tests of its own).
+        .target(name: "LoupeTestSupport", dependencies: ["LoupeGraph", "LoupeTensor"], path: "Tests/LoupeTestSupport"),
         .testTarget(name: "LoupeTensorTests", dependencies: ["LoupeTensor"]),
-        .testTarget(name: "LoupeGraphTests", dependencies: ["LoupeGraph", "LoupeFormats"], exclude: ["Fixtures"]),
-        .testTarget(name: "LoupeFormatsTests", dependencies: ["LoupeFormats"], exclude: ["Fixtures"]),
+        .testTarget(name: "LoupeGraphTests", dependencies: ["LoupeGraph", "LoupeFormats", "LoupeTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "LoupeFormatsTests", dependencies: ["LoupeFormats", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeRenderTests", dependencies: ["LoupeRender"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeExplainTests", dependencies: ["LoupeExplain", "LoupeFormats"], exclude: ["Fixtures"]),
         .testTarget(name: "loupeTests", dependencies: ["loupe", "LoupeFormats", "LoupeRender"], exclude: ["Fixtures"]),

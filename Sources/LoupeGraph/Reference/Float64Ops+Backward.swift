@@ -121,12 +121,14 @@ extension Float64Ops {
             return pad([channelAffine(gy, scale, [Double](repeating: 0, count: scale.count))].map { T(shape: x.shape, data: $0.data) })
         case "Softmax":
             let y = try need(ys, 0, op)
-            let n = y.shape[1]
+            let (outer, n, inner) = try softmaxLayout(y.shape, a, opset)
             var g = y
-            for r in 0..<y.shape[0] {
-                var dot = 0.0
-                for j in 0..<n { dot += gy.data[r * n + j] * y.data[r * n + j] }
-                for j in 0..<n { g.data[r * n + j] = y.data[r * n + j] * (gy.data[r * n + j] - dot) }
+            for o in 0..<outer {
+                for i in 0..<inner {
+                    let at = { (j: Int) in (o * n + j) * inner + i }
+                    let dot = (0..<n).reduce(0) { $0 + gy.data[at($1)] * y.data[at($1)] }
+                    for j in 0..<n { g.data[at(j)] = y.data[at(j)] * (gy.data[at(j)] - dot) }
+                }
             }
             return pad([g])
         default:

@@ -120,17 +120,15 @@ enum Float64Ops {
             return [channelAffine(x, scale, shift)]
         case "Softmax":
             let x = try need(xs, 0, op)
-            let axis = try a.int("axis", opset >= 13 ? -1 : 1)
-            guard x.shape.count == 2, axis == 1 || axis == -1 else {
-                throw LoupeError.unsupported("Softmax: only over the last axis of a 2-D input in the float64 reference")
-            }
+            let (outer, n, inner) = try softmaxLayout(x.shape, a, opset)
             var y = x
-            let n = x.shape[1]
-            for r in 0..<x.shape[0] {
-                let row = x.data[r * n..<(r + 1) * n]
-                let m = row.max() ?? 0
-                let s = row.reduce(0) { $0 + exp($1 - m) }
-                for j in 0..<n { y.data[r * n + j] = exp(x.data[r * n + j] - m) / s }
+            for o in 0..<outer {
+                for i in 0..<inner {
+                    let at = { (j: Int) in (o * n + j) * inner + i }
+                    let m = (0..<n).reduce(-Double.infinity) { max($0, x.data[at($1)]) }
+                    let s = (0..<n).reduce(0) { $0 + exp(x.data[at($1)] - m) }
+                    for j in 0..<n { y.data[at(j)] = exp(x.data[at(j)] - m) / s }
+                }
             }
             return [y]
         case "LRN":
@@ -154,6 +152,18 @@ enum Float64Ops {
         default:
             throw LoupeError.unsupported("\(op) is not in the float64 reference")
         }
+    }
+
+    /// Softmax as (outer, n, inner) blocks: opset 13 normalises along `axis` (default -1);
+    /// earlier opsets flatten the input to 2-D at `axis` (default 1) and normalise the rows.
+    static func softmaxLayout(_ shape: [Int], _ a: Attributes, _ opset: Int) throws -> (Int, Int, Int) {
+        let r = shape.count
+        var axis = try a.int("axis", opset >= 13 ? -1 : 1)
+        if axis < 0 { axis += r }
+        guard axis >= 0, axis < max(r, 1) else { throw LoupeError.invalid("Softmax: axis out of range for \(describe(shape))") }
+        let outer = shape[..<axis].reduce(1, *)
+        if opset < 13 { return (outer, shape[axis...].reduce(1, *), 1) }
+        return (outer, shape[axis], shape[(axis + 1)...].reduce(1, *))
     }
 
     static func map(_ x: T, _ f: (Double) -> Double) -> T { T(shape: x.shape, data: x.data.map(f)) }
