@@ -5,8 +5,9 @@ import LoupeTensor
 /// scores, and the layers a method can look at.
 ///
 /// The score s_c of class c is the logit: the output itself, or the input of a final
-/// Softmax when the graph ends in one. With `ScoreKind.probability` methods differentiate the
-/// softmax probability instead.
+/// Softmax when the graph ends in one, possibly followed by ops that leave values unchanged
+/// (`ClassScores`: Identity, Reshape, Flatten, Squeeze, Unsqueeze, Dropout, Cast to float).
+/// With `ScoreKind.probability` methods differentiate the softmax probability instead.
 public final class ExplainableModel: @unchecked Sendable {
     public let graph: Graph
     public let executor: Executor
@@ -28,16 +29,10 @@ public final class ExplainableModel: @unchecked Sendable {
             throw LoupeError(.invalidArgument, "explanations need a model with one input; this one has \(g.inputs.count) (\(g.inputs.map(\.name).joined(separator: ", ")))")
         }
         inputName = g.inputs[0].name
-        guard let out = g.outputs.first?.name else { throw LoupeError.invalid("the model has no output") }
-        outputName = out
-        let producer = g.nodes.last { $0.outputs.contains(out) }
-        if let p = producer, p.opType == "Softmax" || p.opType == "LogSoftmax" {
-            endsInSoftmax = true
-            logitsName = p.inputs[0]
-        } else {
-            endsInSoftmax = false
-            logitsName = out
-        }
+        let scores = try ClassScores(g)
+        outputName = scores.output
+        logitsName = scores.logits
+        endsInSoftmax = scores.endsInSoftmax
     }
 
     /// Runs the model; returns the logits row [classes] of batch item 0 and the tensors in `keep`.

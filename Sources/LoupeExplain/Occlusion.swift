@@ -54,8 +54,7 @@ public enum Occlusion {
                     }
                 }
             }
-            let out = try model.executor.run([model.inputName: xb])
-            let l = out[model.logitsName] ?? out[model.outputName]!
+            let l = try model.executor.run([model.inputName: xb], keep: [model.logitsName])[model.logitsName]!
             let k = l.shape.last!
             for (b, (y0, x0)) in chunk.enumerated() {
                 let drop = Double(base) - Double(score(Array(l.floats[(b * k)..<((b + 1) * k)]), target, request.score))

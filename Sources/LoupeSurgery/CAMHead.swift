@@ -7,62 +7,27 @@ import LoupeTensor
 ///
 ///     A ─► GlobalAveragePool [N, K, 1, 1] ─► Flatten [N, K] ─► Gemm (W [classes, K], b) ─► scores
 ///
-/// (then the original final Softmax, if the model had one), so that the map of class c is
+/// (then the original final Softmax and the value-preserving ops after it, if the model had
+/// them), so that the map of class c is
 /// Σ_k W_ck A_k. The new weights come from `HeadTraining`.
 public enum CAMHead {
-    /// The tensor holding the class scores (the input of a final Softmax/LogSoftmax, if any),
-    /// and that final node.
+    /// The tensor holding the class scores and the final Softmax/LogSoftmax, if any
+    /// (`ClassScores`: the softmax may be followed by value-preserving ops).
     public static func scores(_ graph: Graph) throws -> (logits: String, softmax: Node?) {
-        guard let out = graph.outputs.first?.name else { throw LoupeError.invalid("the model has no output") }
-        if let p = graph.nodes.first(where: { $0.outputs.contains(out) }), p.opType == "Softmax" || p.opType == "LogSoftmax" {
-            return (p.inputs[0], p)
-        }
-        return (out, nil)
+        let s = try ClassScores(graph)
+        return (s.logits, s.softmax)
     }
 
-    /// Why the model already ends the way CAM needs (global average pooling and one linear
-    /// layer, or a 1×1 Conv before the pooling as in SqueezeNet), or nil when it does not.
+    /// Why the model already ends the way CAM needs, or nil when it does not: `CAMTail`'s rule,
+    /// the one `explain --method cam` uses (global average pooling and one linear layer, or a
+    /// 1×1 Conv before the pooling as in SqueezeNet).
     public static func readyTail(_ graph: Graph) throws -> String? {
         var g = graph
         try g.sortTopologically()
         try g.foldConstants()  // weights computed by constant nodes (ConstantOfShape, ...) become initializers
-        let producer = g.producers()
-        func node(_ t: String) -> Node? { producer[t].map { g.nodes[$0] } }
-        func skipReshapes(_ t: String) -> String {
-            var t = t
-            while let n = node(t), ["Flatten", "Reshape", "Squeeze", "Identity", "Dropout"].contains(n.opType) { t = n.inputs[0] }
-            return t
-        }
-        func isGlobalAveragePool(_ n: Node) -> Bool {
-            if n.opType == "GlobalAveragePool" { return true }
-            if n.opType == "ReduceMean" {
-                let a = Attributes(n.attributes, owner: n.label)
-                let axes = (try? a.ints("axes")) ?? nil ?? (n.inputs.count > 1 ? g.initializers[n.inputs[1]]?.intValues : nil)
-                return Set((axes ?? []).map { $0 < 0 ? $0 + 4 : $0 }) == [2, 3]
-            }
-            return false
-        }
-        let (logits, _) = try scores(g)
-        var t = skipReshapes(logits)
-        guard var last = node(t) else { return nil }
-        if last.opType == "Add", let lhs = node(last.inputs[0]), lhs.opType == "MatMul" { last = lhs }
-        switch last.opType {
-        case "Gemm", "MatMul", "Conv":
-            if last.opType == "Conv", let w = g.initializers[last.inputs[1]], !(w.rank == 4 && w.shape[2] == 1 && w.shape[3] == 1) { return nil }
-            t = skipReshapes(last.inputs[0])
-            if let pool = node(t), isGlobalAveragePool(pool) {
-                return "it ends in \(pool.opType) '\(pool.name)' followed by one linear layer '\(last.name)' (\(last.opType))"
-            }
-            return nil
-        default:
-            guard isGlobalAveragePool(last) else { return nil }
-            var f = last.inputs[0]
-            if let r = node(f), r.opType == "Relu" { f = r.inputs[0] }
-            if let conv = node(f), conv.opType == "Conv", let w = g.initializers[conv.inputs[1]], w.rank == 4, w.shape[2] == 1, w.shape[3] == 1 {
-                return "it ends in a 1×1 Conv '\(conv.name)' followed by \(last.opType) '\(last.name)' (SqueezeNet's head)"
-            }
-            return nil
-        }
+        let types = (try? g.tensorTypes()) ?? [:]  // only a whole-map AveragePool needs them
+        if case .success(let tail) = CAMTail.find(in: g, logits: try ClassScores(g).logits, types: types) { return tail.summary }
+        return nil
     }
 
     /// The last spatial feature map the class scores are computed from: walking back from the
@@ -98,11 +63,19 @@ public enum CAMHead {
     }
 
     /// The graph cut after `features` [N, K, h, w] with the CAM head: W [classes, K] and
-    /// b [classes]. The output keeps its name (and a final Softmax, if the model had one).
+    /// b [classes]. The output keeps its name (and a final Softmax, with any Reshape, Flatten,
+    /// ... after it, if the model had one).
     public static func build(_ graph: Graph, features: String, weights: [Float], bias: [Float]) throws -> Graph {
         var g = graph
         try g.sortTopologically()
-        let (_, softmax) = try scores(g)
+        let scores = try ClassScores(g)
+        let softmax = scores.softmax
+        // The value-preserving ops after the softmax are kept too when their other inputs
+        // (Reshape's shape, Squeeze's axes, ...) are constants.
+        var constants = g
+        try constants.foldConstants()
+        let tail = scores.passThrough.allSatisfy { $0.inputs.dropFirst().allSatisfy { $0.isEmpty || constants.initializers[$0] != nil } }
+            ? scores.passThrough : []
         let types = try g.tensorTypes()
         guard let ft = types[features], ft.shape.count == 4 else {
             let shape = types[features].map { describe($0.shape) } ?? "unknown"
@@ -131,7 +104,18 @@ public enum CAMHead {
         g.nodes.append(Node(name: fresh("cam/Gemm"), opType: "Gemm", inputs: [flat, wName, bName], outputs: [logits],
                             attributes: ["transB": .int(1)]))
         if let s = softmax {
-            g.nodes.append(Node(name: fresh("cam/" + s.opType), opType: s.opType, inputs: [logits], outputs: [outName], attributes: s.attributes))
+            var t = tail.isEmpty ? outName : fresh("cam/" + s.opType)
+            g.nodes.append(Node(name: fresh("cam/" + s.opType), opType: s.opType, inputs: [logits], outputs: [t], attributes: s.attributes))
+            for (i, n) in tail.enumerated() {
+                var inputs = n.inputs
+                inputs[0] = t
+                for (j, c) in inputs.enumerated().dropFirst() where !c.isEmpty {
+                    inputs[j] = fresh("cam/" + c)
+                    g.initializers[inputs[j]] = constants.initializers[c]!
+                }
+                t = i == tail.count - 1 ? outName : fresh("cam/" + n.opType)
+                g.nodes.append(Node(name: fresh("cam/" + n.opType), opType: n.opType, inputs: inputs, outputs: [t], attributes: n.attributes))
+            }
         }
         g.outputs = [ValueInfo(name: outName, dtype: .float32, dims: nil)]
         g.outputs = try g.outputInfos([outName])

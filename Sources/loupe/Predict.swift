@@ -10,9 +10,12 @@ struct Predict: ParsableCommand {
         discussion: """
             Each image is decoded (PNG 8/16-bit gray, RGB, RGBA or palette; JPEG), preprocessed \
             (see the options; the layout, size and channel count follow the model's input) and \
-            run through the model. The first graph output is taken as class scores; softmax is \
-            applied unless the graph already ends in a Softmax, in which case its input is \
-            reported as the logit.
+            run through the model. The first graph output is taken as class scores. When \
+            the graph ends in a Softmax (possibly followed by Identity, Reshape, Flatten, \
+            Squeeze, Unsqueeze, Dropout or Cast to float), its output is reported as the \
+            probability and its input as the logit. Otherwise softmax is applied, unless every \
+            output row is already non-negative and sums to 1 (within 1e-4): those outputs are \
+            shown as probabilities as they are, with a note on stderr, and no logit.
 
             Examples:
               loupe predict resnet18.onnx cat.jpg dog.png --top 5 --labels imagenet.txt
@@ -31,7 +34,7 @@ struct Predict: ParsableCommand {
     @Option(help: "A text file with one class label per line, in class-index order.")
     var labels: String?
 
-    @Flag(help: "Print JSON: per image, a list of {index, label, probability, logit}.")
+    @Flag(help: "Print JSON: per image, a list of {index, label, probability, logit} (no logit when the outputs are probabilities without a Softmax).")
     var json = false
 
     @OptionGroup var image: ImageOptions
@@ -46,7 +49,7 @@ struct Predict: ParsableCommand {
         var index: Int
         var label: String?
         var probability: Double
-        var logit: Double
+        var logit: Double?
     }
     struct ImageResult: Encodable {
         var image: String
@@ -58,33 +61,49 @@ struct Predict: ParsableCommand {
         try runReportingErrors {
             let g = try loadModel(model, config: global.config)
             let labelList = try labels.map(readLabels) ?? []
-            guard let output = g.outputs.first?.name else { throw LoupeError.invalid("\(model): the model has no output") }
-            // If the graph ends in Softmax, report its input as the logits.
-            let producer = g.nodes.last { $0.outputs.contains(output) }
-            let endsInSoftmax = producer?.opType == "Softmax"
-            let logitName = endsInSoftmax ? producer!.inputs[0] : output
+            guard !g.outputs.isEmpty else { throw LoupeError.invalid("\(model): the model has no output") }
+            let scores = try ClassScores(g)
             let exec = try makeExecutor(g, path: model)
             let inputs = try image.inputs(for: g, images: images)
             let progress = Progress(label: "predict")
-            var results: [ImageResult] = []
+            // Per row: its name, the class scores, and the probabilities when the graph gives them.
+            var rows: [(name: String, logits: [Float], probs: [Float]?)] = []
             for (i, (name, x)) in inputs.enumerated() {
-                let out = try exec.run([g.inputs[0].name: x], keep: endsInSoftmax ? [logitName] : [])
-                let logits = out[logitName]!
+                let out = try exec.run([g.inputs[0].name: x], keep: [scores.logits])
+                let logits = out[scores.logits]!
                 guard logits.isFloat, let classes = logits.shape.last, classes > 0 else {
-                    throw LoupeError.invalid("output '\(logitName)' has shape \(describe(logits.shape)); expected class scores")
+                    throw LoupeError.invalid("output '\(scores.logits)' has shape \(describe(logits.shape)); expected class scores")
                 }
-                let rows = logits.count / classes
-                for r in 0..<rows {
-                    let row = Array(logits.floats[(r * classes)..<((r + 1) * classes)])
-                    let probs = endsInSoftmax ? Array(out[output]!.floats[(r * classes)..<((r + 1) * classes)]) : softmax(row)
-                    let order = (0..<classes).sorted { probs[$0] > probs[$1] || (probs[$0] == probs[$1] && $0 < $1) }
-                    let entries = order.prefix(top).map {
-                        Entry(index: $0, label: $0 < labelList.count ? labelList[$0] : nil,
-                              probability: Double(probs[$0]), logit: Double(row[$0]))
+                var probs: [Float]? = nil
+                if let s = scores.softmax {
+                    // Value-preserving ops after the softmax keep the element order.
+                    let p = out[scores.output]!
+                    guard p.isFloat, p.count == logits.count else {
+                        throw LoupeError.shape("\(model): output '\(scores.output)' \(describe(p.shape)) does not hold the \(s.opType) '\(s.name)' of '\(scores.logits)' \(describe(logits.shape)) value for value")
                     }
-                    results.append(ImageResult(image: rows > 1 ? "\(name)[\(r)]" : name, predictions: entries))
+                    probs = s.opType == "LogSoftmax" ? p.floats.map { Float(exp(Double($0))) } : p.floats
+                }
+                let n = logits.count / classes
+                for r in 0..<n {
+                    let span = (r * classes)..<((r + 1) * classes)
+                    rows.append((n > 1 ? "\(name)[\(r)]" : name, Array(logits.floats[span]), probs.map { Array($0[span]) }))
                 }
                 progress.update(i + 1, inputs.count)
+            }
+            // No softmax found but the outputs already are probabilities: show them as they are.
+            let givenAsProbabilities = !scores.endsInSoftmax && rows.allSatisfy {
+                ClassScores.rowsAreProbabilities(Tensor(shape: [1, $0.logits.count], floats: $0.logits))
+            }
+            if givenAsProbabilities {
+                FileHandle.standardError.write(Data("loupe: note: no Softmax found, but every row of the output '\(scores.output)' is non-negative and sums to 1: shown as probabilities as they are (no softmax applied, no logit shown)\n".utf8))
+            }
+            let results = rows.map { row in
+                let probs = givenAsProbabilities ? row.logits : row.probs ?? softmax(row.logits)
+                let order = probs.indices.sorted { probs[$0] > probs[$1] || (probs[$0] == probs[$1] && $0 < $1) }
+                return ImageResult(image: row.name, predictions: order.prefix(top).map {
+                    Entry(index: $0, label: $0 < labelList.count ? labelList[$0] : nil,
+                          probability: Double(probs[$0]), logit: givenAsProbabilities ? nil : Double(row.logits[$0]))
+                })
             }
             if json {
                 try printJSON(results)
@@ -93,7 +112,8 @@ struct Predict: ParsableCommand {
                     print(r.image)
                     for e in r.predictions {
                         let label = e.label.map { " \($0)" } ?? ""
-                        print(String(format: "  %6.2f%%  %5d%@  (logit %.4f)", e.probability * 100, e.index, label, e.logit))
+                        let logit = e.logit.map { String(format: "  (logit %.4f)", $0) } ?? ""
+                        print(String(format: "  %6.2f%%  %5d%@%@", e.probability * 100, e.index, label, logit))
                     }
                 }
             }
