@@ -129,6 +129,15 @@ final class DynamicShapeCLITests: XCTestCase {
         XCTAssertTrue(wrong.stderr.contains("'input', which is not a graph input (inputs: x)"), wrong.stderr)
     }
 
+    func testBenchNeedsAnInputForDynamicSizes() throws {
+        let r = try loupe(["bench", Self.variant("nhw.onnx"), "--runs", "1", "--warmup", "0"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("input 'input' [N, 3, H, W] has dynamic H (axis 2) and W (axis 3); random input needs concrete sizes: give an input tensor with --input-npy"), r.stderr)
+        let input = CLITests.fixtures.appendingPathComponent("tiny-cnn-input.npy").path
+        let ok = try loupe(["bench", Self.variant("nhw.onnx"), "--runs", "1", "--warmup", "0", "--input-npy", input])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+    }
+
     func testNegativeDimensionOtherThanMinusOneIsRefused() throws {
         let r = try loupe(["predict", Self.variant("neg2.onnx"), Self.disc])
         XCTAssertEqual(r.status, 1)
