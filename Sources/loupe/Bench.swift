@@ -12,7 +12,8 @@ struct Bench: ParsableCommand {
             Loads the model once, builds the execution plan, runs --warmup untimed passes and \
             then --runs timed passes of the forward pass alone, and prints the median, minimum \
             and maximum in milliseconds. The input is random (uniform in [0, 1), fixed seed) \
-            unless --input-npy gives one; symbolic dimensions other than the batch are 1.
+            unless --input-npy gives one; a model with dynamic sizes other than the batch \
+            (H and W in [N, 3, H, W]) needs --input-npy.
 
             Example:
               loupe bench resnet50.onnx --batch 1 --runs 20 --threads 2 --json
@@ -85,6 +86,10 @@ struct Bench: ParsableCommand {
                 feeds[g.inputs[0].name] = try NPY.read(path: inputNpy)
             } else {
                 var rng = SplitMix64(seed: 0x5eed)
+                let dynamic = g.dynamicDimensions()
+                guard dynamic.isEmpty else {
+                    throw LoupeError(.invalidArgument, "\(g.describe(dynamic)); random input needs concrete sizes: give an input tensor with --input-npy")
+                }
                 for (name, t) in try ModelFile.inputTypes(g) {
                     var shape = t.shape
                     if !shape.isEmpty { shape[0] = batch }

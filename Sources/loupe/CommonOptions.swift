@@ -60,13 +60,14 @@ func parseHxW(_ s: String, _ flag: String) throws -> (Int, Int) {
     return (h, w)
 }
 
-/// Parses `NAME=1x3x224x224`.
+/// Parses `NAME=1x3x224x224`, or `1x3x224x224` (name "": the model's only input).
 func parseShapeAssignment(_ s: String) throws -> (String, [Int]) {
-    guard let eq = s.lastIndex(of: "=") else {
-        throw ValidationError("expected NAME=DIMS such as input=1x3x224x224, got '\(s)'")
+    let eq = s.lastIndex(of: "=")
+    let name = eq.map { String(s[..<$0]) } ?? ""
+    let dims = s[(eq.map { s.index(after: $0) } ?? s.startIndex)...].split(separator: "x").map { Int($0) }
+    if eq == nil, !dims.allSatisfy({ $0 != nil }) {
+        throw ValidationError("expected NAME=DIMS such as input=1x3x224x224 (or DIMS alone for a model with one input), got '\(s)'")
     }
-    let name = String(s[..<eq])
-    let dims = s[s.index(after: eq)...].split(separator: "x").map { Int($0) }
     guard !dims.isEmpty, dims.allSatisfy({ $0 != nil && $0! >= 0 }) else {
         throw ValidationError("'\(s)': dimensions must be non-negative integers separated by 'x'")
     }

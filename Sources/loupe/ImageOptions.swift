@@ -12,7 +12,7 @@ struct ImageOptions: ParsableArguments {
     @Option(help: "Resize the shorter side of the image to this many pixels before cropping.")
     var resize: Int?
 
-    @Option(help: "Center crop as HxW (e.g. 224x224). Default: the model's input size.")
+    @Option(help: "Center crop as HxW (e.g. 224x224). Default: the model's input size; for a model whose input height and width are dynamic, the preset's crop (224x224 for imagenet, caffe and tf; 224x224 too for none, which has no crop of its own).")
     var crop: String?
 
     @Option(help: "Per-channel mean subtracted after scaling, as one value or three comma-separated values in the model's channel order.")
@@ -86,11 +86,13 @@ struct ImageOptions: ParsableArguments {
             if p.mean.count == 3 { p.mean = [p.mean.reduce(0, +) / 3] }
             if p.std.count == 3 { p.std = [p.std.reduce(0, +) / 3] }
         }
-        // Target size: the model's declared H and W, else the crop, else 224.
+        // Target size: the model's declared H and W; where they are dynamic ([N, 3, H, W],
+        // or -1 in the file), the crop (the preset's or --crop), else 224.
         var h = p.centerCrop?.height ?? 224, w = p.centerCrop?.width ?? 224
         if dims.count == 4 {
             let (dh, dw) = layoutValue == .nchw ? (dims[2], dims[3]) : (dims[1], dims[2])
-            if let dh, let dw { h = dh; w = dw }
+            h = dh ?? h
+            w = dw ?? w
         }
         return (p, h, w)
     }

@@ -9,13 +9,17 @@ struct Inspect: ParsableCommand {
         abstract: "Show a model's layers, shapes, parameter count and multiply-accumulates.",
         discussion: """
             Prints one row per node (name, op, output shape, parameters) after folding the \
-            constant shape computations that exporters emit, then the totals. Symbolic \
-            dimensions such as the batch size count as 1 unless --input-shape sets them. \
-            MACs count Conv, ConvTranspose, Gemm and MatMul, as the usual FLOP counters do.
+            constant shape computations that exporters emit, then the totals. A dynamic \
+            batch size (the first dimension) counts as 1. Other dynamic dimensions, such as \
+            H and W in [N, 3, H, W] or the -1s Paddle2ONNX writes, stay open: sizes that \
+            depend on them print by name (H) or as ?, and so do MAC counts, unless \
+            --input-shape gives the input's full shape. MACs count Conv, ConvTranspose, Gemm \
+            and MatMul, as the usual FLOP counters do.
 
             Examples:
               loupe inspect resnet18.onnx
               loupe inspect model.onnx --input-shape input=8x3x224x224 --json
+              loupe inspect fully-convolutional.onnx --input-shape 1x3x512x512
             """)
 
     @Argument(help: "The model file (.onnx, .h5 or .keras).")
@@ -24,7 +28,7 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Print a JSON document (see Schemas/inspect.schema.json) instead of a table.")
     var json = false
 
-    @Option(name: .customLong("input-shape"), help: "Shape of an input, as NAME=1x3x224x224. Repeat for several inputs.")
+    @Option(name: .customLong("input-shape"), help: "Shape of an input, as NAME=1x3x224x224, or 1x3x224x224 for a model with one input. Sets dynamic dimensions to concrete sizes. Repeat for several inputs.")
     var inputShapes: [String] = []
 
     @OptionGroup var global: GlobalOptions
@@ -37,10 +41,16 @@ struct Inspect: ParsableCommand {
         global.apply()
         try runReportingErrors {
             let g = try loadModel(model, config: global.config)
-            let overrides = Dictionary(try inputShapes.map(parseShapeAssignment), uniquingKeysWith: { $1 })
-            let summary: GraphSummary
+            let overrides = try shapeOverrides(g)
+            let types = try ModelFile.inputTypes(g, overrides: overrides)
+            let dynamic = g.dynamicDimensions(except: Set(overrides.keys))
+            let summary: DynamicGraphSummary
             do {
-                summary = try GraphSummary(graph: g, inputTypes: try ModelFile.inputTypes(g, overrides: overrides))
+                summary = dynamic.isEmpty
+                    ? DynamicGraphSummary(try GraphSummary(graph: g, inputTypes: types))
+                    : try DynamicGraphSummary(graph: g, inputTypes: types, dynamic: dynamic)
+            } catch let e as LoupeError where !dynamic.isEmpty {
+                throw LoupeError(e.kind, "\(e.message); give the real sizes with --input-shape, e.g. \(inputShapeHint(g, dynamic))").context(model)
             } catch let e as LoupeError {
                 throw e.context(model)
             }
@@ -52,19 +62,43 @@ struct Inspect: ParsableCommand {
         }
     }
 
-    func printTable(_ g: Graph, _ s: GraphSummary) {
+    /// The --input-shape values by input name; a value without NAME= is the only input's.
+    func shapeOverrides(_ g: Graph) throws -> [String: [Int]] {
+        var overrides: [String: [Int]] = [:]
+        for (name, dims) in try inputShapes.map(parseShapeAssignment) {
+            if name.isEmpty {
+                guard g.inputs.count == 1 else {
+                    throw LoupeError(.invalidArgument, "--input-shape \(dims.map(String.init).joined(separator: "x")) needs NAME= for a model with \(g.inputs.count) inputs (\(g.inputs.map(\.name).joined(separator: ", ")))")
+                }
+                overrides[g.inputs[0].name] = dims
+            } else {
+                overrides[name] = dims
+            }
+        }
+        return overrides
+    }
+
+    /// `--input-shape input=1x3x224x224` for the first input with dynamic dimensions: its
+    /// declared sizes, 1 for the batch and 224 for each dynamic one.
+    func inputShapeHint(_ g: Graph, _ dynamic: [DynamicDimension]) -> String {
+        guard let input = g.inputs.first(where: { $0.name == dynamic.first?.input }) else { return "--input-shape" }
+        let dims = (input.dims ?? []).enumerated().map { axis, d in d.value ?? (axis == 0 ? 1 : 224) }
+        return "--input-shape \(input.name)=\(dims.map(String.init).joined(separator: "x"))"
+    }
+
+    func printTable(_ g: Graph, _ s: DynamicGraphSummary) {
         print("model: \(model)")
         if let p = g.metadata["producer"], !p.isEmpty { print("producer: \(p)") }
         print("opset: \(g.opset)")
-        for (n, t) in zip(s.inputNames, s.inputs) { print("input:  \(n) \(t)") }
-        for (n, t) in zip(s.outputNames, s.outputs) { print("output: \(n) \(t)") }
+        for v in s.inputs { print("input:  \(v.name) \(describeType(v))") }
+        for v in s.outputs { print("output: \(v.name) \(describeType(v))") }
         print("")
         // Keras models: the layer class each node came from (see KerasGraphBuilder).
         let classes = kerasClasses(g)
         let rows = s.nodes.map { n in
             [n.name, n.opType] + (classes.isEmpty ? [] : [classes[n.name] ?? ""]) +
-            [n.outputTypes.map { describe($0.shape) }.joined(separator: " "),
-             n.parameters == 0 ? "" : grouped(n.parameters), n.macs == 0 ? "" : grouped(n.macs)]
+            [n.outputDims.map(describeDims).joined(separator: " "),
+             n.parameters == 0 ? "" : grouped(n.parameters), n.macs.map { $0 == 0 ? "" : grouped($0) } ?? "?"]
         }
         let header = ["node", "op"] + (classes.isEmpty ? [] : ["keras class"]) + ["output shape", "params", "MACs"]
         let widths = header.indices.map { c in min(60, ([header] + rows).map { $0[c].count }.max() ?? 0) }
@@ -80,9 +114,19 @@ struct Inspect: ParsableCommand {
         print("")
         print("nodes: \(s.nodes.count) (\(s.foldedNodes) constant nodes folded)")
         print("parameters: \(grouped(s.parameters))")
-        print("MACs: \(grouped(s.macs)) (\(String(format: "%.2f", Double(s.macs) / 1e9)) G)")
+        if let macs = s.macs {
+            print("MACs: \(grouped(macs)) (\(String(format: "%.2f", Double(macs) / 1e9)) G)")
+        } else {
+            print("MACs: ? (\(g.describe(s.dynamic)); --input-shape sets them, e.g. \(inputShapeHint(g, s.dynamic)))")
+        }
     }
 }
+
+/// `float32[1, 3, H, W]`.
+func describeType(_ v: ValueInfo) -> String { v.dtype.name + describeDims(v.dims ?? []) }
+
+/// `[1, 3, H, W]`, with `?` for an unknown size.
+func describeDims(_ dims: [Dim]) -> String { "[" + dims.map(\.description).joined(separator: ", ") + "]" }
 
 /// Node name → Keras layer class, from the `loupe.keras_class` attribute the Keras importer sets.
 func kerasClasses(_ g: Graph) -> [String: String] {
@@ -103,11 +147,12 @@ func grouped(_ n: Int) -> String {
     return String(out.reversed())
 }
 
-/// The `inspect --json` document; Schemas/inspect.schema.json describes it.
+/// The `inspect --json` document; Schemas/inspect.schema.json describes it. Sizes that depend
+/// on dynamic input dimensions are null, and so are MAC counts that do.
 struct InspectDocument: Encodable {
     struct Value: Encodable {
         var name: String
-        var shape: [Int]
+        var shape: [Int?]
         var dtype: String
     }
     struct NodeRow: Encodable {
@@ -115,11 +160,17 @@ struct InspectDocument: Encodable {
         var op: String
         var inputs: [String]
         var outputs: [String]
-        var output_shapes: [[Int]]
+        var output_shapes: [[Int?]]
         var parameters: Int
-        var macs: Int
+        var macs: Nullable<Int>
         /// The Keras layer class, for models imported from Keras.
         var keras_class: String?
+    }
+    struct Dynamic: Encodable {
+        var input: String
+        var axis: Int
+        /// The file's name for the dimension; "" when it has none.
+        var name: String
     }
     var model: String
     var opset: Int
@@ -128,21 +179,33 @@ struct InspectDocument: Encodable {
     var outputs: [Value]
     var nodes: [NodeRow]
     var parameters: Int
-    var macs: Int
+    var macs: Nullable<Int>
+    var dynamic_dimensions: [Dynamic]
 
-    init(model: String, graph: Graph, summary s: GraphSummary) {
+    init(model: String, graph: Graph, summary s: DynamicGraphSummary) {
         self.model = model
         opset = graph.opset
         producer = graph.metadata["producer"] ?? ""
-        inputs = zip(s.inputNames, s.inputs).map { Value(name: $0, shape: $1.shape, dtype: $1.dtype.name) }
-        outputs = zip(s.outputNames, s.outputs).map { Value(name: $0, shape: $1.shape, dtype: $1.dtype.name) }
+        inputs = s.inputs.map { Value(name: $0.name, shape: ($0.dims ?? []).map(\.value), dtype: $0.dtype.name) }
+        outputs = s.outputs.map { Value(name: $0.name, shape: ($0.dims ?? []).map(\.value), dtype: $0.dtype.name) }
         let classes = kerasClasses(graph)
         nodes = s.nodes.map {
             NodeRow(name: $0.name, op: $0.opType, inputs: $0.inputs, outputs: $0.outputs,
-                    output_shapes: $0.outputTypes.map(\.shape), parameters: $0.parameters, macs: $0.macs,
-                    keras_class: classes[$0.name])
+                    output_shapes: $0.outputDims.map { $0.map(\.value) }, parameters: $0.parameters,
+                    macs: Nullable($0.macs), keras_class: classes[$0.name])
         }
         parameters = s.parameters
-        macs = s.macs
+        macs = Nullable(s.macs)
+        dynamic_dimensions = s.dynamic.map { Dynamic(input: $0.input, axis: $0.axis, name: $0.symbol) }
+    }
+}
+
+/// An optional that encodes as JSON null instead of leaving its key out.
+struct Nullable<T: Encodable>: Encodable {
+    var value: T?
+    init(_ value: T?) { self.value = value }
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        if let value { try c.encode(value) } else { try c.encodeNil() }
     }
 }

@@ -105,7 +105,7 @@ struct Report: ParsableCommand {
             do { m = try ExplainableModel(graph: g) } catch let e as LoupeError { throw e.context(model) }
 
             var doc = ReportDocument(title: "Loupe report: \((model as NSString).lastPathComponent)",
-                                     model: try modelFacts(g), generator: "Loupe \(LoupeVersion.string)")
+                                     model: try modelFacts(g, fed: inputs.first?.tensor.shape), generator: "Loupe \(LoupeVersion.string)")
             (doc.filters, doc.filtersNote) = firstLayerFilters(g)
 
             let style = try pictureStyle()
@@ -225,13 +225,15 @@ struct Report: ParsableCommand {
         }
     }
 
-    func modelFacts(_ g: Graph) throws -> ReportDocument.Model {
+    /// `fed`: the shape of the input the report runs on, which sets dynamic sizes (H and W).
+    func modelFacts(_ g: Graph, fed: [Int]? = nil) throws -> ReportDocument.Model {
         let attrs = try? FileManager.default.attributesOfItem(atPath: model)
         let bytes = (attrs?[.size] as? NSNumber)?.intValue ?? 0
         var facts = ReportDocument.Model(path: model, sha256: try SHA256.hex(ofFile: model), bytes: bytes,
                                          producer: g.metadata["producer"] ?? "", opset: g.opset)
         let s: GraphSummary
-        do { s = try GraphSummary(graph: g, inputTypes: try ModelFile.inputTypes(g)) } catch let e as LoupeError { throw e.context(model) }
+        let sizes = g.dynamicDimensions().isEmpty || g.inputs.count != 1 ? [:] : fed.map { [g.inputs[0].name: [1] + $0.dropFirst()] } ?? [:]
+        do { s = try GraphSummary(graph: g, inputTypes: try ModelFile.inputTypes(g, overrides: sizes)) } catch let e as LoupeError { throw e.context(model) }
         facts.inputs = zip(s.inputNames, s.inputs).map { .init(name: $0, type: "\($1)") }
         facts.outputs = zip(s.outputNames, s.outputs).map { .init(name: $0, type: "\($1)") }
         facts.parameters = s.parameters

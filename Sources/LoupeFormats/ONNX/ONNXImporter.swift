@@ -152,10 +152,14 @@ public enum ONNXImporter {
                     guard let d = sp.dim[j]?.pointee else { ds.append(.symbol("")); continue }
                     switch d.value_case {
                     case ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE:
-                        guard d.dim_value >= 0 else {
-                            throw LoupeError.invalid("value '\(name)' declares a negative dimension \(d.dim_value)")
+                        // Paddle2ONNX and some TensorFlow exporters write a dynamic size as
+                        // dim_value -1 or 0: read both as a symbol without a name, as
+                        // onnxruntime reads -1. (Initializer shapes are TensorProto dims,
+                        // read elsewhere, where 0 stays a real empty dimension.)
+                        guard d.dim_value >= -1 else {
+                            throw LoupeError.invalid("value '\(name)' declares dimension \(j) as \(d.dim_value); a size is non-negative, or -1 for a dynamic one")
                         }
-                        ds.append(.fixed(Int(d.dim_value)))
+                        ds.append(d.dim_value <= 0 ? .symbol("") : .fixed(Int(d.dim_value)))
                     case ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM:
                         ds.append(.symbol(str(d.dim_param)))
                     default:
