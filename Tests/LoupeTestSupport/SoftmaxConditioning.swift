@@ -13,9 +13,13 @@ public enum SoftmaxConditioning {
     /// Relative rounding of a float32 logit assumed by `isReproducible`.
     public static let logitRounding = 1e-6
 
-    /// The input of the Softmax node that produces `output`, if one does.
+    /// The input of the Softmax that produces `output` (possibly through value-preserving
+    /// ops such as the Flatten/Reshape an opset rewrite puts around it), if one does.
     public static func softmaxInput(of output: String, in graph: Graph) -> String? {
-        graph.nodes.first { $0.opType == "Softmax" && $0.outputs.first == output }?.inputs.first
+        var g = graph
+        g.outputs = graph.outputs.filter { $0.name == output }
+        guard let scores = try? ClassScores(g), scores.softmax?.opType == "Softmax" else { return nil }
+        return scores.logits
     }
 
     /// Whether a float32 softmax over these logits is reproducible to `tolerance`.
