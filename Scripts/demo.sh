@@ -1,29 +1,31 @@
 #!/usr/bin/env bash
-# The main job: sets up everything (Scripts/setup.sh), inspects and runs the bundled sample
-# models on bundled images, and writes an HTML report (report.html) explaining their decisions.
+# The main job: sets up everything (Scripts/setup.sh), then shows the trained shapes model
+# (SampleModels/shapes) on held-out test images it never saw in training: its summary, its
+# predictions (label and confidence), one image explained by every method (explain-demo.png),
+# and an HTML report (report.html) explaining its decisions. The untrained tiny-cnn model is
+# kept for tests and the README's examples; it is not shown here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Scripts/setup.sh
 loupe=.build/release/loupe
-model=SampleModels/tiny-cnn/tiny-cnn.onnx
+shapes=SampleModels/shapes
+model=$shapes/shapes-gap.onnx
+# The test images: two per class (file names carry the true class); the model takes
+# 64x64 RGB in [0, 1], no mean or std (SampleModels/shapes/README.md): --preprocess none.
+images=("$shapes"/test/0{00,01,02,03,04,05,06,07,08,09,10,11}-*.png)
+
 $loupe inspect "$model"
-$loupe predict "$model" SampleModels/tiny-cnn/images/*.png --labels SampleModels/tiny-cnn/labels.txt --top 3
-$loupe explain "$model" SampleModels/tiny-cnn/images/disc.png --method all --preprocess none \
-    --labels SampleModels/tiny-cnn/labels.txt -o explain-demo.png --force
+$loupe predict "$model" "${images[@]}" --labels "$shapes/labels.txt" --preprocess none --top 2
+
+$loupe explain "$model" "$shapes/test/008-triangle.png" --method all --preprocess none \
+    --labels "$shapes/labels.txt" -o explain-demo.png --force
 echo "demo: wrote $(pwd)/explain-demo.png"
 
-# The report: the trained CAM-ready sample model on six held-out test images (one per
-# class) and a photo, every explanation method, in one self-contained HTML file.
-shapes=SampleModels/shapes
-if [ -f "$shapes/shapes-gap.onnx" ]; then
-    photos=(SampleModels/photos/*.jpg SampleModels/photos/*.jpeg SampleModels/photos/*.png)
-    photo=()
-    for p in "${photos[@]}"; do [ -f "$p" ] && { photo=("$p"); break; }; done
-    $loupe report "$shapes/shapes-gap.onnx" "$shapes"/test/00{0,1,2,3,4,5}-*.png "${photo[@]}" \
-        --labels "$shapes/labels.txt" --preprocess none -o report.html --force
-else
-    # Without the trained models, the untrained stand-in.
-    $loupe report "$model" SampleModels/tiny-cnn/images/*.png --labels SampleModels/tiny-cnn/labels.txt \
-        --preprocess none -o report.html --force
-fi
+# The report: six held-out test images (one per class) and a photo, every explanation
+# method, in one self-contained HTML file.
+photos=(SampleModels/photos/*.jpg SampleModels/photos/*.jpeg SampleModels/photos/*.png)
+photo=()
+for p in "${photos[@]}"; do [ -f "$p" ] && { photo=("$p"); break; }; done
+$loupe report "$model" "$shapes"/test/00{0,1,2,3,4,5}-*.png "${photo[@]}" \
+    --labels "$shapes/labels.txt" --preprocess none -o report.html --force
 echo "demo: wrote $(pwd)/report.html"

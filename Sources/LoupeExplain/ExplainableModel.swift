@@ -9,6 +9,8 @@ import LoupeTensor
 /// (`ClassScores`: Identity, Reshape, Flatten, Squeeze, Unsqueeze, Dropout, Cast to float).
 /// With `ScoreKind.probability` methods differentiate the softmax probability instead.
 public final class ExplainableModel: @unchecked Sendable {
+    /// The model's graph, with a channels-last image input made NCHW (`withNCHWImageInput`):
+    /// every method takes [1, C, H, W], and inputs are prepared for this graph's input.
     public let graph: Graph
     public let executor: Executor
     public let inputName: String
@@ -21,7 +23,7 @@ public final class ExplainableModel: @unchecked Sendable {
     public enum ScoreKind: String, Sendable, CaseIterable { case logit, probability }
 
     public init(graph: Graph) throws {
-        var g = graph
+        var g = graph.withNCHWImageInput()
         try g.sortTopologically()
         self.graph = g
         executor = try Executor(graph: g)

@@ -1,32 +1,6 @@
 import LoupeGraph
 import LoupeTensor
 
-/// The explanation methods, named as on the command line.
-public enum Method: String, Sendable, CaseIterable {
-    case saliency
-    case deconvnet
-    case guidedBackprop = "guided-backprop"
-    case cam
-    case gradCAM = "grad-cam"
-    case guidedGradCAM = "guided-grad-cam"
-    case occlusion
-    case activations
-
-    /// One line for legends and reports.
-    public var summary: String {
-        switch self {
-        case .saliency: "Absolute input gradient of the class score (Simonyan et al. 2014), maximum over channels."
-        case .deconvnet: "Input gradient with the deconvnet ReLU rule: only positive gradients pass (Zeiler & Fergus 2014)."
-        case .guidedBackprop: "Input gradient passing only positive gradients through active ReLUs (Springenberg et al. 2015)."
-        case .cam: "Class activation map: last conv features weighted by the final linear layer (Zhou et al. 2016)."
-        case .gradCAM: "Layer features weighted by their spatially averaged gradients, then ReLU (Selvaraju et al. 2017)."
-        case .guidedGradCAM: "Guided backpropagation times the upsampled Grad-CAM map (Selvaraju et al. 2017)."
-        case .occlusion: "Drop of the class score when a sliding window is replaced by a baseline (Zeiler & Fergus 2014)."
-        case .activations: "A layer's feature maps, thresholded at a quantile of each channel's values."
-        }
-    }
-}
-
 /// One method's result for one image.
 public struct Explanation: Sendable {
     public var method: Method

@@ -3,7 +3,7 @@ import LoupeFormats
 import LoupeTensor
 
 /// Turns an explanation map into the picture a person looks at, the same way for the CLI
-/// and the report.
+/// and the report, by the map's kind (`Method.mapKind`):
 ///
 /// - saliency: maximum of |∂s/∂x| over channels, clipped at its 99th percentile
 ///   (`Scaling.clipAbsPercentile`), blended over the image;
@@ -23,25 +23,25 @@ public enum ExplanationPicture {
 
     /// The picture for every method except activations, at the display image's size.
     public static func render(_ e: Explanation, over image: RGBImage, style: Style = Style()) throws -> RGBImage {
-        switch e.method {
-        case .saliency:
+        switch e.method.mapKind {
+        case .inputMagnitude:
             let m = e.map
             let (c, h, w) = (m.shape[0], m.shape[1], m.shape[2])
             var best = [Float](repeating: 0, count: h * w)
             for ch in 0..<c { for i in 0..<(h * w) { best[i] = max(best[i], abs(m.floats[ch * h * w + i])) } }
             let scaled = try Scaling.clipAbsPercentile(Tensor(shape: [h, w], floats: best))
             return try Overlay.blend(scaled, over: image, colormap: style.colormap, alpha: style.alpha)
-        case .deconvnet, .guidedBackprop, .guidedGradCAM:
+        case .inputGradient:
             var img = try RGBImage(chw: try Scaling.deprocessImage(e.map))
             if img.width != image.width || img.height != image.height {
                 img = try Resample.resize(img, width: image.width, height: image.height)
             }
             return img
-        case .cam, .gradCAM:
+        case .classMap:
             return try Overlay.blend(try Scaling.normalizeMinMax(e.map), over: image, colormap: style.colormap, alpha: style.alpha)
-        case .occlusion:
+        case .scoreDrop:
             return try Overlay.blend(try Scaling.symmetric(e.map), over: image, colormap: .rdBuR, alpha: style.alpha)
-        case .activations:
+        case .featureMaps:
             let tiles = try activationTiles(e, over: image, channels: [topChannel(e.map)], style: style)
             return tiles[0].1
         }

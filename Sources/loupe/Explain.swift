@@ -8,17 +8,17 @@ import LoupeTensor
 
 struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Explain a model's decision on images: saliency, deconvnet, guided backprop, CAM, Grad-CAM, Guided Grad-CAM, occlusion, activation maps.",
+        abstract: "Explain a model's decision on images: \(Method.names(last: "and")).",
         discussion: """
             Each method computes a map on the imported graph with Loupe's own forward and \
             backward passes, and writes a picture (PNG). The target class is --target (an \
             index or a label from --labels; default: the predicted class). The score is the \
             logit (the input of a final Softmax when the graph ends in one) unless --score \
-            probability. --save-npy writes the raw map as float32: C×H×W for saliency \
-            (absolute values), deconvnet, guided-backprop and guided-grad-cam; h×w at the \
-            layer's resolution after the ReLU for cam and grad-cam; H×W for occlusion; C×h×w \
-            for activations. With several images, output names are derived from the image \
-            names (IMAGE-METHOD.png in the -o folder).
+            probability. --save-npy writes the raw map as float32: \
+            \(Method.allCases.map { "\($0.rawValue) (\($0.mapKind.description))" }.joined(separator: "; ")). \
+            Channels-last (NHWC) models get an NCHW input, so maps and --input-npy tensors are \
+            NCHW. With several images, output names are derived from the image names \
+            (IMAGE-METHOD.png in the -o folder).
 
             Examples:
               loupe explain resnet18.onnx cat.jpg --method grad-cam -o cat-gradcam.png
@@ -33,29 +33,11 @@ struct Explain: ParsableCommand {
     @Argument(help: "Images to explain (PNG or JPEG).")
     var images: [String] = []
 
-    @Option(help: "saliency, deconvnet, guided-backprop, cam, grad-cam, guided-grad-cam, occlusion, activations, or all.")
+    @Option(help: ArgumentHelp(Method.help(list: false, all: true)))
     var method: String = "grad-cam"
-
-    @Option(help: "The class to explain: an index, or a label from --labels. Default: the predicted class.")
-    var target: String?
 
     @Option(help: "A text file with one class label per line.")
     var labels: String?
-
-    @Option(help: "The layer for grad-cam, guided-grad-cam and activations: a node name as `loupe inspect` lists it, or a tensor name. Default: the last layer with a spatial output.")
-    var layer: String?
-
-    @Option(help: "What the gradient methods differentiate: logit (the pre-softmax score) or probability.")
-    var score: String = "logit"
-
-    @Option(help: "Occlusion window as HxW.")
-    var window: String = "16x16"
-
-    @Option(help: "Occlusion stride as HxW.")
-    var stride: String = "8x8"
-
-    @Option(help: "Value the occlusion window is filled with (in the model's input space, after preprocessing).")
-    var baseline: Float = 0
 
     @Option(help: "How many occluded images run through the model at once.")
     var batch: Int = 16
@@ -81,20 +63,14 @@ struct Explain: ParsableCommand {
     @Flag(help: "Overwrite existing output files.")
     var force = false
 
+    @OptionGroup var explanation: ExplanationOptions
     @OptionGroup var image: ImageOptions
     @OptionGroup var global: GlobalOptions
 
-    var methods: [Method] {
-        method == "all" ? Method.allCases : [Method(rawValue: method)!]
-    }
+    var methods: [Method] { (try? Method.parse(method, flag: "--method", all: true)) ?? [] }
 
     func validate() throws {
-        guard method == "all" || Method(rawValue: method) != nil else {
-            throw ValidationError("--method must be one of \(Method.allCases.map(\.rawValue).joined(separator: ", ")), or all; got '\(method)'")
-        }
-        guard ExplainableModel.ScoreKind(rawValue: score) != nil else { throw ValidationError("--score must be logit or probability") }
-        _ = try parseHxW(window, "--window")
-        _ = try parseHxW(stride, "--stride")
+        _ = try Method.parse(method, flag: "--method", all: true)
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         guard (0...1).contains(alpha) else { throw ValidationError("--alpha must be between 0 and 1") }
         guard quantile > 0, quantile < 1 else { throw ValidationError("--quantile must be between 0 and 1") }
@@ -116,52 +92,37 @@ struct Explain: ParsableCommand {
     func run() throws {
         global.apply()
         try runReportingErrors {
-            // Keras models take NHWC images; the techniques work on NCHW inputs.
-            let g = try loadModel(model, config: global.config).withNCHWImageInput()
+            let g = try loadModel(model, config: global.config)
             let m: ExplainableModel
             do { m = try ExplainableModel(graph: g) } catch let e as LoupeError { throw e.context(model) }
             let labelList = try labels.map(readLabels) ?? []
-            let inputs = try image.inputs(for: g, images: images)
+            // The explainable graph's input: NCHW even for a channels-last model.
+            let inputs = try image.inputs(for: m.graph, images: images)
             var style = ExplanationPicture.Style()
             style.colormap = try Colormap.named(colormap)
             style.alpha = alpha
-            var occ = Occlusion.Settings()
-            occ.window = try parseHxW(window, "--window")
-            occ.stride = try parseHxW(stride, "--stride")
-            occ.baseline = baseline
-            occ.batch = batch
-            let scoreKind = ExplainableModel.ScoreKind(rawValue: score)!
+            var options = try explanation.options(target: nil, occlusionBatch: batch)
             let several = inputs.count > 1
             let progress = Progress(label: "explain")
 
             for (i, (name, x)) in inputs.enumerated() {
                 let (logits, _) = try m.forward(x)
-                let t = try m.resolveTarget(target, logits: logits, labels: labelList)
-                let request = GradientRequest(target: t, score: scoreKind)
+                let t = try m.resolveTarget(explanation.target, logits: logits, labels: labelList)
+                options.target = t
                 let display = try displayImage(x)
                 var pictures: [(String, RGBImage)] = []
                 for method in methods {
                     let e: Explanation
-                    switch method {
-                    case .saliency: e = try Saliency.explain(m, x, request)
-                    case .deconvnet: e = try Deconvnet.explain(m, x, request)
-                    case .guidedBackprop: e = try GuidedBackprop.explain(m, x, request)
-                    case .cam:
-                        do { e = try CAM.explain(m, x, request) } catch let err as LoupeError where methods.count > 1 {
-                            FileHandle.standardError.write(Data("loupe: note: cam skipped: \(err.message)\n".utf8))
-                            continue
-                        }
-                    case .gradCAM: e = try GradCAM.explain(m, x, request, layer: layer)
-                    case .guidedGradCAM: e = try GuidedGradCAM.explain(m, x, request, layer: layer)
-                    case .occlusion: e = try Occlusion.explain(m, x, request, settings: occ)
-                    case .activations: e = try ActivationMaps.explain(m, x, layer: layer)
+                    do { e = try method.run(on: m, input: x, options: options) } catch let err as LoupeError where method == .cam && methods.count > 1 {
+                        FileHandle.standardError.write(Data("loupe: note: cam skipped: \(err.message)\n".utf8))
+                        continue
                     }
                     if let saveNpy {
                         let path = try outputPath(saveNpy, image: name, method: method, ext: "npy", several: several || methods.count > 1)
                         try checkWritable(path, force: force)
                         try NPY.write(e.map, path: path)
                     }
-                    if method == .activations {
+                    if method.mapKind == .featureMaps {
                         let chosen = try channels.map(parseChannels) ?? mostActive(e.map, count: methods.count > 1 ? 1 : 8)
                         for (ch, tile) in try ExplanationPicture.activationTiles(e, over: display, channels: chosen, quantile: quantile, style: style) {
                             pictures.append(("channel \(ch)", tile))

@@ -25,7 +25,7 @@ struct Report: ParsableCommand {
               loupe report model.onnx images/*.png --methods grad-cam,occlusion --preprocess none -o r.html --force
             """)
 
-    @Argument(help: "The model file (.onnx).")
+    @Argument(help: "The model file (.onnx, .h5 or .keras).")
     var model: String
 
     @Argument(help: "Images to explain (PNG or JPEG).")
@@ -37,23 +37,8 @@ struct Report: ParsableCommand {
     @Option(help: "A text file with one class label per line.")
     var labels: String?
 
-    @Option(help: "Comma-separated methods among saliency, deconvnet, guided-backprop, cam, grad-cam, guided-grad-cam, occlusion, activations; or all.")
+    @Option(help: ArgumentHelp(Method.help(list: true, all: true)))
     var methods: String = "all"
-
-    @Option(help: "The layer for grad-cam, guided-grad-cam and activations: a node name as `loupe inspect` lists it, or a tensor name. Default: the last layer with a spatial output.")
-    var layer: String?
-
-    @Option(help: "The class to explain: an index, or a label from --labels. Default: each image's predicted class.")
-    var target: String?
-
-    @Option(help: "What the gradient methods differentiate: logit (the pre-softmax score) or probability.")
-    var score: String = "logit"
-
-    @Option(help: "Occlusion window as HxW.")
-    var window: String = "16x16"
-
-    @Option(help: "Occlusion stride as HxW.")
-    var stride: String = "8x8"
 
     @Option(help: "Colormap for heat maps: jet, viridis, inferno or gray.")
     var colormap: String = "jet"
@@ -61,24 +46,14 @@ struct Report: ParsableCommand {
     @Flag(help: "Overwrite the report if it exists.")
     var force = false
 
+    @OptionGroup var explanation: ExplanationOptions
     @OptionGroup var image: ImageOptions
     @OptionGroup var global: GlobalOptions
 
-    var chosenMethods: [Method] {
-        methods == "all" ? Method.allCases : methods.split(separator: ",").compactMap { Method(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
-    }
+    var chosenMethods: [Method] { (try? Method.parse(methods, flag: "--methods", list: true, all: true)) ?? [] }
 
     func validate() throws {
-        if methods != "all" {
-            let names = methods.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            guard !names.isEmpty else { throw ValidationError("--methods is empty") }
-            for n in names where Method(rawValue: n) == nil {
-                throw ValidationError("--methods: unknown method '\(n)'; valid: \(Method.allCases.map(\.rawValue).joined(separator: ", ")), or all")
-            }
-        }
-        guard ExplainableModel.ScoreKind(rawValue: score) != nil else { throw ValidationError("--score must be logit or probability") }
-        _ = try parseHxW(window, "--window")
-        _ = try parseHxW(stride, "--stride")
+        _ = try Method.parse(methods, flag: "--methods", list: true, all: true)
         guard ["jet", "viridis", "inferno", "gray"].contains(colormap) else {
             throw ValidationError("--colormap must be jet, viridis, inferno or gray")
         }
@@ -100,31 +75,28 @@ struct Report: ParsableCommand {
             progress.say("reading \(model)")
             let g = try loadModel(model, config: global.config)
             let labelList = try labels.map(readLabels) ?? []
-            let inputs = try image.inputs(for: g, images: images)
             let m: ExplainableModel
             do { m = try ExplainableModel(graph: g) } catch let e as LoupeError { throw e.context(model) }
+            // The explainable graph's input: NCHW even for a channels-last model.
+            let inputs = try image.inputs(for: m.graph, images: images)
 
             var doc = ReportDocument(title: "Loupe report: \((model as NSString).lastPathComponent)",
                                      model: try modelFacts(g, fed: inputs.first?.tensor.shape), generator: "Loupe \(LoupeVersion.string)")
             (doc.filters, doc.filtersNote) = firstLayerFilters(g)
 
             let style = try pictureStyle()
-            var occ = Occlusion.Settings()
-            occ.window = try parseHxW(window, "--window")
-            occ.stride = try parseHxW(stride, "--stride")
-            let scoreKind = ExplainableModel.ScoreKind(rawValue: score)!
-            let bgr = try inputIsBGR(g)
-            // The layer for Grad-CAM and activations, resolved once so that a wrong name fails now.
-            let layerMethods: Set<Method> = [.gradCAM, .guidedGradCAM, .activations]
+            let bgr = try inputIsBGR(m.graph)
+            // The layer for the layer methods, resolved once so that a wrong name fails now.
             var chosenLayer: (node: String, tensor: String)?
-            if let first = inputs.first, !layerMethods.isDisjoint(with: chosenMethods) {
-                do { chosenLayer = try m.resolveLayer(layer, for: first.tensor) } catch let e as LoupeError { throw e.context(model) }
+            if let first = inputs.first, chosenMethods.contains(where: \.takesLayer) {
+                do { chosenLayer = try m.resolveLayer(explanation.layer, for: first.tensor) } catch let e as LoupeError { throw e.context(model) }
             }
+            var options = try explanation.options(target: nil, layer: chosenLayer?.node)
 
             for (i, (name, x)) in inputs.enumerated() {
                 let (logits, _) = try m.forward(x)
-                let t = try m.resolveTarget(target, logits: logits, labels: labelList)
-                let request = GradientRequest(target: t, score: scoreKind)
+                let t = try m.resolveTarget(explanation.target, logits: logits, labels: labelList)
+                options.target = t
                 let display = try InputPicture.render(x, bgr: bgr)
                 let probs = softmax(logits)
                 let order = probs.indices.sorted { probs[$0] > probs[$1] || (probs[$0] == probs[$1] && $0 < $1) }
@@ -137,24 +109,14 @@ struct Report: ParsableCommand {
                 for method in chosenMethods {
                     progress.say("image \(i + 1)/\(inputs.count) \((name as NSString).lastPathComponent): \(method.rawValue)")
                     let clock = Date()
-                    var result = ReportDocument.MethodResult(title: Self.title(method), summary: method.summary, picture: nil)
+                    var result = ReportDocument.MethodResult(title: method.title, summary: method.summary, picture: nil)
                     let e: Explanation
-                    switch method {
-                    case .saliency: e = try Saliency.explain(m, x, request)
-                    case .deconvnet: e = try Deconvnet.explain(m, x, request)
-                    case .guidedBackprop: e = try GuidedBackprop.explain(m, x, request)
-                    case .cam:
-                        do { e = try CAM.explain(m, x, request) } catch let err as LoupeError {
-                            result.note = "Not available for this model. \(err.message)."
-                            section.methods.append(result)
-                            continue
-                        }
-                    case .gradCAM: e = try GradCAM.explain(m, x, request, layer: chosenLayer?.node)
-                    case .guidedGradCAM: e = try GuidedGradCAM.explain(m, x, request, layer: chosenLayer?.node)
-                    case .occlusion: e = try Occlusion.explain(m, x, request, settings: occ)
-                    case .activations: e = try ActivationMaps.explain(m, x, layer: chosenLayer?.node)
+                    do { e = try method.run(on: m, input: x, options: options) } catch let err as LoupeError where method == .cam {
+                        result.note = "Not available for this model. \(err.message)."
+                        section.methods.append(result)
+                        continue
                     }
-                    if method == .activations {
+                    if method.mapKind == .featureMaps {
                         let ch = ExplanationPicture.topChannel(e.map)
                         result.picture = try ExplanationPicture.activationTiles(e, over: display, channels: [ch], style: style)[0].1
                         result.detail = "Channel \(ch) of \(e.map.shape[0]) (the most active) at \(e.layer ?? "?")."
@@ -165,7 +127,7 @@ struct Report: ParsableCommand {
                         result.picture = try ExplanationPicture.render(e, over: display, style: style)
                         if let l = e.layer { result.detail = "At \(l)." }
                     }
-                    result.legend = legend(method, style)
+                    result.legend = ExplanationPicture.legend(method.mapKind, style: style)
                     result.seconds = Date().timeIntervalSince(clock)
                     section.methods.append(result)
                 }
@@ -175,7 +137,7 @@ struct Report: ParsableCommand {
                 doc.images.append(section)
             }
             progress.say("writing \(output)")
-            doc.settings = settings(chosenLayer: chosenLayer, occ: occ, sha256: doc.model.sha256, g: g)
+            doc.settings = settings(chosenLayer: chosenLayer, occ: options.occlusion, sha256: doc.model.sha256, g: m.graph)
             let html = try ReportHTML.render(doc)
             do {
                 try Data(html.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
@@ -190,39 +152,10 @@ struct Report: ParsableCommand {
 
     // MARK: - Pieces
 
-    static func title(_ m: Method) -> String {
-        switch m {
-        case .saliency: "Saliency"
-        case .deconvnet: "Deconvnet"
-        case .guidedBackprop: "Guided backprop"
-        case .cam: "CAM"
-        case .gradCAM: "Grad-CAM"
-        case .guidedGradCAM: "Guided Grad-CAM"
-        case .occlusion: "Occlusion"
-        case .activations: "Activation map"
-        }
-    }
-
     func pictureStyle() throws -> ExplanationPicture.Style {
         var s = ExplanationPicture.Style()
         s.colormap = try Colormap.named(colormap)
         return s
-    }
-
-    /// What the colours of each method's picture mean (see `ExplanationPicture`).
-    func legend(_ m: Method, _ style: ExplanationPicture.Style) -> ReportDocument.Legend {
-        switch m {
-        case .saliency:
-            .init(style.colormap, labels: ["0", "99th pct"], text: "|gradient|, maximum over channels, clipped at its 99th percentile, over the image.")
-        case .deconvnet, .guidedBackprop, .guidedGradCAM:
-            .init(.gray, labels: ["−5σ", "mean", "+5σ"], text: "The gradient itself as an image: per colour channel, mean at mid-gray, ±5 standard deviations to black and white.")
-        case .cam, .gradCAM:
-            .init(style.colormap, labels: ["0", "max"], text: "Map scaled from 0 to its maximum, upsampled and blended over the image.")
-        case .occlusion:
-            .init(.rdBuR, labels: ["−max", "0", "+max"], text: "Score drop when the window covers a spot: red, the class relies on it; blue, the score rises without it.")
-        case .activations:
-            .init(style.colormap, labels: ["q99", "max"], text: "Shown only where the channel reaches its 0.99 quantile.")
-        }
     }
 
     /// `fed`: the shape of the input the report runs on, which sets dynamic sizes (H and W).
@@ -276,11 +209,11 @@ struct Report: ParsableCommand {
     func settings(chosenLayer: (node: String, tensor: String)?, occ: Occlusion.Settings, sha256: String, g: Graph) -> [(String, String)] {
         var rows: [(String, String)] = []
         rows.append(("methods", chosenMethods.map(\.rawValue).joined(separator: ", ")))
-        rows.append(("target", target.map { "\($0) (given)" } ?? "each image's predicted class"))
-        rows.append(("score", score == "logit" ? "logit (the pre-softmax class score)" : "softmax probability"))
+        rows.append(("target", explanation.target.map { "\($0) (given)" } ?? "each image's predicted class"))
+        rows.append(("score", explanation.scoreKind == .logit ? "logit (the pre-softmax class score)" : "softmax probability"))
         if let chosenLayer {
-            rows.append(("layer (Grad-CAM, Guided Grad-CAM, activations)",
-                         chosenLayer.node + (layer == nil ? " (default: the last layer with a spatial output)" : "")))
+            rows.append(("layer (\(Method.allCases.filter(\.takesLayer).map(\.title).joined(separator: ", ")))",
+                         chosenLayer.node + (explanation.layer == nil ? " (default: the last layer with a spatial output)" : "")))
         }
         if chosenMethods.contains(.occlusion) {
             rows.append(("occlusion", "window \(occ.window.0)x\(occ.window.1), stride \(occ.stride.0)x\(occ.stride.1), baseline \(occ.baseline), batch \(occ.batch)"))
