@@ -4,6 +4,7 @@
 # is missing. Swift itself must already be installed (https://www.swift.org/install).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source Scripts/apt-get-wait.sh
 
 packages=(libprotobuf-c-dev libopenblas-dev libpng-dev libjpeg62-turbo-dev libhdf5-dev pkg-config)
 missing=()
@@ -12,10 +13,8 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]}" >&2
-    sudo=""
-    [ "$(id -u)" -ne 0 ] && sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    apt_get update -qq
+    apt_get install -y -qq "${missing[@]}" >/dev/null
 fi
 command -v swift >/dev/null || { echo "setup: swift is not on PATH; install Swift 6 first" >&2; exit 1; }
 

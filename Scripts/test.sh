@@ -4,15 +4,14 @@
 # ../shared/conformance and their fixtures from the repository; no Python runs here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source Scripts/apt-get-wait.sh
 bash Scripts/setup.sh
 # The report test (Tests/loupeTests/ReportTests.swift) opens a page in Debian's headless
 # Chromium; only the tests need it.
 if ! command -v chromium >/dev/null; then
     echo "test: installing chromium (for the report test)" >&2
-    sudo=""
-    [ "$(id -u)" -ne 0 ] && sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+    apt_get update -qq
+    apt_get install -y -qq chromium >/dev/null
 fi
 swift build -c release --build-tests -Xswiftc -enable-testing 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]'
 logs=$(mktemp -d)

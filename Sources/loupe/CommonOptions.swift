@@ -38,7 +38,7 @@ func loadModel(_ path: String, config: String? = nil) throws -> Graph {
         return try ModelFile.load(path: path, config: config)
     } catch let e as LoupeError {
         let name = (path as NSString).lastPathComponent
-        throw e.message.hasPrefix(name) || e.message.hasPrefix(path) ? e : e.context(path)
+        throw e.message.hasPrefix(name) || e.message.hasPrefix(path) || e.message.contains("'\(path)'") ? e : e.context(path)
     }
 }
 

@@ -36,6 +36,9 @@ struct ImageOptions: ParsableArguments {
     @Option(name: .customLong("input-npy"), help: "Feed this .npy tensor as it is, bypassing image decoding and preprocessing.")
     var inputNpy: String?
 
+    @Option(name: .customLong("max-pixels"), help: "Refuse an image with more pixels (width x height) than this before decoding it: a small file can declare a huge image. The default is Pillow's limit.")
+    var maxPixels: Int = ImageIO.defaultMaxPixels
+
     func validate() throws {
         _ = try Preprocessing.preset(named: preprocess)
         if let crop { _ = try parseSize(crop) }
@@ -45,6 +48,16 @@ struct ImageOptions: ParsableArguments {
         if !["auto", "nchw", "nhwc"].contains(layout) { throw ValidationError("--layout must be auto, nchw or nhwc") }
         if let mean { _ = try parseFloats(mean, "--mean") }
         if let std { _ = try parseFloats(std, "--std") }
+        if maxPixels < 1 { throw ValidationError("--max-pixels must be positive, got \(maxPixels)") }
+    }
+
+    /// Decodes the image at `path` within --max-pixels, saying how to raise the limit.
+    func readImage(_ path: String) throws -> RGBImage {
+        do {
+            return try ImageIO.read(path: path, maxPixels: maxPixels)
+        } catch let e as LoupeError where e.kind == .tooLarge && e.message.hasSuffix(ImageIO.pixelLimitHint) {
+            throw LoupeError(e.kind, e.message + "; raise the limit with --max-pixels (to at least that pixel count) to decode it anyway")
+        }
     }
 
     func parseSize(_ s: String) throws -> Preprocessing.Size {
@@ -108,7 +121,7 @@ struct ImageOptions: ParsableArguments {
         guard !images.isEmpty else { throw LoupeError(.invalidArgument, "give at least one image, or --input-npy") }
         let (p, h, w) = try resolve(for: input)
         return try images.map { path in
-            let img = try ImageIO.read(path: path)
+            let img = try readImage(path)
             return (path, try p.tensor(from: img, height: h, width: w))
         }
     }

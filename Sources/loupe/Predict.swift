@@ -122,10 +122,7 @@ struct Predict: ParsableCommand {
 }
 
 func readLabels(_ path: String) throws -> [String] {
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-        throw LoupeError(.io, "\(path): cannot read the labels file")
-    }
-    return text.split(separator: "\n", omittingEmptySubsequences: false).map {
+    try InputFile.text(path, as: "labels file").split(separator: "\n", omittingEmptySubsequences: false).map {
         $0.trimmingCharacters(in: .whitespacesAndNewlines)
     }.filter { !$0.isEmpty }
 }

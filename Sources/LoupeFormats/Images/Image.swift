@@ -53,35 +53,52 @@ public enum ImageIO {
         return nil
     }
 
-    /// Decodes the PNG or JPEG file at `path`. Errors name the file.
-    public static func read(path: String) throws -> RGBImage {
-        let data: Data
+    /// The most pixels (width × height) an image may have unless the caller raises the limit:
+    /// 178,956,970, where Pillow refuses a file as a decompression bomb, so whatever a
+    /// Pillow-based pipeline opens opens here too. The header is read first and a larger image
+    /// is refused before anything is allocated: a 1.2 MB PNG can declare 20000x20000 pixels.
+    /// At the limit a decoded image takes 15 bytes a pixel for 8-bit RGB (2.7 GB), at most
+    /// 24 for 16-bit RGBA (4.3 GB), while the file is being converted.
+    public static let defaultMaxPixels = 178_956_970
+
+    /// Decodes the PNG or JPEG file at `path`, refusing images of more than `maxPixels`
+    /// pixels before decoding them. Errors name the file.
+    public static func read(path: String, maxPixels: Int = defaultMaxPixels) throws -> RGBImage {
+        let data = try InputFile.read(path, as: "image")
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw LoupeError(.io, "cannot read image '\(path)': \(error.localizedDescription)")
-        }
-        do {
-            return try decode(data)
+            return try decode(data, maxPixels: maxPixels)
         } catch let e as LoupeError {
             throw e.context("image '\(path)'")
         }
     }
 
-    /// Decodes a PNG or JPEG held in memory.
-    public static func decode(_ data: Data) throws -> RGBImage {
+    /// Decodes a PNG or JPEG held in memory (at most `maxPixels` pixels).
+    public static func decode(_ data: Data, maxPixels: Int = defaultMaxPixels) throws -> RGBImage {
         switch format(of: data) {
-        case .png: return try PNGCodec.decode(data)
-        case .jpeg: return try JPEGDecoder.decode(data)
+        case .png: return try PNGCodec.decode(data, maxPixels: maxPixels)
+        case .jpeg: return try JPEGDecoder.decode(data, maxPixels: maxPixels)
         case nil:
             let head = data.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " ")
             throw LoupeError.unsupported("not a PNG or JPEG file (first bytes: \(head.isEmpty ? "none, the file is empty" : head))")
         }
     }
 
+    /// Throws when a `width` x `height` header exceeds `maxPixels`; called by the decoders
+    /// after reading the header and before allocating the pixels. The message ends with
+    /// `pixelLimitHint` so that callers can recognise it and say how to raise the limit.
+    static func checkPixels(width: Int, height: Int, format: String, maxPixels: Int) throws {
+        let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
+        guard overflow || pixels > maxPixels else { return }
+        throw LoupeError(.tooLarge, "the \(format) header declares \(width)x\(height) = \(overflow ? "more than \(Int.max)" : String(pixels)) pixels, more than the limit of \(maxPixels) \(pixelLimitHint)")
+    }
+
+    /// The end of the pixel-limit error message.
+    public static let pixelLimitHint = "pixels; refusing to decode it (a decompression bomb?)"
+
     /// Writes `image` as an 8-bit PNG (gray, gray + alpha, RGB or RGBA as its channels say);
     /// samples are clamped to 0...1 and rounded to the nearest 1/255.
     public static func writePNG(_ image: RGBImage, path: String) throws {
+        try OutputFile.checkFolder(path, as: "PNG")
         do {
             try PNGCodec.write(image, path: path)
         } catch let e as LoupeError {

@@ -10,7 +10,7 @@ import LoupeTensor
 /// (1 channel) and YCbCr/RGB (3 channels, RGB order) are read; CMYK/YCCK are refused, and
 /// so is a file whose data ends early (libjpeg itself would only warn and pad with gray).
 enum JPEGDecoder {
-    static func decode(_ data: Data) throws -> RGBImage {
+    static func decode(_ data: Data, maxPixels: Int) throws -> RGBImage {
         guard let decoder = loupe_jpeg_new() else {
             throw LoupeError(.tooLarge, "JPEG: out of memory")
         }
@@ -26,6 +26,7 @@ enum JPEGDecoder {
                 throw header == 2 ? LoupeError.unsupported("JPEG: \(text)") : LoupeError.invalid("JPEG header: \(text)")
             }
             let width = Int(w), height = Int(h), channels = Int(c)
+            try ImageIO.checkPixels(width: width, height: height, format: "JPEG", maxPixels: maxPixels)
             guard channels == 1 || channels == 3 else {
                 throw LoupeError.unsupported("JPEG with \(channels) output components")
             }

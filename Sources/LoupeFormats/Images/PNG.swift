@@ -13,7 +13,7 @@ import LoupeTensor
 /// premultiplied colour, which is divided back here: a colour sample is then off by at most
 /// 0.5 / A (A the 16-bit alpha value, 1...65535), and colour under A = 0 reads as 0.
 enum PNGCodec {
-    static func decode(_ data: Data) throws -> RGBImage {
+    static func decode(_ data: Data, maxPixels: Int) throws -> RGBImage {
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)
         defer { png_image_free(&image) }
@@ -29,6 +29,7 @@ enum PNGCodec {
                 | (alpha ? PNG_FORMAT_FLAG_ALPHA : 0)
             let channels = (color ? 3 : 1) + (alpha ? 1 : 0)
             let width = Int(image.width), height = Int(image.height)
+            try ImageIO.checkPixels(width: width, height: height, format: "PNG", maxPixels: maxPixels)
             let count = try Tensor.checkedCount([height, width, channels])
             let stride = Int32(width * channels)  // in components
             var pixels = [Float](repeating: 0, count: count)

@@ -19,7 +19,7 @@ final class HDF5File {
     init(path: String) throws {
         _ = Self.setUp
         name = (path as NSString).lastPathComponent
-        guard FileManager.default.fileExists(atPath: path) else { throw LoupeError(.io, "\(path): no such file") }
+        try InputFile.check(path, as: "model")
         guard H5Fis_hdf5(path) > 0 else {
             throw LoupeError.invalid("\(name): not an HDF5 file (no HDF5 signature; the file may be truncated or of another format)")
         }
@@ -116,6 +116,7 @@ final class HDF5File {
         let shape = dims.prefix(rank).map { Int(clamping: $0) }
         let count: Int
         do { count = try Tensor.checkedCount(shape) } catch let e as LoupeError { throw e.context("\(name): dataset '\(path)'") }
+        try checkStorage(d, type: type, path: path, shape: shape, count: count)
         var values = [Float](repeating: 0, count: count)
         if count > 0 {
             let ok = values.withUnsafeMutableBytes {
@@ -124,6 +125,36 @@ final class HDF5File {
             guard ok >= 0 else { throw bad("cannot read dataset '\(path)' (the file may be truncated or corrupt)") }
         }
         return Tensor(shape: shape, floats: values)
+    }
+
+    /// The most a filtered (compressed) dataset may expand: its decoded float32 values may take
+    /// at most this many times its stored bytes, plus `filteredSlack`. Trained weights compress
+    /// by less than 2:1; deflate reaches about 1000:1 only on constant data, so a small file
+    /// cannot declare gigabytes of zeros.
+    static let maxFilteredExpansion = 64
+    static let filteredSlack = 1 << 20
+
+    /// Refuses a dataset whose decoded size the file cannot back: an unfiltered dataset must
+    /// store all its bytes (one never written would read as gigabytes of fill value), and a
+    /// filtered one may expand at most `maxFilteredExpansion` times.
+    private func checkStorage(_ d: hid_t, type: hid_t, path: String, shape: [Int], count: Int) throws {
+        guard count > 0 else { return }
+        let stored = Int(clamping: H5Dget_storage_size(d))
+        let plist = H5Dget_create_plist(d)
+        let filters = plist >= 0 ? Int(H5Pget_nfilters(plist)) : 0
+        if plist >= 0 { H5Pclose(plist) }
+        let declared = count.multipliedReportingOverflow(by: max(Int(H5Tget_size(type)), 1))
+        if filters == 0 {
+            guard !declared.overflow, stored >= declared.partialValue else {
+                throw bad("dataset '\(path)' of shape \(describe(shape)) needs \(declared.overflow ? "more than \(Int.max)" : String(declared.partialValue)) bytes but the file stores \(stored) (truncated, or never written)")
+            }
+        } else {
+            let decoded = count.multipliedReportingOverflow(by: 4)
+            let allowed = stored.multipliedReportingOverflow(by: Self.maxFilteredExpansion)
+            guard !decoded.overflow, allowed.overflow || decoded.partialValue <= allowed.partialValue + Self.filteredSlack else {
+                throw LoupeError(.tooLarge, "\(name): compressed dataset '\(path)' of shape \(describe(shape)) would decode to \(decoded.overflow ? "more than \(Int.max)" : String(decoded.partialValue)) bytes from \(stored) stored bytes, more than \(Self.maxFilteredExpansion) times as many; refusing to read it")
+            }
+        }
     }
 
     private func bad(_ message: String) -> LoupeError { LoupeError.invalid("\(name): \(message)") }

@@ -45,11 +45,7 @@ public enum KerasImporter {
 
     static func loadArchive(path: String) throws -> Graph {
         let file = (path as NSString).lastPathComponent
-        guard FileManager.default.fileExists(atPath: path) else { throw LoupeError(.io, "\(path): no such file") }
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
-            throw LoupeError(.io, "\(path): cannot read (\(error.localizedDescription))")
-        }
+        let data = try InputFile.read(path, as: "model", mapped: true)
         let zip = try ZipArchive(data: data, name: file)
         guard let config = try zip.read("config.json") else {
             throw LoupeError.invalid("\(file): not a Keras archive (no config.json entry)")
@@ -65,10 +61,7 @@ public enum KerasImporter {
     }
 
     private static func readConfig(_ path: String) throws -> Data {
-        guard FileManager.default.fileExists(atPath: path) else { throw LoupeError(.io, "\(path): no such file (--config)") }
-        do { return try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw LoupeError(.io, "\(path): cannot read (\(error.localizedDescription))")
-        }
+        try InputFile.read(path, as: "Keras config", maxBytes: InputFile.maxTextBytes)
     }
 
     private static func parseJSON(_ data: Data, what: String) throws -> [String: Any] {

@@ -20,12 +20,7 @@ import LoupeTensor
 public enum NPY {
     /// Reads the `.npy` file at `path`.
     public static func read(path: String) throws -> Tensor {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw LoupeError(.io, "cannot read npy file '\(path)': \(error.localizedDescription)")
-        }
+        let data = try InputFile.read(path, as: "npy file")
         do {
             return try decode(data)
         } catch let e as LoupeError {
@@ -35,12 +30,7 @@ public enum NPY {
 
     /// Writes `tensor` to `path` as `.npy`.
     public static func write(_ tensor: Tensor, path: String) throws {
-        let data = encode(tensor)
-        do {
-            try data.write(to: URL(fileURLWithPath: path))
-        } catch {
-            throw LoupeError(.io, "cannot write npy file '\(path)': \(error.localizedDescription)")
-        }
+        try OutputFile.write(encode(tensor), to: path, as: "npy file")
     }
 
     // MARK: - Decoding

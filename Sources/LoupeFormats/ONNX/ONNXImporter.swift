@@ -30,7 +30,7 @@ public enum ONNXImporter {
 
     /// Reads a serialized TensorProto (the `.pb` files of ONNX test data).
     public static func loadTensor(path: String) throws -> Tensor {
-        let data = try readFile(path)
+        let data = try InputFile.read(path, as: "tensor file", mapped: true)
         do {
             return try data.withUnsafeBytes { raw -> Tensor in
                 guard let base = raw.bindMemory(to: UInt8.self).baseAddress ?? UnsafePointer<UInt8>(bitPattern: 1),
@@ -46,14 +46,9 @@ public enum ONNXImporter {
     }
 
     static func readFile(_ path: String) throws -> Data {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw LoupeError(.io, "\(path): no such file")
-        }
-        do {
-            return try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
-        } catch {
-            throw LoupeError(.io, "\(path): cannot read (\(error.localizedDescription))")
-        }
+        let data = try InputFile.read(path, as: "model", mapped: true)
+        guard !data.isEmpty else { throw LoupeError.invalid("cannot read model '\(path)': the file is empty") }
+        return data
     }
 
     // MARK: - Model and graph
