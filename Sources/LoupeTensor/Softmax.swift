@@ -4,12 +4,14 @@ import Foundation
 // and the row softmax in Double that class probabilities use (predict, explain, occlusion,
 // head training), which is also the kernel's reference in the tests.
 
-/// Softmax of one row of scores, in Double: p_i = exp(x_i − m) / Σ_j exp(x_j − m) with
-/// m = max x, the difference, the exponentials and the sum all in Double.
+/// Softmax of one row of scores: p_i = exp(x_i − m) / Σ_j exp(x_j − m) with m = max x; the
+/// difference in Float (as every caller computed it before they shared this function: the
+/// CAM head's distillation targets are pinned byte for byte by the surgery fixtures), the
+/// exponentials and the sum in Double.
 public func softmaxDouble(_ x: [Float]) -> [Double] {
-    guard let m = x.max() else { return [] }
-    let shift = m == -.infinity ? 0 : Double(m)   // all -inf: avoid -inf - -inf
-    let e = x.map { Foundation.exp(Double($0) - shift) }
+    guard var m = x.max() else { return [] }
+    if m == -.infinity { m = 0 }   // all -inf: avoid -inf - -inf
+    let e = x.map { Foundation.exp(Double($0 - m)) }
     let s = e.reduce(0, +)
     return e.map { $0 / s }
 }
