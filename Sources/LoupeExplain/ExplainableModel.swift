@@ -75,10 +75,7 @@ public final class ExplainableModel: @unchecked Sendable {
         case .logit:
             g[target] = 1
         case .probability:
-            let m = row.max()!
-            let e = row.map { Double($0 - m) }.map { exp($0) }
-            let s = e.reduce(0, +)
-            let p = e.map { $0 / s }
+            let p = softmaxDouble(row)
             for j in 0..<k { g[j] = Float(p[target] * ((j == target ? 1 : 0) - p[j])) }
         }
         return Tensor(shape: logits.shape, floats: g)

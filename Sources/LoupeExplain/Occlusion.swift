@@ -73,9 +73,7 @@ public enum Occlusion {
         switch kind {
         case .logit: return logits[c]
         case .probability:
-            let m = logits.max()!
-            let e = logits.map { exp(Double($0 - m)) }
-            return Float(e[c] / e.reduce(0, +))
+            return Float(softmaxDouble(logits)[c])
         }
     }
 }

@@ -4,16 +4,10 @@ import LoupeTensor
 /// Resizing maps and images: bilinear and nearest-neighbour, both with half-pixel centres
 /// (`align_corners=False`): output pixel `d` samples the input at `(d + 0.5) * in / out - 0.5`.
 ///
-/// `bilinear` follows torch's CPU `F.interpolate(x, size=(H, W), mode="bilinear",
-/// align_corners=False)` (the matching reference): `scale = in / out` in float32,
-/// `src = max(scale * (d + 0.5) - 0.5, 0)`, `i0 = floor(src)`, `i1 = min(i0 + 1, in - 1)`,
-/// `l1 = src - i0`, `l0 = 1 - l1`, `out = l0y * (l0x * a + l1x * b) + l1y * (l0x * c + l1x * d)`.
-/// It agrees with torch to a few float32 ulps, not bit for bit: torch's build fuses some
-/// multiply-adds and its vectorised kernels sum in orders of their own (checked against torch
-/// 2.x on six size pairs from 5×7→13×17 to 7×7→224×224: largest difference 6.6e-7 on values of
-/// size 3). It is also the formula of `cv2.resize(..., cv2.INTER_LINEAR)` (not checked here:
-/// cv2 rounds its weights to 11 bits on 8-bit images). There is no antialiasing
-/// when shrinking (like torch's default `antialias=False`).
+/// `bilinear` is LoupeTensor's `Bilinear` kernel: torch's CPU `F.interpolate(x, size=(H, W),
+/// mode="bilinear", align_corners=False)` to a few float32 ulps (checked against torch 2.x on
+/// six size pairs from 5×7→13×17 to 7×7→224×224: largest difference 6.6e-7 on values of
+/// size 3), no antialiasing when shrinking.
 ///
 /// `nearest` is torch's `mode="nearest-exact"`, bit for bit (checked on the same six size
 /// pairs): source index `min(floor((d + 0.5) * in / out), in - 1)`. (torch's plain
@@ -77,42 +71,11 @@ public enum Resample {
         }
     }
 
-    /// Source index and weights along one axis, torch's `compute_indices_weights_linear`:
-    /// `i0`, `i1 = min(i0 + 1, n - 1)`, `l1 = src - i0`, `l0 = 1 - l1`.
-    static func linearTaps(inSize n: Int, outSize m: Int) -> (i0: [Int], i1: [Int], l0: [Float], l1: [Float]) {
-        let scale = Float(n) / Float(m)
-        var i0 = [Int](repeating: 0, count: m), i1 = i0
-        var l0 = [Float](repeating: 0, count: m), l1 = l0
-        for d in 0..<m {
-            let src = max(scale * (Float(d) + 0.5) - 0.5, 0)
-            let i = min(Int(src), n - 1)
-            i0[d] = i
-            i1[d] = i + (i < n - 1 ? 1 : 0)
-            let l = min(max(src - Float(i), 0), 1)
-            l1[d] = l
-            l0[d] = 1 - l
-        }
-        return (i0, i1, l0, l1)
-    }
-
-    /// Bilinear, `out[y, x] = ly0 * (lx0 * a + lx1 * b) + ly1 * (lx0 * c + lx1 * d)`.
+    /// Bilinear: LoupeTensor's one kernel (`Bilinear`).
     static func bilinearHWC(_ src: UnsafeBufferPointer<Float>, _ h: Int, _ w: Int, _ c: Int,
                             _ dst: UnsafeMutableBufferPointer<Float>, _ H: Int, _ W: Int) {
-        let ty = linearTaps(inSize: h, outSize: H), tx = linearTaps(inSize: w, outSize: W)
-        for y in 0..<H {
-            let r0 = ty.i0[y] * w * c, r1 = ty.i1[y] * w * c
-            let ly0 = ty.l0[y], ly1 = ty.l1[y]
-            let o = y * W * c
-            for x in 0..<W {
-                let a0 = tx.i0[x] * c, a1 = tx.i1[x] * c
-                let lx0 = tx.l0[x], lx1 = tx.l1[x]
-                for k in 0..<c {
-                    let top = lx0 * src[r0 + a0 + k] + lx1 * src[r0 + a1 + k]
-                    let bottom = lx0 * src[r1 + a0 + k] + lx1 * src[r1 + a1 + k]
-                    dst[o + x * c + k] = ly0 * top + ly1 * bottom
-                }
-            }
-        }
+        Bilinear.resample(src.baseAddress!, width: w, channels: c, rows: Bilinear.taps(inSize: h, outSize: H),
+                          columns: Bilinear.taps(inSize: w, outSize: W), into: dst.baseAddress!)
     }
 
     /// Nearest with half-pixel centres (torch "nearest-exact").

@@ -126,7 +126,7 @@ public enum CAMRestructure {
         }
         let (fit, held) = HeadTraining.split(inputs.count, holdout: settings.holdout, seed: settings.training.seed)
         func target(_ i: Int, _ teacher: [Float]) -> [Float] {
-            guard let labels else { return HeadTraining.softmax(teacher) }
+            guard let labels else { return softmax(teacher) }
             var t = [Float](repeating: 0, count: classes)
             t[labels[i]] = 1
             return t

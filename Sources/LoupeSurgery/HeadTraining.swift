@@ -146,14 +146,6 @@ public enum HeadTraining {
         return Result(weights: wOut, bias: bOut, loss: loss)
     }
 
-    /// Softmax of one row, in Double.
-    public static func softmax(_ x: [Float]) -> [Float] {
-        let m = x.max() ?? 0
-        let e = x.map { exp(Double($0 - m)) }
-        let s = e.reduce(0, +)
-        return e.map { Float($0 / s) }
-    }
-
     /// A deterministic split of 0..<n into (fit, held out): a seeded shuffle, the first
     /// `round(n · fraction)` indices held out, both parts sorted.
     public static func split(_ n: Int, holdout fraction: Double, seed: UInt64) -> (fit: [Int], holdout: [Int]) {

@@ -13,7 +13,7 @@
 /// Depthwise convolutions (`group == C`, `M` a multiple of `C`) use a direct kernel,
 /// parallel over channels; everything else is im2col + `sgemm` per image and group, where a
 /// 1×1 stride-1 unpadded kernel multiplies the input directly. Large images are lowered in
-/// tiles of whole output rows so that the im2col buffer (about `im2colTileFloats` floats)
+/// tiles of whole output rows so that the im2col buffer (about `LoupeConfiguration.im2colTileFloats` floats)
 /// stays in cache between being written and being packed by the GEMM. The bias is added
 /// fused (it initialises `y` and the GEMM accumulates onto it).
 public func conv2d(
@@ -32,6 +32,8 @@ public func conv2d(
     let inPlane = g.inputSize, outPlane = g.outputSize
     let K = Cg * g.kernelSize
     if outPlane == 0 || batch == 0 || M == 0 { return }
+    let config = LoupeConfiguration.current
+    let threads = config.threads, splitRowsMin = config.splitRowsMin
     // Bias and clamp are applied to each GEMM's block right after it, while it is in cache.
     let epilogue = ConvEpilogue(bias: bias, clip: clip)
     let pointwise = g.kernel == [1, 1] && g.strides == [1, 1] && g.padsBegin == [0, 0] && g.padsEnd == [0, 0]
@@ -39,10 +41,10 @@ public func conv2d(
     if pointwise {
         // Wide images: split the output columns across threads, one single-threaded GEMM
         // each (splitting the rows scales poorly when M is small).
-        let chunks = Threads.count > 1 && outPlane >= 1024 ? Threads.count : 1
+        let chunks = threads > 1 && outPlane >= 1024 ? threads : 1
         let width = (outPlane + chunks - 1) / chunks
         // Narrow images: split the output channels instead.
-        if chunks == 1 && Threads.count > 1 && Mg >= 2 * splitRowsMin {
+        if chunks == 1 && threads > 1 && Mg >= 2 * splitRowsMin {
             for n in 0..<batch {
                 for gi in 0..<group {
                     gemmSplitRows(m: Mg, n: outPlane, k: K, a: w + gi * Mg * K,
@@ -70,24 +72,24 @@ public func conv2d(
     let oH = g.output[0], oW = g.output[1]
     // Output rows per tile: about im2colTileFloats floats of im2col, at least
     // im2colMinTileColumns GEMM columns, at most the whole image.
-    var tileRows = max(1, im2colTileFloats / max(1, K * oW))
-    tileRows = max(tileRows, (im2colMinTileColumns + oW - 1) / oW)
+    var tileRows = max(1, config.im2colTileFloats / max(1, K * oW))
+    tileRows = max(tileRows, (config.im2colMinTileColumns + oW - 1) / oW)
     tileRows = min(tileRows, oH)
     var tiles = (oH + tileRows - 1) / tileRows
     // Several tiles: each thread lowers and multiplies its own tiles with a single-threaded
     // GEMM; one tile: `sgemm` splits the GEMM itself.
-    let workers = tiles >= 2 ? min(Threads.count, tiles) : 1
+    let workers = tiles >= 2 ? min(threads, tiles) : 1
     // Balance the threads: a multiple of `workers` tiles, their rows spread evenly (28 rows
     // in tiles of 19 and 9 left one thread idle a third of the time).
     if workers > 1 { tiles = min(oH, (tiles + workers - 1) / workers * workers) }
     let maxTileRows = (oH + tiles - 1) / tiles
-    if workers == 1 && Threads.count > 1 && Mg >= 2 * splitRowsMin {
+    if workers == 1 && threads > 1 && Mg >= 2 * splitRowsMin {
         // One tile: lower it with every thread (channel ranges), then split the output
         // channels of one GEMM across the threads.
         let cols = oH * oW, kk = g.kernelSize
         let col = UnsafeMutablePointer<Float>.allocate(capacity: try Tensor.checkedCount([K, cols]))
         defer { col.deallocate() }
-        let parts = min(Threads.count, Cg)
+        let parts = min(threads, Cg)
         for n in 0..<batch {
             for gi in 0..<group {
                 let xg = x + (n * C + gi * Cg) * inPlane
@@ -145,15 +147,13 @@ struct ConvEpilogue {
     }
 }
 
-/// The fewest output channels per thread for which `gemmSplitRows` splits a GEMM.
-nonisolated(unsafe) public var splitRowsMin = 32
-
 /// `c[m, n] = a[m, k] · b[k, n]`, all row-major and packed, then `epilogue` (row `r` is
 /// output channel `channel0 + r`), with the rows of `a` and `c` split across Loupe's threads,
 /// one single-threaded GEMM each.
 func gemmSplitRows(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                    c: UnsafeMutablePointer<Float>, _ epilogue: ConvEpilogue, channel0: Int) {
-    let parts = min(Threads.count, max(1, m / splitRowsMin))
+    let config = LoupeConfiguration.current
+    let parts = min(config.threads, max(1, m / config.splitRowsMin))
     parallelFor(parts) { p in
         let r0 = p * m / parts, r1 = (p + 1) * m / parts
         guard r1 > r0 else { return }
@@ -162,11 +162,6 @@ func gemmSplitRows(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePoi
         epilogue.apply(c + r0 * n, channel0: channel0 + r0, rows: r1 - r0, cols: n, ldc: n)
     }
 }
-
-/// Target size in floats of one im2col tile in `conv2d` (1 MiB: fits the L2 cache).
-nonisolated(unsafe) public var im2colTileFloats = 1 << 18
-/// The fewest GEMM columns (output positions) a tile may have, so that GEMMs stay efficient.
-nonisolated(unsafe) public var im2colMinTileColumns = 512
 
 /// Direct depthwise 2-D convolution: `group == C`, output channel `m` reads input channel
 /// `m / multiplier` only. w: `[C * multiplier, 1, kH, kW]`. Parallel over (image, output
@@ -323,8 +318,9 @@ public func convNdNaive(
 /// rows: about `im2colTileFloats` floats, at least `im2colMinTileColumns` columns, at most `oH`.
 @inline(__always)
 func convTileRows(K: Int, oH: Int, oW: Int) -> Int {
-    var rows = max(1, im2colTileFloats / max(1, K * oW))
-    rows = max(rows, (im2colMinTileColumns + oW - 1) / max(1, oW))
+    let config = LoupeConfiguration.current
+    var rows = max(1, config.im2colTileFloats / max(1, K * oW))
+    rows = max(rows, (config.im2colMinTileColumns + oW - 1) / max(1, oW))
     return max(1, min(rows, oH))
 }
 

@@ -19,8 +19,9 @@ public func sgemm(
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
         return
     }
-    let parts = Threads.count > 1 && !ParallelRegion.isInside && m * n * k >= gemmSplitMinMACs
-        ? min(Threads.count, max(m, n) / gemmSplitMinSide) : 1
+    let config = LoupeConfiguration.current
+    let parts = config.threads > 1 && !ParallelRegion.isInside && m * n * k >= config.gemmSplitMinMACs
+        ? min(config.threads, max(m, n) / config.gemmSplitMinSide) : 1
     if parts <= 1 {
         cblasSgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         return
@@ -42,15 +43,11 @@ public func sgemm(
     }
 }
 
-/// Products smaller than this many multiply-accumulates are not split across threads.
-nonisolated(unsafe) public var gemmSplitMinMACs = 1 << 18
-/// The fewest rows (or columns) of C each thread gets when `sgemm` splits a product.
-nonisolated(unsafe) public var gemmSplitMinSide = 16
-
 @inline(__always)
 func cblasSgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
                 _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
                 _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+    Threads.applyPolicy()
     cblas_sgemm(
         CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
         Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
@@ -73,14 +70,25 @@ public func sgemmNaive(
 /// (GEMMs included, see `sgemm`) across `count` threads of its own. OpenBLAS's own pool is
 /// never used: its idle workers spin in `sched_yield` after each threaded call, which on a
 /// machine with few cores takes time from the threads doing the work.
+///
+/// The policy holds without any call: the thread count is `LoupeConfiguration.current.threads`
+/// (default: the online processors), and OpenBLAS is made single-threaded once, before its
+/// first use (`applyPolicy`, called by the one `cblas_sgemm` call site).
 public enum Threads {
-    nonisolated(unsafe) public private(set) static var count: Int = 1
+    /// The threads `parallelFor` uses: `LoupeConfiguration.current.threads`.
+    public static var count: Int { LoupeConfiguration.current.threads }
 
-    /// Sets the number of threads; `nil` means the number of online processors.
+    /// Sets the configuration's thread count; `nil` means the number of online processors.
     public static func set(_ n: Int?) {
-        count = max(1, n ?? ProcessInfoCores.online)
-        openblas_set_num_threads(1)
+        LoupeConfiguration.update { $0.threads = max(1, n ?? ProcessInfoCores.online) }
+        applyPolicy()
     }
+
+    /// Makes OpenBLAS single-threaded; runs once, however often it is called.
+    @inline(__always)
+    static func applyPolicy() { _ = blasSingleThreaded }
+
+    private static let blasSingleThreaded: Void = { openblas_set_num_threads(1) }()
 }
 
 import Foundation

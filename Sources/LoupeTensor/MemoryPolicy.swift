@@ -5,16 +5,15 @@
 /// the mmap and trim thresholds keeps freed activation buffers in the heap, where the next
 /// node or the next run reuses them: the effect of an arena, without one.
 public enum MemoryPolicy {
-    nonisolated(unsafe) private static var configured = false
+    /// Applies the policy; runs once, however often (and from however many threads) it is called.
+    public static func configure() { _ = applied }
 
-    public static func configure() {
-        guard !configured else { return }
-        configured = true
+    private static let applied: Void = {
         #if os(Linux)
         _ = glibcMallopt(-3, 32 << 20)      // M_MMAP_THRESHOLD: 32 MiB, the largest glibc accepts
         _ = glibcMallopt(-1, Int32.max)     // M_TRIM_THRESHOLD: never give memory back mid-run
         #endif
-    }
+    }()
 }
 
 #if os(Linux)

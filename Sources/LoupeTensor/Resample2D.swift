@@ -1,24 +1,101 @@
-/// Bilinear resampling of one h×w plane to H×W with half-pixel centres (align_corners =
-/// false), matching PyTorch's `F.interpolate(mode="bilinear", align_corners=False)`:
-/// source coordinate = (dst + 0.5) · h / H − 0.5, clamped at 0, neighbours clamped to the edge.
-public func resizeBilinear(_ src: [Float], h: Int, w: Int, toHeight H: Int, width W: Int) -> [Float] {
-    precondition(src.count == h * w && h > 0 && w > 0 && H > 0 && W > 0)
-    func taps(_ outN: Int, _ inN: Int) -> [(Int, Int, Float)] {
-        let scale = Float(inN) / Float(outN)
-        return (0..<outN).map { o in
-            let s = max((Float(o) + 0.5) * scale - 0.5, 0)
-            let i0 = min(Int(s), inN - 1)
-            let i1 = min(i0 + 1, inN - 1)
-            return (i0, i1, s - Float(i0))
+/// Bilinear resampling of images and maps with half-pixel centres (align_corners = false), as
+/// torch's CPU `F.interpolate(x, size=(H, W), mode="bilinear", align_corners=False)` computes
+/// it: `scale = in / out` in float32, source `s = max(scale * (d + 0.5) - 0.5, 0)`,
+/// `i0 = floor(s)` (at most `in - 1`), `i1 = min(i0 + 1, in - 1)`, `l1 = s - i0`, `l0 = 1 - l1`,
+/// `out = l0y * (l0x * a + l1x * b) + l1y * (l0x * c + l1x * d)`. No antialiasing when
+/// shrinking (torch's default `antialias=False`). It agrees with torch to a few float32 ulps
+/// (torch fuses some multiply-adds and sums in orders of its own).
+///
+/// The one bilinear kernel for maps (Guided Grad-CAM, overlays), images (`Resample` in
+/// LoupeRender) and preprocessing (resize then centre crop: `taps(offset:count:)` gives the
+/// crop's taps directly). The Resize op's N-D engine (`Movement.resize`) covers ONNX's other
+/// coordinate modes, cubic and antialias.
+public enum Bilinear {
+    /// Source indices and weights along one axis, one entry per output position.
+    public struct Taps: Sendable, Equatable {
+        public var i0: [Int]
+        public var i1: [Int]
+        public var l0: [Float]
+        public var l1: [Float]
+    }
+
+    /// Taps for output positions `offset ..< offset + count` (default: all `outSize`) of an
+    /// axis resized from `inSize` to `outSize`.
+    public static func taps(inSize n: Int, outSize m: Int, offset: Int = 0, count: Int? = nil) -> Taps {
+        precondition(n > 0 && m > 0, "Bilinear.taps: sizes \(n) → \(m)")
+        let scale = Float(n) / Float(m)
+        let count = count ?? m
+        var t = Taps(i0: [Int](repeating: 0, count: count), i1: [Int](repeating: 0, count: count),
+                     l0: [Float](repeating: 0, count: count), l1: [Float](repeating: 0, count: count))
+        for j in 0..<count {
+            let src = max(scale * (Float(j + offset) + 0.5) - 0.5, 0)
+            let i = min(Int(src), n - 1)
+            t.i0[j] = i
+            t.i1[j] = i + (i < n - 1 ? 1 : 0)
+            let l = min(max(src - Float(i), 0), 1)
+            t.l1[j] = l
+            t.l0[j] = 1 - l
+        }
+        return t
+    }
+
+    /// Resamples an `h × w` buffer of `c` interleaved channels (HWC; a map is c = 1) to
+    /// `rows.count × columns.count × c`: dst[y, x, k] = l0y·(l0x·a + l1x·b) + l1y·(l0x·c + l1x·d).
+    public static func resample(
+        _ src: UnsafePointer<Float>, width w: Int, channels c: Int, rows ty: Taps, columns tx: Taps,
+        into dst: UnsafeMutablePointer<Float>
+    ) {
+        let H = ty.i0.count, W = tx.i0.count
+        for y in 0..<H {
+            let r0 = src + ty.i0[y] * w * c, r1 = src + ty.i1[y] * w * c
+            let ly0 = ty.l0[y], ly1 = ty.l1[y]
+            let o = dst + y * W * c
+            for x in 0..<W {
+                let a0 = tx.i0[x] * c, a1 = tx.i1[x] * c
+                let lx0 = tx.l0[x], lx1 = tx.l1[x]
+                for k in 0..<c {
+                    let top = lx0 * r0[a0 + k] + lx1 * r0[a1 + k]
+                    let bottom = lx0 * r1[a0 + k] + lx1 * r1[a1 + k]
+                    o[x * c + k] = ly0 * top + ly1 * bottom
+                }
+            }
         }
     }
-    let ys = taps(H, h), xs = taps(W, w)
+
+    /// Reference for `taps` + `resample`: each output pixel from its source coordinate, in
+    /// Double, with the coordinate clamped to the image.
+    public static func resampleNaive(_ src: [Float], height h: Int, width w: Int, channels c: Int,
+                                     toHeight H: Int, width W: Int) -> [Float] {
+        func coordinate(_ d: Int, _ n: Int, _ m: Int) -> (Int, Int, Double) {
+            let s = min(max((Double(d) + 0.5) * Double(n) / Double(m) - 0.5, 0), Double(n - 1))
+            let i = Int(s)
+            return (i, min(i + 1, n - 1), s - Double(i))
+        }
+        var out = [Float](repeating: 0, count: H * W * c)
+        for y in 0..<H {
+            let (y0, y1, wy) = coordinate(y, h, H)
+            for x in 0..<W {
+                let (x0, x1, wx) = coordinate(x, w, W)
+                for k in 0..<c {
+                    func at(_ r: Int, _ q: Int) -> Double { Double(src[(r * w + q) * c + k]) }
+                    let top = at(y0, x0) * (1 - wx) + at(y0, x1) * wx
+                    let bottom = at(y1, x0) * (1 - wx) + at(y1, x1) * wx
+                    out[(y * W + x) * c + k] = Float(top * (1 - wy) + bottom * wy)
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// Bilinear resampling of one h×w plane to H×W (see `Bilinear`).
+public func resizeBilinear(_ src: [Float], h: Int, w: Int, toHeight H: Int, width W: Int) -> [Float] {
+    precondition(src.count == h * w && h > 0 && w > 0 && H > 0 && W > 0)
     var out = [Float](repeating: 0, count: H * W)
-    for (oy, (y0, y1, wy)) in ys.enumerated() {
-        for (ox, (x0, x1, wx)) in xs.enumerated() {
-            let top = src[y0 * w + x0] * (1 - wx) + src[y0 * w + x1] * wx
-            let bottom = src[y1 * w + x0] * (1 - wx) + src[y1 * w + x1] * wx
-            out[oy * W + ox] = top * (1 - wy) + bottom * wy
+    src.withUnsafeBufferPointer { s in
+        out.withUnsafeMutableBufferPointer { d in
+            Bilinear.resample(s.baseAddress!, width: w, channels: 1, rows: Bilinear.taps(inSize: h, outSize: H),
+                              columns: Bilinear.taps(inSize: w, outSize: W), into: d.baseAddress!)
         }
     }
     return out

@@ -9,9 +9,10 @@ public struct Tensor: Sendable {
     public var floats: [Float]
     public var ints: [Int64]
 
-    /// The largest element count Loupe will allocate for one tensor (2^31 elements, 8 GiB of
-    /// float32). Shapes from model files are checked against it before any allocation.
-    nonisolated(unsafe) public static var maxElements = 1 << 31
+    /// The largest element count Loupe will allocate for one tensor:
+    /// `LoupeConfiguration.current.maxElements` (default 2^31 elements, 8 GiB of float32).
+    /// Shapes from model files are checked against it before any allocation.
+    public static var maxElements: Int { LoupeConfiguration.current.maxElements }
 
     public var count: Int { shape.reduce(1, *) }
     public var rank: Int { shape.count }
@@ -29,10 +30,11 @@ public struct Tensor: Sendable {
             guard d >= 0 else { throw LoupeError(.invalidModel, "negative dimension in shape \(describe(shape))") }
             if d == 0 { empty = true }
         }
+        let limit = maxElements
         for d in shape where d != 0 {
             let (m, overflow) = n.multipliedReportingOverflow(by: d)
-            guard !overflow, m <= maxElements else {
-                throw LoupeError(.tooLarge, "shape \(describe(shape)) has more than \(maxElements) elements\(empty ? " in its non-zero dimensions" : ""); refusing to allocate")
+            guard !overflow, m <= limit else {
+                throw LoupeError(.tooLarge, "shape \(describe(shape)) has more than \(limit) elements\(empty ? " in its non-zero dimensions" : ""); refusing to allocate")
             }
             n = m
         }

@@ -126,11 +126,3 @@ func readLabels(_ path: String) throws -> [String] {
         $0.trimmingCharacters(in: .whitespacesAndNewlines)
     }.filter { !$0.isEmpty }
 }
-
-/// Numerically stable softmax in Double.
-func softmax(_ x: [Float]) -> [Float] {
-    let m = x.max() ?? 0
-    let e = x.map { exp(Double($0 - m)) }
-    let s = e.reduce(0, +)
-    return e.map { Float($0 / s) }
-}

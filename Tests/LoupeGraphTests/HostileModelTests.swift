@@ -131,8 +131,8 @@ final class HostileModelTests: XCTestCase {
         // Absurd-but-legal shapes (2^31 elements) would allocate gigabytes; cap them lower here
         // so that such mutants are refused as .tooLarge instead of paging for minutes.
         let savedMax = Tensor.maxElements
-        Tensor.maxElements = 1 << 24
-        defer { Tensor.maxElements = savedMax }
+        LoupeConfiguration.update { $0.maxElements = 1 << 24 }
+        defer { LoupeConfiguration.update { $0.maxElements = savedMax } }
 
         let cases = try Fuzz.cases.map { try Fuzz.Case(load: $0.0, mutants: $0.1) }
         var stats = Fuzz.Stats()

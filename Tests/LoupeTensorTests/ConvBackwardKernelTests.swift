@@ -95,11 +95,11 @@ final class ConvBackwardKernelTests: XCTestCase {
     }
 
     func testTiledBackwardMatchesNaive() throws {
-        let saved = (im2colTileFloats, im2colMinTileColumns)
-        defer { (im2colTileFloats, im2colMinTileColumns) = saved }
+        let saved = LoupeConfiguration.current
+        defer { LoupeConfiguration.current = saved }
         var rng = LCG(state: 13)
         for (tile, minCols) in [(1, 1), (200, 1), (1, 12)] {
-            (im2colTileFloats, im2colMinTileColumns) = (tile, minCols)
+            LoupeConfiguration.update { ($0.im2colTileFloats, $0.im2colMinTileColumns) = (tile, minCols) }
             let g = geometry([11, 9], [3, 2], s: [1, 2], d: [2, 1], pb: [2, 1], pe: [1, 0])
             let x = rng.array(2 * 4 * 99), w = rng.array(6 * 2 * 6), dy = rng.array(2 * 6 * g.outputSize)
             var dx = [Float](repeating: .nan, count: x.count), dxRef = dx

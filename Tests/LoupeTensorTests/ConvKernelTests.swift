@@ -124,11 +124,11 @@ final class ConvKernelTests: XCTestCase {
 
     func testTiledIm2colMatchesNaive() throws {
         // Force tiles of one or two output rows.
-        let saved = (im2colTileFloats, im2colMinTileColumns)
-        defer { (im2colTileFloats, im2colMinTileColumns) = saved }
+        let saved = LoupeConfiguration.current
+        defer { LoupeConfiguration.current = saved }
         var rng = LCG(state: 9)
         for (tile, minCols) in [(1, 1), (200, 1), (1, 12)] {
-            (im2colTileFloats, im2colMinTileColumns) = (tile, minCols)
+            LoupeConfiguration.update { ($0.im2colTileFloats, $0.im2colMinTileColumns) = (tile, minCols) }
             let g = geometry([11, 9], [3, 2], s: [1, 2], d: [2, 1], pb: [2, 1], pe: [1, 0])
             let x = rng.array(2 * 4 * 99), w = rng.array(6 * 2 * 6), b = rng.array(6)
             assertClose(try runConv(fast: true, x: x, n: 2, c: 4, w: w, m: 6, group: 2, bias: b, g),

@@ -47,7 +47,7 @@ extension ConvKernelTests {
                     let want = reference(tA, tB, m, n, k, a, lda, b, ldb)
                     let worst = zip(c, want).map { abs($0 - $1) / max(1, abs($1)) }.max()!
                     XCTAssertLessThan(worst, 1e-4, "m \(m) n \(n) k \(k) transA \(tA) transB \(tB)")
-                    if m * n * k >= gemmSplitMinMACs { split += 1 }
+                    if m * n * k >= LoupeConfiguration.current.gemmSplitMinMACs { split += 1 }
                 }
             }
         }
@@ -70,13 +70,13 @@ extension ConvKernelTests {
 
     /// Output heights that do not divide into equal tiles (28 rows once made tiles of 19 and 9).
     func testBalancedTilesMatchNaive() throws { try withTwoThreads {
-        let saved = (im2colTileFloats, im2colMinTileColumns)
-        defer { (im2colTileFloats, im2colMinTileColumns) = saved }
-        im2colTileFloats = 1
+        let saved = LoupeConfiguration.current
+        defer { LoupeConfiguration.current = saved }
+        LoupeConfiguration.update { $0.im2colTileFloats = 1 }
         var rng = LCG(state: 21)
         let t = self
         for (hw, minCols) in [(28, 19 * 28), (13, 40), (7, 8), (9, 1)] {
-            im2colMinTileColumns = minCols
+            LoupeConfiguration.update { $0.im2colMinTileColumns = minCols }
             let g = t.geometry([hw, hw], [3, 3], s: [1, 1], d: [1, 1], pb: [1, 1], pe: [1, 1])
             let (c, m) = (5, 8)
             let x = rng.array(2 * c * hw * hw), w = rng.array(m * c * 9), b = rng.array(m)

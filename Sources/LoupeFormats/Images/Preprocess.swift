@@ -5,8 +5,8 @@ import LoupeTensor
 ///
 /// The steps, in order:
 /// 1. Alpha is dropped.
-/// 2. Geometry. With `resizeShorterSide = N` the image is resized (bilinear, half-pixel
-///    centers, no antialiasing; the longer side is `Int(N * long / short)`, truncated as
+/// 2. Geometry. With `resizeShorterSide = N` the image is resized (LoupeTensor's `Bilinear`:
+///    half-pixel centers, no antialiasing; the longer side is `Int(N * long / short)`, truncated as
 ///    torchvision does) and the target `height x width` is cut from its center (offsets
 ///    rounded down). `centerCrop` is the crop the preset was designed for: when the target
 ///    differs, `N` is scaled by `max(height / crop.height, width / crop.width)`, so that
@@ -106,8 +106,8 @@ public struct Preprocessing: Sendable, Equatable {
         // Geometry: resized size (rw x rh) and the crop's top-left corner in it.
         let (rw, rh) = try resizedSize(image: image, height: height, width: width)
         let top = (rh - height) / 2, left = (rw - width) / 2
-        let ys = Self.bilinearTaps(outputs: height, offset: top, resized: rh, source: image.height)
-        let xs = Self.bilinearTaps(outputs: width, offset: left, resized: rw, source: image.width)
+        let ys = Bilinear.taps(inSize: image.height, outSize: rh, offset: top, count: height)
+        let xs = Bilinear.taps(inSize: image.width, outSize: rw, offset: left, count: width)
 
         // Colour: weights from the source's colour channels to each output channel.
         let srcC = image.channels
@@ -129,27 +129,23 @@ public struct Preprocessing: Sendable, Equatable {
         let shape = layout == .nchw ? [1, outC, height, width] : [1, height, width, outC]
         let plane = height * width
         let nchw = layout == .nchw
+        // The crop of the resized image, every source channel (alpha too), HWC.
+        var crop = [Float](repeating: 0, count: try Tensor.checkedCount([height, width, srcC]))
+        image.pixels.withUnsafeBufferPointer { src in
+            crop.withUnsafeMutableBufferPointer { dst in
+                Bilinear.resample(src.baseAddress!, width: image.width, channels: srcC, rows: ys, columns: xs,
+                                  into: dst.baseAddress!)
+            }
+        }
         return try Tensor(shape: shape) { out in
-            image.pixels.withUnsafeBufferPointer { src in
-                var sample = [Float](repeating: 0, count: colorC)
-                for oy in 0..<height {
-                    let (y0, y1, wy) = ys[oy]
-                    let row0 = y0 * image.width, row1 = y1 * image.width
-                    for ox in 0..<width {
-                        let (x0, x1, wx) = xs[ox]
-                        let p00 = (row0 + x0) * srcC, p01 = (row0 + x1) * srcC
-                        let p10 = (row1 + x0) * srcC, p11 = (row1 + x1) * srcC
-                        for c in 0..<colorC {
-                            let top = src[p00 + c] + (src[p01 + c] - src[p00 + c]) * wx
-                            let bottom = src[p10 + c] + (src[p11 + c] - src[p10 + c]) * wx
-                            sample[c] = top + (bottom - top) * wy
-                        }
-                        for o in 0..<outC {
-                            var v: Float = 0
-                            for c in 0..<colorC { v += mixFlat[o * colorC + c] * sample[c] }
-                            let index = nchw ? o * plane + oy * width + ox : (oy * width + ox) * outC + o
-                            out[index] = v * mulC[o] + addC[o]
-                        }
+            for oy in 0..<height {
+                for ox in 0..<width {
+                    let p = (oy * width + ox) * srcC
+                    for o in 0..<outC {
+                        var v: Float = 0
+                        for c in 0..<colorC { v += mixFlat[o * colorC + c] * crop[p + c] }
+                        let index = nchw ? o * plane + oy * width + ox : (oy * width + ox) * outC + o
+                        out[index] = v * mulC[o] + addC[o]
                     }
                 }
             }
@@ -170,19 +166,6 @@ public struct Preprocessing: Sendable, Equatable {
             throw LoupeError(.invalidArgument, "resizing \(w)x\(h) so that its shorter side is \(n) gives \(rw)x\(rh), smaller than the \(width)x\(height) crop")
         }
         return (rw, rh)
-    }
-
-    /// For each output coordinate `i` (in the crop), the two source samples and the weight of
-    /// the second: the resized coordinate `i + offset` maps to source `(r + 0.5) * source /
-    /// resized - 0.5`, clamped to the image.
-    static func bilinearTaps(outputs: Int, offset: Int, resized: Int, source: Int) -> [(Int, Int, Float)] {
-        let ratio = Double(source) / Double(resized)
-        return (0..<outputs).map { i in
-            let s = min(max((Double(i + offset) + 0.5) * ratio - 0.5, 0), Double(source - 1))
-            let s0 = Int(s.rounded(.down))
-            let s1 = min(s0 + 1, source - 1)
-            return (s0, s1, Float(s - Double(s0)))
-        }
     }
 
     private func perChannel(_ v: [Float], name: String, default d: Float) throws -> [Float] {

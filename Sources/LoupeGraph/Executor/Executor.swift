@@ -8,10 +8,13 @@ import LoupeTensor
 /// shape inference, constant folding with the now-known shapes, dead-node elimination,
 /// and the step at which each intermediate tensor is last read. Running a plan releases
 /// every intermediate buffer right after its last reader, unless asked to keep it.
+///
+/// One executor may run on several threads at once: the plan cache is behind a lock, plans
+/// are immutable once made, and each run has its own buffers.
 public final class Executor: @unchecked Sendable {
     public let graph: Graph
     let ops: OperatorCache
-    private var plans: [String: Plan] = [:]
+    private let plans = Locked<[String: Plan]>([:])
 
     /// A specialised graph and its schedule.
     public struct Plan: @unchecked Sendable {
@@ -72,7 +75,9 @@ public final class Executor: @unchecked Sendable {
         let key = (fuse ? "fused|" : "") + types.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ";")
             + "|" + values.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.floats)\($0.value.ints)" }.joined(separator: ";")
             + "|" + keep.sorted().joined(separator: ",")
-        if let p = plans[key] { return p }
+        if let p = plans.value[key] { return p }
+        // Made outside the lock: two threads asking for a new plan at once both make it, and
+        // the first stored is kept, so every caller of one key gets the same plan.
         var g = graph
         for (name, v) in values {
             g.initializers[name] = v
@@ -109,8 +114,11 @@ public final class Executor: @unchecked Sendable {
             Step(node: r.0, op: try ops.op(for: r.0), inputs: r.1, outputs: r.2, release: releaseAt[i])
         }
         let p = Plan(graph: g, types: t, steps: steps, slotOf: slotOf, slotCount: slotOf.count, constants: constants)
-        plans[key] = p
-        return p
+        return plans.mutate { cache in
+            if let first = cache[key] { return first }
+            cache[key] = p
+            return p
+        }
     }
 
     /// The plan for these feeds: shape-like feeds (see `isShapeLike`) become constants.
@@ -182,20 +190,23 @@ func describeInputs(_ ins: [Tensor?]) -> String {
 enum Profile {
     static let enabled = ProcessInfo.processInfo.environment["LOUPE_PROFILE"] != nil
     static let byNode = ProcessInfo.processInfo.environment["LOUPE_PROFILE"] == "nodes"
-    nonisolated(unsafe) static var totals: [String: (UInt64, Int)] = [:]
-    nonisolated(unsafe) static var registered = false
+    static let totals = Locked<[String: (UInt64, Int)]>([:])
 
     static func add(_ op: String, _ ns: UInt64) {
-        let (t, n) = totals[op] ?? (0, 0)
-        totals[op] = (t + ns, n + 1)
-        if !registered {
-            registered = true
-            atexit {
-                let all = Profile.totals.values.reduce(0) { $0 + $1.0 }
-                for (op, (t, n)) in Profile.totals.sorted(by: { $0.value.0 > $1.value.0 }) {
-                    FileHandle.standardError.write(Data(String(format: "%-22@ %9.1f ms %5.1f%% %7d calls\n", op as NSString, Double(t) / 1e6, 100 * Double(t) / Double(max(all, 1)), n).utf8))
-                }
-            }
+        _ = printAtExit
+        totals.mutate { totals in
+            let (t, n) = totals[op] ?? (0, 0)
+            totals[op] = (t + ns, n + 1)
         }
     }
+
+    private static let printAtExit: Void = {
+        atexit {
+            let totals = Profile.totals.value
+            let all = totals.values.reduce(0) { $0 + $1.0 }
+            for (op, (t, n)) in totals.sorted(by: { $0.value.0 > $1.value.0 }) {
+                FileHandle.standardError.write(Data(String(format: "%-22@ %9.1f ms %5.1f%% %7d calls\n", op as NSString, Double(t) / 1e6, 100 * Double(t) / Double(max(all, 1)), n).utf8))
+            }
+        }
+    }()
 }

@@ -42,8 +42,7 @@ public struct Concat: Operator {
         let xs = try inputs.indices.map { try required(inputs, $0) }
         let (shape, a) = try outputShape(xs.map(\.shape), xs.map(\.dtype))
         if xs.count == 1 { return [xs[0]] }
-        if xs[0].isFloat { return [try concat(Float.self, xs, shape, a)] }
-        return [try concat(Int64.self, xs, shape, a)]
+        return [try Movement.concat(xs, axis: a, shape: shape)]
     }
 
 
@@ -61,26 +60,5 @@ public struct Concat: Operator {
             start += x.shape[a]
         }
         return out
-    }
-    func concat<T: MovementElement>(_: T.Type, _ xs: [Tensor], _ shape: [Int], _ a: Int) throws -> Tensor {
-        let outer = Movement.product(shape, 0..<a)
-        let inner = Movement.product(shape, (a + 1)..<shape.count)
-        let rowOut = shape[a] * inner
-        let storages = xs.map { T.storage($0) }
-        return try Movement.build(T.self, shape, xs[0].dtype) { dst, _ in
-            var offset = 0
-            for (x, data) in zip(xs, storages) {
-                let block = x.shape[a] * inner
-                if block > 0 {
-                    data.withUnsafeBufferPointer { p in
-                        let src = p.baseAddress!
-                        for o in 0..<outer {
-                            (dst + o * rowOut + offset).update(from: src + o * block, count: block)
-                        }
-                    }
-                }
-                offset += block
-            }
-        }
     }
 }

@@ -28,8 +28,7 @@ public struct Gather: Operator {
         let x = try required(inputs, 0), i = try required(inputs, 1)
         let (shape, a) = try outputShape(x.shape, i.shape)
         let idx = try indices(i, x.shape, a)
-        if x.isFloat { return [try gather(Float.self, x, idx, shape, a)] }
-        return [try gather(Int64.self, x, idx, shape, a)]
+        return [try Movement.gatherBlocks(x, indices: idx, axis: a, shape: shape)]
     }
 
 
@@ -54,24 +53,5 @@ public struct Gather: Operator {
         let g = try Movement.gradient(gradients, 0, shape: shape)
         let dx = try Movement.scatterBlocks(g, indices: try indices(i, x.shape, a), into: x.shape, axis: a)
         return Movement.onlyFirst(dx, inputs.count)
-    }
-    func gather<T: MovementElement>(_: T.Type, _ x: Tensor, _ idx: [Int], _ shape: [Int], _ a: Int) throws -> Tensor {
-        let outer = Movement.product(x.shape, 0..<a)
-        let inner = Movement.product(x.shape, (a + 1)..<x.rank)
-        let n = x.shape[a]
-        return try T.storage(x).withUnsafeBufferPointer { p in
-            try Movement.build(T.self, shape, x.dtype) { dst, _ in
-                guard let src = p.baseAddress else { return }
-                var out = dst
-                for o in 0..<outer {
-                    let base = src + o * n * inner
-                    if inner == 1 {
-                        for j in idx { out.initialize(to: base[j]); out += 1 }
-                    } else {
-                        for j in idx { out.update(from: base + j * inner, count: inner); out += inner }
-                    }
-                }
-            }
-        }
     }
 }

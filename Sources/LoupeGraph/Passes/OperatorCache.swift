@@ -3,7 +3,7 @@ import LoupeTensor
 /// Builds operators for graph nodes once and caches them by node name. Shape inference
 /// itself runs in `foldConstants(inputTypes:)`, one sweep together with folding.
 public final class OperatorCache: @unchecked Sendable {
-    private var cache: [String: any Operator] = [:]
+    private let cache = Locked<[String: any Operator]>([:])
     public let opset: Int
     public let domainOpsets: [String: Int]
     public init(opset: Int, domainOpsets: [String: Int] = [:]) {
@@ -14,9 +14,12 @@ public final class OperatorCache: @unchecked Sendable {
     public func op(for node: Node) throws -> any Operator {
         // A node with a fused activation is a different operator than the same node unfused.
         let key = node.attributes[fusedClipAttribute] == nil ? node.name : node.name + "\u{0}fused"
-        if let o = cache[key] { return o }
+        if let o = cache.value[key] { return o }
         let o = try OperatorRegistry.make(node, opset: opset, domainOpsets: domainOpsets)
-        cache[key] = o
-        return o
+        return cache.mutate { c in
+            if let first = c[key] { return first }
+            c[key] = o
+            return o
+        }
     }
 }

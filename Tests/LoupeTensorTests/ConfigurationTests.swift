@@ -1,0 +1,48 @@
+import COpenBLAS
+import Foundation
+import XCTest
+@testable import LoupeTensor
+
+/// The tuning knobs are one value with documented defaults, and the threading policy holds for
+/// a library user who never calls `Threads.set`.
+final class ConfigurationTests: XCTestCase {
+    func testDefaults() {
+        let c = LoupeConfiguration()
+        XCTAssertEqual(c.threads, ProcessInfo.processInfo.activeProcessorCount)
+        XCTAssertEqual(c.maxElements, 1 << 31)
+        XCTAssertEqual(c.gemmSplitMinMACs, 1 << 18)
+        XCTAssertEqual(c.gemmSplitMinSide, 16)
+        XCTAssertEqual(c.splitRowsMin, 32)
+        XCTAssertEqual(c.im2colTileFloats, 1 << 18)
+        XCTAssertEqual(c.im2colMinTileColumns, 512)
+    }
+
+    func testUpdateIsSeenByKernelsAndClampsCounts() throws {
+        let saved = LoupeConfiguration.current
+        defer { LoupeConfiguration.current = saved }
+        LoupeConfiguration.update { $0.maxElements = 100; $0.threads = 0 }
+        XCTAssertEqual(Threads.count, 1, "a thread count below 1 becomes 1")
+        XCTAssertEqual(Tensor.maxElements, 100)
+        XCTAssertThrowsError(try Tensor.checkedCount([11, 10]))
+        XCTAssertEqual(try Tensor.checkedCount([10, 10]), 100)
+        LoupeConfiguration.current = saved
+        XCTAssertEqual(try Tensor.checkedCount([11, 10]), 110)
+    }
+
+    /// OpenBLAS is made single-threaded by the first `sgemm`, with no `Threads.set` call.
+    func testOpenBLASRunsSingleThreadedAfterAnySgemm() {
+        let a: [Float] = [1, 2, 3, 4], b: [Float] = [5, 6, 7, 8]
+        var c = [Float](repeating: 0, count: 4)
+        a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in c.withUnsafeMutableBufferPointer { pc in
+            sgemm(m: 2, n: 2, k: 2, a: pa.baseAddress!, lda: 2, b: pb.baseAddress!, ldb: 2, c: pc.baseAddress!, ldc: 2)
+        }}}
+        XCTAssertEqual(c, [19, 22, 43, 50])
+        XCTAssertEqual(openblas_get_num_threads(), 1)
+    }
+
+    func testLockedMutationsFromManyThreadsAllLand() {
+        let counter = Locked(0)
+        DispatchQueue.concurrentPerform(iterations: 1000) { _ in counter.mutate { $0 += 1 } }
+        XCTAssertEqual(counter.value, 1000)
+    }
+}
