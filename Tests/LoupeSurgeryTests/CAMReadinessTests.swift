@@ -77,3 +77,39 @@ extension CAMReadinessTests {
         }
     }
 }
+
+/// The case on a real Keras file: GlobalAveragePooling2D → Dropout → Dense(softmax),
+/// channels-last (Fixtures/keras-cam, Scripts/make-keras-cam-fixture.py with tf-keras).
+final class KerasCAMReadinessTests: XCTestCase {
+    static let dir = SurgeryPassTests.root.appendingPathComponent("Tests/LoupeSurgeryTests/Fixtures/keras-cam")
+
+    func testKerasGapDropoutDenseIsCAMReadyForExplainAndSurgeryAlike() throws {
+        let g = try ModelFile.load(path: Self.dir.appendingPathComponent("gap-dropout-dense.h5").path)
+        let why = try XCTUnwrap(try CAMHead.readyTail(g), "surgery cam refuses the Keras GAP → Dropout → Dense model")
+        XCTAssertTrue(why.contains("GlobalAveragePool"), why)
+
+        // Keras's probabilities from the file's own (NHWC) input.
+        let xNHWC = try NPY.read(path: Self.dir.appendingPathComponent("input-nhwc.npy").path)
+        let probs = try NPY.read(path: Self.dir.appendingPathComponent("probs.npy").path)
+        let out = try Executor(graph: g).run([g.inputs[0].name: xNHWC])
+        let got = try XCTUnwrap(out[g.outputs[0].name])
+        for (a, b) in zip(got.floats, probs.floats) { XCTAssertEqual(a, b, accuracy: 1e-6) }
+
+        // explain's CAM (on the NCHW input ExplainableModel gives a channels-last model)
+        // equals the CAM computed from Keras's conv_b activations and Dense kernel.
+        let m = try ExplainableModel(graph: g)
+        let (h, w, c) = (xNHWC.shape[1], xNHWC.shape[2], xNHWC.shape[3])
+        var nchw = [Float](repeating: 0, count: xNHWC.count)
+        for y in 0..<h { for x in 0..<w { for ch in 0..<c { nchw[(ch * h + y) * w + x] = xNHWC.floats[(y * w + x) * c + ch] } } }
+        let x = Tensor(shape: [1, c, h, w], floats: nchw)
+        let wants = try (0..<probs.count).map { try NPY.read(path: Self.dir.appendingPathComponent("cam-t\($0).npy").path) }
+        // One scale for all classes: a class whose every weighted sum is negative has an all-zero map.
+        let scale = wants.flatMap(\.floats).max() ?? 0
+        XCTAssertGreaterThan(scale, 0)
+        for (t, want) in wants.enumerated() {
+            let cam = try CAM.explain(m, x, GradientRequest(target: t))
+            XCTAssertEqual(cam.map.shape, want.shape)
+            for (a, b) in zip(cam.map.floats, want.floats) { XCTAssertEqual(a, b, accuracy: 1e-5 * scale, "class \(t)") }
+        }
+    }
+}
