@@ -25,6 +25,12 @@ public enum StripHead {
         return linear
     }
 
+    /// The penultimate feature tensor: the input of the last fully connected layer, which
+    /// `apply` makes the graph's output.
+    public static func featureTensor(_ graph: Graph) throws -> String {
+        try lastLinearLayer(graph).inputs[0]
+    }
+
     /// The graph with its last fully connected layer and everything after it removed.
     public static func apply(_ graph: Graph) throws -> Graph {
         let fc = try lastLinearLayer(graph)
