@@ -1,6 +1,6 @@
 // The N-D resampling engine of the Resize and Upsample ops: every ONNX coordinate mode,
-// nearest / linear / cubic, antialias, exclude_outside, and its adjoint. (Bilinear resizing of
-// images and maps with torch's half-pixel rule is `Bilinear`, Resample2D.swift.)
+// nearest / linear / cubic, antialias, exclude_outside, and its adjoint. Bilinear resizing of
+// images and maps (`Bilinear`, Resample2D.swift) runs `resamplePass` with torch's taps.
 
 extension Movement {
     /// How Resize maps output coordinates to input ones and weighs the neighbours, with the ONNX

@@ -6,10 +6,11 @@
 /// shrinking (torch's default `antialias=False`). It agrees with torch to a few float32 ulps
 /// (torch fuses some multiply-adds and sums in orders of its own).
 ///
-/// The one bilinear kernel for maps (Guided Grad-CAM, overlays), images (`Resample` in
+/// The bilinear resampler for maps (Guided Grad-CAM, overlays), images (`Resample` in
 /// LoupeRender) and preprocessing (resize then centre crop: `taps(offset:count:)` gives the
-/// crop's taps directly). The Resize op's N-D engine (`Movement.resize`) covers ONNX's other
-/// coordinate modes, cubic and antialias.
+/// crop's taps directly). Its taps follow torch; the resampling itself is the Resize op's
+/// separable engine (`Movement.resamplePass`), which with ONNX's taps also serves every
+/// coordinate mode, cubic and antialias of the op.
 public enum Bilinear {
     /// Source indices and weights along one axis, one entry per output position.
     public struct Taps: Sendable, Equatable {
@@ -17,6 +18,18 @@ public enum Bilinear {
         public var i1: [Int]
         public var l0: [Float]
         public var l1: [Float]
+
+        /// The same taps in the Resize engine's form: two (index, weight) pairs per position.
+        var engineTaps: Movement.Taps {
+            let n = i0.count
+            var t = Movement.Taps(count: 2, index: [Int](repeating: 0, count: 2 * n),
+                                  weight: [Float](repeating: 0, count: 2 * n), outside: [Bool](repeating: false, count: n))
+            for j in 0..<n {
+                t.index[2 * j] = i0[j]; t.index[2 * j + 1] = i1[j]
+                t.weight[2 * j] = l0[j]; t.weight[2 * j + 1] = l1[j]
+            }
+            return t
+        }
     }
 
     /// Taps for output positions `offset ..< offset + count` (default: all `outSize`) of an
@@ -41,25 +54,22 @@ public enum Bilinear {
 
     /// Resamples an `h × w` buffer of `c` interleaved channels (HWC; a map is c = 1) to
     /// `rows.count × columns.count × c`: dst[y, x, k] = l0y·(l0x·a + l1x·b) + l1y·(l0x·c + l1x·d).
+    ///
+    /// The arithmetic is the Resize op's separable engine (`Movement.resamplePass`), a pass
+    /// along the columns then one along the rows, with this type's taps: one resampling kernel
+    /// in Loupe, with ONNX's coordinate rules for the op and torch's for pictures.
     public static func resample(
         _ src: UnsafePointer<Float>, width w: Int, channels c: Int, rows ty: Taps, columns tx: Taps,
         into dst: UnsafeMutablePointer<Float>
     ) {
-        let H = ty.i0.count, W = tx.i0.count
-        for y in 0..<H {
-            let r0 = src + ty.i0[y] * w * c, r1 = src + ty.i1[y] * w * c
-            let ly0 = ty.l0[y], ly1 = ty.l1[y]
-            let o = dst + y * W * c
-            for x in 0..<W {
-                let a0 = tx.i0[x] * c, a1 = tx.i1[x] * c
-                let lx0 = tx.l0[x], lx1 = tx.l1[x]
-                for k in 0..<c {
-                    let top = lx0 * r0[a0 + k] + lx1 * r0[a1 + k]
-                    let bottom = lx0 * r1[a0 + k] + lx1 * r1[a1 + k]
-                    o[x * c + k] = ly0 * top + ly1 * bottom
-                }
-            }
-        }
+        let W = tx.i0.count
+        // Only the source rows the row taps read take part.
+        let h = (ty.i1.max() ?? -1) + 1
+        guard h > 0, W > 0 else { return }
+        let across = UnsafeMutablePointer<Float>.allocate(capacity: h * W * c)
+        defer { across.deallocate() }
+        Movement.resamplePass(src, outer: h, inLength: w, inner: c, taps: tx.engineTaps, fill: 0, into: across)
+        Movement.resamplePass(across, outer: 1, inLength: h, inner: W * c, taps: ty.engineTaps, fill: 0, into: dst)
     }
 
     /// Reference for `taps` + `resample`: each output pixel from its source coordinate, in
