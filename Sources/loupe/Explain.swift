@@ -95,7 +95,7 @@ struct Explain: ParsableCommand {
             let g = try loadModel(model, config: global.config)
             let m: ExplainableModel
             do { m = try ExplainableModel(graph: g) } catch let e as LoupeError { throw e.context(model) }
-            let labelList = try labels.map(readLabels) ?? []
+            let labelList = try labels.map(LabelFile.read) ?? []
             // The explainable graph's input: NCHW even for a channels-last model.
             let inputs = try image.inputs(for: m.graph, images: images)
             var style = ExplanationPicture.Style()
