@@ -114,7 +114,7 @@ struct Explain: ParsableCommand {
                 for method in methods {
                     let e: Explanation
                     do { e = try method.run(on: m, input: x, options: options) } catch let err as LoupeError where method == .cam && methods.count > 1 {
-                        FileHandle.standardError.write(Data("loupe: note: cam skipped: \(err.message)\n".utf8))
+                        FileHandle.standardError.write(Data("loupe: note: cam skipped: \(FlagNames.map(err).message)\n".utf8))
                         continue
                     }
                     if let saveNpy {

@@ -20,7 +20,7 @@ enum FlagNames {
         ("`images`", "--images"),
         ("`labelsFromFolders`", "--labels-from-folders"),
         ("`Graph.nodes`", "`loupe inspect MODEL`"),
-        ("`CAMRestructure`", "`loupe surgery cam MODEL -o OUT.onnx --images DIR`"),
+        ("`loupe surgery cam` (CAMRestructure in LoupeSurgery)", "`loupe surgery cam MODEL -o OUT.onnx --images DIR`"),
         ("`Method.gradCAM`", "--method grad-cam"),
     ]
 

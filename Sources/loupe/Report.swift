@@ -112,7 +112,7 @@ struct Report: ParsableCommand {
                     var result = ReportDocument.MethodResult(title: method.title, summary: method.summary, picture: nil)
                     let e: Explanation
                     do { e = try method.run(on: m, input: x, options: options) } catch let err as LoupeError where method == .cam {
-                        result.note = "Not available for this model. \(err.message)."
+                        result.note = "Not available for this model. \(FlagNames.map(err).message)."
                         section.methods.append(result)
                         continue
                     }
