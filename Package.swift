@@ -7,6 +7,9 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "loupe", targets: ["loupe"]),
+        // The child process LoupeFormats' HDF5Guard reads HDF5 model files in; ship it beside
+        // any program that loads .h5/.keras files through ModelFile.load.
+        .executable(name: "loupe-check-model", targets: ["loupe-check-model"]),
         .library(name: "LoupeGraph", targets: ["LoupeGraph"]),
         .library(name: "LoupeFormats", targets: ["LoupeFormats"]),
     ],
@@ -32,7 +35,8 @@ let package = Package(
         .target(name: "LoupeFormats", dependencies: ["LoupeGraph", "CONNXProto", "CProtobufC", "CPNG", "CJPEG", "CHDF5"]),
         .target(name: "LoupeExplain", dependencies: ["LoupeGraph"]),
         .target(name: "LoupeSurgery", dependencies: ["LoupeGraph", "LoupeTensor"]),
-        .target(name: "LoupeRender", dependencies: ["LoupeTensor", "LoupeFormats", "LoupeExplain"]),
+        .target(name: "LoupeRender", dependencies: ["LoupeTensor", "LoupeExplain"]),
+        .executableTarget(name: "loupe-check-model", dependencies: ["LoupeFormats"]),
         .executableTarget(
             name: "loupe",
             dependencies: [
@@ -41,14 +45,14 @@ let package = Package(
             ]
         ),
         // What the test targets share (no tests of its own).
-        .target(name: "LoupeTestSupport", dependencies: ["LoupeGraph", "LoupeTensor"], path: "Tests/LoupeTestSupport"),
-        .testTarget(name: "LoupeTensorTests", dependencies: ["LoupeTensor"]),
+        .target(name: "LoupeTestSupport", dependencies: ["LoupeGraph", "LoupeTensor", "LoupeFormats"], path: "Tests/LoupeTestSupport"),
+        .testTarget(name: "LoupeTensorTests", dependencies: ["LoupeTensor", "LoupeTestSupport"]),
         .testTarget(name: "LoupeGraphTests", dependencies: ["LoupeGraph", "LoupeFormats", "LoupeTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "LoupeFormatsTests", dependencies: ["LoupeFormats", "LoupeTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "LoupeRenderTests", dependencies: ["LoupeRender"], exclude: ["Fixtures"]),
-        .testTarget(name: "LoupeExplainTests", dependencies: ["LoupeExplain", "LoupeFormats"], exclude: ["Fixtures"]),
-        .testTarget(name: "loupeTests", dependencies: ["loupe", "LoupeFormats", "LoupeRender", "LoupeExplain"], exclude: ["Fixtures"]),
-        .testTarget(name: "LoupeSurgeryTests", dependencies: ["LoupeSurgery", "LoupeFormats", "LoupeExplain", "loupe"], exclude: ["Fixtures"]),
+        .testTarget(name: "LoupeFormatsTests", dependencies: ["LoupeFormats", "LoupeTestSupport", "loupe-check-model"], exclude: ["Fixtures"]),
+        .testTarget(name: "LoupeRenderTests", dependencies: ["LoupeRender", "LoupeFormats", "LoupeTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "LoupeExplainTests", dependencies: ["LoupeExplain", "LoupeFormats", "LoupeTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "loupeTests", dependencies: ["loupe", "LoupeFormats", "LoupeRender", "LoupeExplain", "LoupeTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "LoupeSurgeryTests", dependencies: ["LoupeSurgery", "LoupeFormats", "LoupeExplain", "loupe", "LoupeTestSupport"], exclude: ["Fixtures"]),
     ],
     // Swift 5 mode: kernels hand raw buffers to parallel loops, which the Swift 6
     // checker cannot prove safe; the threading policy lives in LoupeTensor/GEMM.swift.

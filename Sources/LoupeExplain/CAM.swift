@@ -37,6 +37,6 @@ public enum CAM {
     }
 
     static func notReady(_ why: String) -> LoupeError {
-        LoupeError.unsupported("CAM needs a model ending in global average pooling and one linear layer; \(why). Restructure it with `loupe surgery cam MODEL -o OUT.onnx --images DIR`, or use --method grad-cam")
+        LoupeError.unsupported("CAM needs a model ending in global average pooling and one linear layer; \(why). Restructure it with `loupe surgery cam` (CAMRestructure in LoupeSurgery), or use `Method.gradCAM`")
     }
 }

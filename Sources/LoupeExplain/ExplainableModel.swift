@@ -57,7 +57,7 @@ public final class ExplainableModel: @unchecked Sendable {
             return i
         }
         guard let i = labels.firstIndex(of: spec) else {
-            throw LoupeError(.invalidArgument, "target '\(spec)' is neither a class index nor a label" + (labels.isEmpty ? " (no --labels given)" : ""))
+            throw LoupeError(.invalidArgument, "target '\(spec)' is neither a class index nor a label" + (labels.isEmpty ? " (no `labels` given)" : ""))
         }
         guard i < logits.count else {
             throw LoupeError(.invalidArgument, "label '\(spec)' is class \(i) but the model has \(logits.count) classes")

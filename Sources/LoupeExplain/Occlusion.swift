@@ -25,10 +25,10 @@ public enum Occlusion {
         let (c, h, w) = (x.shape[1], x.shape[2], x.shape[3])
         let (wh, ww) = s.window, (sh, sw) = s.stride
         guard wh >= 1, ww >= 1, wh <= h, ww <= w else {
-            throw LoupeError(.invalidArgument, "--window \(wh)x\(ww) must fit the \(h)x\(w) input")
+            throw LoupeError(.invalidArgument, "`window` \(wh)x\(ww) must fit the \(h)x\(w) input")
         }
         guard sh >= 1, sw >= 1, (sh <= wh || wh == h), (sw <= ww || ww == w) else {
-            throw LoupeError(.invalidArgument, "--stride \(sh)x\(sw) must be positive and no larger than the window \(wh)x\(ww)")
+            throw LoupeError(.invalidArgument, "`stride` \(sh)x\(sw) must be positive and no larger than the window \(wh)x\(ww)")
         }
         let ny = (h - wh + sh - 1) / sh + 1, nx = (w - ww + sw - 1) / sw + 1
         let (logits, _) = try model.forward(x)

@@ -1,4 +1,4 @@
-import LoupeFormats
+import LoupeTensor
 
 /// A small bitmap font designed for Loupe: printable ASCII (32...126), each glyph 5 pixels
 /// wide and 9 rows tall (7 rows from the cap line to the baseline, 2 rows of descender for

@@ -1,5 +1,4 @@
 import LoupeExplain
-import LoupeFormats
 import LoupeTensor
 
 /// Turns an explanation map into the picture a person looks at, the same way for the CLI

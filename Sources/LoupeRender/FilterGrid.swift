@@ -1,4 +1,3 @@
-import LoupeFormats
 import LoupeTensor
 
 /// Convolution filters as a picture grid.

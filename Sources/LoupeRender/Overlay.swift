@@ -1,4 +1,3 @@
-import LoupeFormats
 import LoupeTensor
 
 /// Heat maps drawn over images, and heat maps on their own.

@@ -1,4 +1,3 @@
-import LoupeFormats
 import LoupeTensor
 
 /// Several titled pictures side by side on a white background, wrapping into rows, with an

@@ -1,4 +1,3 @@
-import LoupeFormats
 import LoupeTensor
 
 extension RGBImage {

@@ -1,4 +1,3 @@
-import LoupeFormats
 import LoupeTensor
 
 /// Resizing maps and images: bilinear and nearest-neighbour, both with half-pixel centres

@@ -59,7 +59,7 @@ public enum CAMHead {
             guard let next = g.nodes[pi].inputs.first(where: { !$0.isEmpty && g.initializers[$0] == nil && types[$0].map { !$0.dtype.isFloatingPoint } != true }) else { break }
             t = next
         }
-        throw LoupeError(.invalidArgument, "the model has no spatial layer before its class scores (no tensor [N, C, H, W] with H·W > 1 on the way from the input), so CAM cannot apply; use --at NAME to name the feature map")
+        throw LoupeError(.invalidArgument, "the model has no spatial layer before its class scores (no tensor [N, C, H, W] with H·W > 1 on the way from the input), so CAM cannot apply; use `at` NAME to name the feature map")
     }
 
     /// The graph cut after `features` [N, K, h, w] with the CAM head: W [classes, K] and
@@ -91,7 +91,7 @@ public enum CAMHead {
         try g.requirePathsFromInputs("cutting after '\(features)'")
         var taken = g.allNames
         guard !taken.contains(outName) else {
-            throw LoupeError(.invalidArgument, "the output '\(outName)' is computed at or before the feature map '\(features)'; cut earlier with --at")
+            throw LoupeError(.invalidArgument, "the output '\(outName)' is computed at or before the feature map '\(features)'; cut earlier with `at`")
         }
         taken.insert(outName)
         func fresh(_ s: String) -> String { let n = g.freshName(s, taken: taken); taken.insert(n); return n }

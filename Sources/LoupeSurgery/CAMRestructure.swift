@@ -140,7 +140,7 @@ public enum CAMRestructure {
         case .flips: mirrors = [(true, false, false), (false, true, false), (true, true, false)]
         case .dihedral:
             guard let x = inputs.first, x.rank == 4, x.shape[2] == x.shape[3] else {
-                throw LoupeError(.invalidArgument, "--augment dihedral needs square images; the model's input is \(describe(inputs.first?.shape ?? []))")
+                throw LoupeError(.invalidArgument, "`augment` dihedral needs square images; the model's input is \(describe(inputs.first?.shape ?? []))")
             }
             mirrors = [(true, false, false), (false, true, false), (true, true, false),
                        (false, false, true), (true, false, true), (false, true, true), (true, true, true)]

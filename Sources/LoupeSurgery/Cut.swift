@@ -21,7 +21,7 @@ public enum Cut {
             let types = try g.tensorTypes()
             guard let t = types[tensor], t.shape.count == 4 else {
                 let shape = types[tensor].map { describe($0.shape) } ?? "unknown"
-                throw LoupeError(.invalidArgument, "--pool \(pool.rawValue) needs a spatial map [N, C, H, W] to pool; '\(tensor)' has shape \(shape)")
+                throw LoupeError(.invalidArgument, "`pool` \(pool.rawValue) needs a spatial map [N, C, H, W] to pool; '\(tensor)' has shape \(shape)")
             }
             var taken = g.allNames
             let pooled = g.freshName(tensor + (pool == .avg ? "_gap" : "_gmp"), taken: taken); taken.insert(pooled)

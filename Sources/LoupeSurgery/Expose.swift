@@ -9,7 +9,7 @@ public enum Expose {
         try g.sortTopologically()
         var added: [String] = []
         for name in names {
-            let t = try g.resolveTensor(name, flag: "--outputs")
+            let t = try g.resolveTensor(name, argument: "`outputs`")
             if g.outputs.contains(where: { $0.name == t }) || added.contains(t) { continue }
             added.append(t)
         }

@@ -9,12 +9,13 @@ extension Graph {
     var computedTensors: [String] { nodes.flatMap { $0.outputs.filter { !$0.isEmpty } } }
 
     /// The tensor `name` refers to: a tensor computed by a node, or the first output of the
-    /// node called `name`. Unknown names throw, listing the candidates closest to `name`.
-    public func resolveTensor(_ name: String, flag: String = "--at") throws -> String {
+    /// node called `name`. Unknown names throw, listing the candidates closest to `name`;
+    /// `argument` is how the message names the parameter that gave `name` (`` `at` ``).
+    public func resolveTensor(_ name: String, argument: String = "`at`") throws -> String {
         if producers()[name] != nil { return name }
         if let n = nodes.first(where: { $0.name == name }), let o = n.outputs.first(where: { !$0.isEmpty }) { return o }
         if inputs.contains(where: { $0.name == name }) {
-            throw LoupeError(.invalidArgument, "\(flag) '\(name)' is the graph input; name a layer or a tensor a layer computes")
+            throw LoupeError(.invalidArgument, "\(argument) '\(name)' is the graph input; name a layer or a tensor a layer computes")
         }
         let candidates = Array(Set(nodes.map(\.name) + computedTensors))
         let closest = candidates.sorted {
@@ -22,8 +23,8 @@ extension Graph {
             return a != b ? a < b : $0 < $1
         }
         let shown = closest.prefix(10).map { "'\($0)'" }.joined(separator: ", ")
-        let more = closest.count > 10 ? " (\(closest.count - 10) more; `loupe inspect MODEL` lists them all)" : ""
-        throw LoupeError(.invalidArgument, "\(flag) '\(name)' names no layer or tensor of the model; closest: \(shown)\(more)")
+        let more = closest.count > 10 ? " (\(closest.count - 10) more; `Graph.nodes` lists them all)" : ""
+        throw LoupeError(.invalidArgument, "\(argument) '\(name)' names no layer or tensor of the model; closest: \(shown)\(more)")
     }
 
     /// The concrete type of every tensor when the graph inputs have batch size `batch`

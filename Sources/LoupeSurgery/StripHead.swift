@@ -20,7 +20,7 @@ public enum StripHead {
         }
         guard let linear else {
             let ops = Set(g.nodes.map(\.opType)).sorted().joined(separator: ", ")
-            throw LoupeError(.invalidArgument, "the model has no fully connected layer (Gemm, or MatMul with constant 2-D weights) to strip; its layers are \(ops). Use --at NAME to cut after a named layer")
+            throw LoupeError(.invalidArgument, "the model has no fully connected layer (Gemm, or MatMul with constant 2-D weights) to strip; its layers are \(ops). Use `at` NAME to cut after a named layer")
         }
         return linear
     }

@@ -1,5 +1,7 @@
 /// Every error a file or a user can cause. Messages name the file, node, op and shapes
-/// involved so that the user can act on them without a debugger.
+/// involved so that the user can act on them without a debugger. They name the library's
+/// own parameters in backticks (`` `window` ``, `` `overwrite: true` ``), never a command-line
+/// flag: the `loupe` command maps those names to its flags (`Sources/loupe/FlagNames.swift`).
 public struct LoupeError: Error, CustomStringConvertible, Sendable {
     public enum Kind: String, Sendable {
         case invalidModel = "invalid model"

@@ -26,15 +26,18 @@ func runReportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
     } catch let e as LoupeError {
-        FileHandle.standardError.write(Data("loupe: error: \(e.message)\n".utf8))
+        FileHandle.standardError.write(Data("loupe: error: \(FlagNames.map(e).message)\n".utf8))
         throw ExitCode(1)
     }
 }
 
-/// Loads a model, prefixing errors with its path when the importer did not.
+/// Loads a model, prefixing errors with its path when the importer did not. HDF5 files are
+/// checked by this same binary's hidden `check-model` in a child process (`HDF5Guard`).
 func loadModel(_ path: String, config: String? = nil) throws -> Graph {
+    if HDF5Guard.checker == nil {
+        HDF5Guard.checker = [URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path, CheckModel.configuration.commandName!]
+    }
     do {
-        try HDF5Guard.check(path, config: config)
         return try ModelFile.load(path: path, config: config)
     } catch let e as LoupeError {
         let name = (path as NSString).lastPathComponent

@@ -95,7 +95,7 @@ struct Explain: ParsableCommand {
             let g = try loadModel(model, config: global.config)
             let m: ExplainableModel
             do { m = try ExplainableModel(graph: g) } catch let e as LoupeError { throw e.context(model) }
-            let labelList = try labels.map(readLabels) ?? []
+            let labelList = try labels.map(LabelFile.read) ?? []
             // The explainable graph's input: NCHW even for a channels-last model.
             let inputs = try image.inputs(for: m.graph, images: images)
             var style = ExplanationPicture.Style()
@@ -114,7 +114,7 @@ struct Explain: ParsableCommand {
                 for method in methods {
                     let e: Explanation
                     do { e = try method.run(on: m, input: x, options: options) } catch let err as LoupeError where method == .cam && methods.count > 1 {
-                        FileHandle.standardError.write(Data("loupe: note: cam skipped: \(err.message)\n".utf8))
+                        FileHandle.standardError.write(Data("loupe: note: cam skipped: \(FlagNames.map(err).message)\n".utf8))
                         continue
                     }
                     if let saveNpy {

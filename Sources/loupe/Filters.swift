@@ -39,27 +39,12 @@ struct Filters: ParsableCommand {
     func run() throws {
         global.apply()
         try runReportingErrors {
-            var g = try loadModel(model, config: global.config)
-            try g.sortTopologically()
-            // Fold constants so weights produced by in-graph computation are available too.
-            try g.foldConstants()
-            let convs = g.nodes.filter { $0.opType == "Conv" || $0.opType == "ConvTranspose" }
-            guard !convs.isEmpty else { throw LoupeError.invalid("\(model) has no Conv layer") }
-            let node: Node
-            if let layer {
-                // A layer imported as several nodes (Keras `conv2d_7` → `conv2d_7/conv` + `conv2d_7`)
-                // is found by its name too: its first convolution.
-                guard let n = convs.first(where: { $0.name == layer || $0.outputs.contains(layer) })
-                        ?? convs.first(where: { $0.name.hasPrefix(layer + "/") }) else {
-                    let names = convs.prefix(40).map(\.name).joined(separator: ", ")
-                    throw LoupeError(.invalidArgument, "no Conv layer named '\(layer)'; convolution layers: \(names)\(convs.count > 40 ? ", …" : "")")
-                }
-                node = n
-            } else {
-                node = convs[0]
-            }
-            guard node.inputs.count > 1, let w = g.initializers[node.inputs[1]] else {
-                throw LoupeError.unsupported("\(node.label): its weights are computed at run time, not stored in the file")
+            let g = try loadModel(model, config: global.config)
+            let (node, w): (Node, Tensor)
+            do {
+                (node, w) = try g.convolutionWeights(layer: layer)
+            } catch let e as LoupeError where e.kind == .invalidModel {
+                throw e.context(model)
             }
             try checkWritable(output, force: force)
             if let saveNpy { try checkWritable(saveNpy, force: force) }

@@ -60,7 +60,7 @@ struct Predict: ParsableCommand {
         global.apply()
         try runReportingErrors {
             let g = try loadModel(model, config: global.config)
-            let labelList = try labels.map(readLabels) ?? []
+            let labelList = try labels.map(LabelFile.read) ?? []
             guard !g.outputs.isEmpty else { throw LoupeError.invalid("\(model): the model has no output") }
             let scores = try ClassScores(g)
             let exec = try makeExecutor(g, path: model)
@@ -119,10 +119,4 @@ struct Predict: ParsableCommand {
             }
         }
     }
-}
-
-func readLabels(_ path: String) throws -> [String] {
-    try InputFile.text(path, as: "labels file").split(separator: "\n", omittingEmptySubsequences: false).map {
-        $0.trimmingCharacters(in: .whitespacesAndNewlines)
-    }.filter { !$0.isEmpty }
 }

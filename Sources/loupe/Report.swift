@@ -74,7 +74,7 @@ struct Report: ParsableCommand {
             let progress = ReportProgress()
             progress.say("reading \(model)")
             let g = try loadModel(model, config: global.config)
-            let labelList = try labels.map(readLabels) ?? []
+            let labelList = try labels.map(LabelFile.read) ?? []
             let m: ExplainableModel
             do { m = try ExplainableModel(graph: g) } catch let e as LoupeError { throw e.context(model) }
             // The explainable graph's input: NCHW even for a channels-last model.
@@ -112,7 +112,7 @@ struct Report: ParsableCommand {
                     var result = ReportDocument.MethodResult(title: method.title, summary: method.summary, picture: nil)
                     let e: Explanation
                     do { e = try method.run(on: m, input: x, options: options) } catch let err as LoupeError where method == .cam {
-                        result.note = "Not available for this model. \(err.message)."
+                        result.note = "Not available for this model. \(FlagNames.map(err).message)."
                         section.methods.append(result)
                         continue
                     }
@@ -138,7 +138,7 @@ struct Report: ParsableCommand {
             }
             progress.say("writing \(output)")
             doc.settings = settings(chosenLayer: chosenLayer, occ: options.occlusion, sha256: doc.model.sha256, g: m.graph)
-            let html = try ReportHTML.render(doc)
+            let html = try ReportHTML.render(doc, encodePNG: ImageIO.pngData)
             do {
                 try Data(html.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
             } catch {
@@ -181,14 +181,15 @@ struct Report: ParsableCommand {
 
     /// The first convolution's weights as `FilterGrid` draws them, or a note saying why not.
     func firstLayerFilters(_ graph: Graph) -> (ReportDocument.Figure?, String?) {
+        let conv: Node, w: Tensor
         do {
-            var g = graph
-            try g.sortTopologically()
-            try g.foldConstants()
-            guard let conv = g.nodes.first(where: { $0.opType == "Conv" }) else { return (nil, "The model has no Conv layer.") }
-            guard conv.inputs.count > 1, let w = g.initializers[conv.inputs[1]] else {
-                return (nil, "\(conv.name): its weights are computed at run time, not stored in the file.")
-            }
+            (conv, w) = try graph.convolutionWeights(transposed: false)
+        } catch let e as LoupeError {
+            return (nil, e.message.prefix(1).uppercased() + e.message.dropFirst() + ".")
+        } catch {
+            return (nil, "No filter picture: \(error)")
+        }
+        do {
             let picture = try FilterGrid.render(w)
             let how = w.shape[1] == 3 ? "one colour tile per filter (R, G, B)" : "one gray tile per filter and input channel, a row per filter"
             return (ReportDocument.Figure(title: conv.name, image: picture,

@@ -146,48 +146,10 @@ struct SurgeryCAM: ParsableCommand {
         }
     }
 
-    static let imageExtensions: Set<String> = ["png", "jpg", "jpeg"]
-
-    /// Image files under `dir`, sorted by path.
-    func imageFiles(_ dir: String) throws -> [String] {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            throw LoupeError(.io, "--images \(dir) is not a folder")
-        }
-        guard let e = FileManager.default.enumerator(atPath: dir) else { throw LoupeError(.io, "\(dir): cannot list the folder") }
-        var files: [String] = []
-        while let f = e.nextObject() as? String {
-            if Self.imageExtensions.contains((f as NSString).pathExtension.lowercased()) { files.append((dir as NSString).appendingPathComponent(f)) }
-        }
-        return files.sorted()
-    }
-
     /// The image paths and, with --labels-from-folders, their class indices.
     func collectImages() throws -> ([String], [Int]?) {
-        guard labelsFromFolders else { return (try imageFiles(images), nil) }
-        let fm = FileManager.default
-        let entries = try (try? fm.contentsOfDirectory(atPath: images)).map { $0 } ?? { throw LoupeError(.io, "--images \(images) is not a readable folder") }()
-        let folders = entries.filter { name in
-            var isDir: ObjCBool = false
-            return !name.hasPrefix(".") && fm.fileExists(atPath: (images as NSString).appendingPathComponent(name), isDirectory: &isDir) && isDir.boolValue
-        }.sorted()
-        guard !folders.isEmpty else { throw LoupeError(.invalidArgument, "--labels-from-folders: \(images) has no class sub-folders") }
-        let labelList = try labels.map(readLabels)
-        var paths: [String] = [], idx: [Int] = []
-        for (k, folder) in folders.enumerated() {
-            let cls: Int
-            if let labelList {
-                guard let i = labelList.firstIndex(of: folder) else {
-                    throw LoupeError(.invalidArgument, "folder '\(folder)' is not a label in \(labels!) (labels: \(labelList.prefix(10).joined(separator: ", "))\(labelList.count > 10 ? ", ..." : ""))")
-                }
-                cls = i
-            } else {
-                cls = k
-            }
-            let files = try imageFiles((images as NSString).appendingPathComponent(folder))
-            paths += files
-            idx += Array(repeating: cls, count: files.count)
-        }
-        return (paths, idx)
+        guard labelsFromFolders else { return (try ImageFolder.files(in: images), nil) }
+        let found = try ImageFolder.classified(in: images, labels: try labels.map(LabelFile.read), labelsPath: labels ?? "")
+        return (found.paths, found.classes)
     }
 }

@@ -3,7 +3,7 @@ import LoupeFormats
 import LoupeTensor
 import XCTest
 
-/// The explanation fixtures (Fixtures/, written by Scripts/make-explain-fixtures.py) and the
+/// The explanation fixtures (Fixtures/, written by Scripts/fixtures/make-explain-fixtures.py) and the
 /// distances the reference tests measure.
 let explainFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 

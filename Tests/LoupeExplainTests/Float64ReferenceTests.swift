@@ -11,7 +11,7 @@ import XCTest
 /// CPU, and PyTorch's) lie within float rounding of the float64 map, a disagreement between
 /// them is rounding; a float32 result far from it is a bug.
 ///
-/// The fixture input is tie-free by construction (Scripts/make-explain-fixtures.py checks
+/// The fixture input is tie-free by construction (Scripts/fixtures/make-explain-fixtures.py checks
 /// the margins that `Float64Evaluator.margins` measures here): no ReLU pre-activation and
 /// no max-pool runner-up within 1e-5 of the decision, relative to the tensor's scale, so
 /// no gradient hinges on the last bit.

@@ -3,6 +3,7 @@ import LoupeExplain
 import LoupeFormats
 import LoupeGraph
 import LoupeTensor
+import LoupeTestSupport
 import XCTest
 
 /// Known-answer tests: trained models on synthetic images where the right explanation is
@@ -26,25 +27,21 @@ final class KnownAnswerTests: XCTestCase {
     struct Sample {
         var file: String
         var label: Int
-        var box: (x0: Int, y0: Int, x1: Int, y1: Int)  // x1, y1 exclusive
+        var box: PointingGame.Box
         var input: Tensor  // [1, 3, 64, 64], values in [0, 1]
 
-        func contains(_ p: (y: Int, x: Int)) -> Bool { p.x >= box.x0 && p.x < box.x1 && p.y >= box.y0 && p.y < box.y1 }
-        var boxShare: Double { Double((box.x1 - box.x0) * (box.y1 - box.y0)) / Double(input.shape[2] * input.shape[3]) }
+        func contains(_ p: (y: Int, x: Int)) -> Bool { box.contains(y: p.y, x: p.x) }
+        var boxShare: Double { Double(box.area) / Double(input.shape[2] * input.shape[3]) }
     }
 
     /// The held-out set, preprocessed as `--preprocess none` does: resize to the input size
     /// (here a no-op, the images are 64×64) and scale to [0, 1], no mean or std.
     func samples() throws -> [Sample] {
         let dir = Self.shapes.appendingPathComponent("test")
-        let data = try Data(contentsOf: dir.appendingPathComponent("annotations.json"))
-        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
-        let rows = try XCTUnwrap(json["images"] as? [[String: Any]])
-        return try rows.map { r in
-            let file = r["file"] as! String, b = r["box"] as! [Int]
-            let image = try ImageIO.read(path: dir.appendingPathComponent(file).path)
+        return try PointingGame.annotations(dir).map { a in
+            let image = try ImageIO.read(path: dir.appendingPathComponent(a.file).path)
             let x = try Preprocessing.none.tensor(from: image, height: 64, width: 64)
-            return Sample(file: file, label: r["label"] as! Int, box: (b[0], b[1], b[2], b[3]), input: x)
+            return Sample(file: a.file, label: a.label, box: a.box, input: x)
         }
     }
 
@@ -52,52 +49,12 @@ final class KnownAnswerTests: XCTestCase {
         try ExplainableModel(graph: try ONNXImporter.load(path: Self.shapes.appendingPathComponent(name).path))
     }
 
-    /// Bilinear resize with half-pixel centres (align_corners=False), the convention of
-    /// LoupeRender's `Resample.bilinear`, which the CLI uses to draw layer maps over images.
-    func upsample(_ m: Tensor, to height: Int, _ width: Int) -> [Float] {
-        let h = m.shape[m.rank - 2], w = m.shape[m.rank - 1]
-        func taps(_ n: Int, _ src: Int) -> [(Int, Int, Float)] {
-            let scale = Float(src) / Float(n)
-            return (0..<n).map { d in
-                let s = max(scale * (Float(d) + 0.5) - 0.5, 0)
-                let i = min(Int(s), src - 1)
-                return (i, min(i + 1, src - 1), min(max(s - Float(i), 0), 1))
-            }
-        }
-        let ys = taps(height, h), xs = taps(width, w), v = m.floats
-        var out = [Float](repeating: 0, count: height * width)
-        for (oy, (y0, y1, ly)) in ys.enumerated() {
-            for (ox, (x0, x1, lx)) in xs.enumerated() {
-                let top = (1 - lx) * v[y0 * w + x0] + lx * v[y0 * w + x1]
-                let bottom = (1 - lx) * v[y1 * w + x0] + lx * v[y1 * w + x1]
-                out[oy * width + ox] = (1 - ly) * top + ly * bottom
-            }
-        }
-        return out
-    }
+    func upsample(_ m: Tensor, to height: Int, _ width: Int) -> [Float] { PointingGame.upsample(m, to: height, width) }
+    func peak(_ map: [Float], _ width: Int) -> (y: Int, x: Int) { PointingGame.peak(map, width) }
 
-    /// The location of the maximum of a `height × width` map; ties count at their centroid.
-    func peak(_ map: [Float], _ width: Int) -> (y: Int, x: Int) {
-        let top = map.max()!
-        var sy = 0, sx = 0, n = 0
-        for (i, v) in map.enumerated() where v == top {
-            sy += i / width
-            sx += i % width
-            n += 1
-        }
-        return (sy / n, sx / n)
-    }
-
-    /// Runs `point` on every sample and returns the share of hits; prints the rate.
+    /// Runs `hit` on every sample and returns the share of hits; prints the rate.
     func rate(_ what: String, _ samples: [Sample], _ hit: (Sample) throws -> Bool) rethrows -> Double {
-        var hits = 0, misses: [String] = []
-        for s in samples {
-            if try hit(s) { hits += 1 } else { misses.append(s.file) }
-        }
-        let r = Double(hits) / Double(samples.count)
-        print(String(format: "  %@: %d/%d = %.1f %%", what, hits, samples.count, 100 * r)
-              + (misses.isEmpty ? "" : "; misses: " + misses.prefix(12).joined(separator: ", ")))
-        return r
+        try PointingGame.rate(what, samples, name: \.file, hit)
     }
 
     /// Top-1 accuracy of a sample model on the annotated test images (true labels).

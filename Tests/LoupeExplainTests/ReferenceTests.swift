@@ -7,7 +7,7 @@ import XCTest
 
 /// Every explanation method against PyTorch with Captum and pytorch-grad-cam, on ONNX
 /// exports of torchvision and small custom CNNs (Fixtures/, made by
-/// Scripts/make-explain-fixtures.py; Fixtures/PROVENANCE.md says how).
+/// Scripts/fixtures/make-explain-fixtures.py; Fixtures/PROVENANCE.md says how).
 ///
 /// Tolerances (the issue's): maps computed at a layer or by forward passes (CAM, Grad-CAM,
 /// activations) within 1e-4 relative to the reference's largest magnitude, occlusion within

@@ -8,7 +8,7 @@ import XCTest
 /// A graph ending in Softmax followed by value-preserving ops (Identity, Reshape, Flatten,
 /// Squeeze, Unsqueeze, Dropout, Cast to float) is explained on the softmax's input, as if it
 /// ended in the Softmax. Fixtures: Tests/loupeTests/Fixtures/softmax, made by
-/// Scripts/make-softmax-fixtures.py; every model shares the weights of `logits.onnx`, whose
+/// Scripts/fixtures/make-softmax-fixtures.py; every model shares the weights of `logits.onnx`, whose
 /// class 1 leads by 14.5, so the probability saturates (1 − p ≈ 7.5e-7).
 final class SoftmaxTailTests: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

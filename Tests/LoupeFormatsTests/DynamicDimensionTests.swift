@@ -5,7 +5,7 @@ import XCTest
 @testable import LoupeFormats
 
 /// Value infos that mark sizes as dynamic (issue #13), on the variants of the tiny-cnn sample
-/// model in Tests/loupeTests/Fixtures/dynamic (Scripts/make-dynamic-fixtures.py).
+/// model in Tests/loupeTests/Fixtures/dynamic (Scripts/fixtures/make-dynamic-fixtures.py).
 final class DynamicDimensionTests: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let dynamic = root.appendingPathComponent("Tests/loupeTests/Fixtures/dynamic")

@@ -4,7 +4,7 @@ import XCTest
 
 @testable import LoupeFormats
 
-/// Fixtures are written by Scripts/make-format-fixtures.py; `px8` and `px16` are the
+/// Fixtures are written by Scripts/fixtures/make-format-fixtures.py; `px8` and `px16` are the
 /// formulas it used for every PNG sample.
 func fixture(_ name: String) -> String {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name)").path

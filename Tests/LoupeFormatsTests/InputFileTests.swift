@@ -1,6 +1,7 @@
 import CHDF5
 import Foundation
 import LoupeTensor
+import LoupeTestSupport
 import XCTest
 
 @testable import LoupeFormats
@@ -12,10 +13,7 @@ final class InputFileTests: XCTestCase {
     private var dir = ""
 
     override func setUpWithError() throws {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-inputfile-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-        dir = d.path
-        addTeardownBlock { try? FileManager.default.removeItem(at: d) }
+        dir = try TemporaryFolder.make("loupe-inputfile", for: self).path
     }
 
     private func path(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }

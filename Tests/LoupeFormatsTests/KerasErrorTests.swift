@@ -1,6 +1,7 @@
 import Foundation
 import LoupeGraph
 import LoupeTensor
+import LoupeTestSupport
 import XCTest
 
 @testable import LoupeFormats
@@ -19,12 +20,7 @@ final class KerasErrorTests: XCTestCase {
         return nil
     }
 
-    private func tempDir() throws -> URL {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-keras-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: d) }
-        return d
-    }
+    private func tempDir() throws -> URL { try TemporaryFolder.make("loupe-keras", for: self) }
 
     func testWeightsOnlyWithoutConfigSaysHowToPassIt() throws {
         let e = try XCTUnwrap(error(fixture("keras/k2_weights_only.h5")))
@@ -95,5 +91,30 @@ final class KerasErrorTests: XCTestCase {
     func testZipReaderRejectsNonZip() throws {
         XCTAssertThrowsError(try ZipArchive(data: Data(repeating: 7, count: 100), name: "x.keras"))
         XCTAssertEqual(ZipArchive.crc32(Data("123456789".utf8)), 0xCBF4_3926)
+    }
+
+    /// The fuzzed Keras 2 file on which libhdf5 never finishes reading, through the library
+    /// (no CLI): `ModelFile.load` reads it in the `loupe-check-model` child first and throws.
+    func testModelFileLoadReportsAFileThatHangsLibHDF5() throws {
+        let saved = HDF5Guard.timeout
+        HDF5Guard.timeout = 5
+        defer { HDF5Guard.timeout = saved }
+        let start = Date()
+        let e = try XCTUnwrap(error(fixture("keras/corrupt-hangs-libhdf5.h5")))
+        print("ModelFile.load on corrupt-hangs-libhdf5.h5 returned in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+        XCTAssertEqual(e.kind, .invalidModel)
+        XCTAssertTrue(e.message.contains("corrupt-hangs-libhdf5.h5") && e.message.contains("did not finish in 5 s"), e.message)
+    }
+
+    /// A checker that cannot start is an error, not a silent unguarded read; the unguarded
+    /// mode reads in process.
+    func testHDF5GuardWithoutAChecker() throws {
+        let saved = HDF5Guard.checker
+        defer { HDF5Guard.checker = saved; HDF5Guard.enabled = true }
+        HDF5Guard.checker = ["/nonexistent/loupe-check-model"]
+        let e = try XCTUnwrap(error(fixture("keras/k3_functional.h5")))
+        XCTAssertTrue(e.message.contains("cannot start the HDF5 checker /nonexistent/loupe-check-model"), e.message)
+        HDF5Guard.enabled = false
+        XCTAssertFalse(try ModelFile.load(path: fixture("keras/k3_functional.h5")).nodes.isEmpty)
     }
 }

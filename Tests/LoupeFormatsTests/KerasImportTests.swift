@@ -5,7 +5,7 @@ import XCTest
 
 @testable import LoupeFormats
 
-/// Keras models written by Scripts/make-keras-fixtures.py, run by Loupe and compared with
+/// Keras models written by Scripts/fixtures/make-keras-fixtures.py, run by Loupe and compared with
 /// the outputs Keras itself computed (saved beside them as .npy).
 final class KerasImportTests: XCTestCase {
     static func kerasFixture(_ name: String) -> String { fixture("keras/\(name)") }

@@ -5,7 +5,7 @@ import XCTest
 @testable import LoupeFormats
 
 /// The .npy fixtures hold `a = arange(6).reshape(2, 3)` transformed as noted in
-/// Scripts/make-format-fixtures.py; the expected values are recomputed here.
+/// Scripts/fixtures/make-format-fixtures.py; the expected values are recomputed here.
 final class NPYTests: XCTestCase {
     private let a: [Int64] = [0, 1, 2, 3, 4, 5]
 

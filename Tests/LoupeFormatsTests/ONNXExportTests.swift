@@ -5,7 +5,7 @@ import XCTest
 @testable import LoupeFormats
 import LoupeTestSupport
 
-/// ONNX export against onnx and onnxruntime. Scripts/check-onnx-export.py exported each model
+/// ONNX export against onnx and onnxruntime. Scripts/fixtures/check-onnx-export.py exported each model
 /// in Fixtures/export/manifest.json with `loupe convert`, passed the file through
 /// `onnx.checker.check_model(full_check=True)`, ran it in onnxruntime and saved the outputs and
 /// the SHA-256 of the bytes. Here the same export must give the same bytes, and Loupe must
@@ -30,10 +30,7 @@ final class ONNXExportTests: XCTestCase {
     }
 
     func tempFile(_ name: String) -> String {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-export-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: d) }
-        return d.appendingPathComponent(name).path
+        try! TemporaryFolder.make("loupe-export", for: self).appendingPathComponent(name).path
     }
 
     /// The feeds the script used: `arange(n)/n` for the one input, or the case's input_k.pb.

@@ -1,4 +1,5 @@
 import LoupeTensor
+import LoupeTestSupport
 import XCTest
 
 @testable import LoupeFormats
@@ -9,10 +10,6 @@ final class PreprocessTests: XCTestCase {
         try RGBImage(width: w, height: h, channels: c, pixels: v)
     }
 
-    private func assertClose(_ a: [Float], _ b: [Float], _ tol: Float = 1e-5, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(a.count, b.count, file: file, line: line)
-        for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: tol, "\(a) vs \(b)", file: file, line: line) }
-    }
 
     func testBilinearUpsampleHalfPixelCenters() throws {
         // 2 -> 4 columns: source x = (i + 0.5) / 2 - 0.5 = -0.25 (clamped), 0.25, 0.75, 1.25 (clamped).

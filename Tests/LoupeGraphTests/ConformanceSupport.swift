@@ -117,7 +117,7 @@ enum Conformance {
                 return ts
             }
             var expected = try load("output")
-            // A corrected expected output (see Scripts/make-conformance-errata.py) replaces the shipped one.
+            // A corrected expected output (see Scripts/fixtures/make-conformance-errata.py) replaces the shipped one.
             let erratum = errata.appendingPathComponent(id).appendingPathComponent("output_0.pb")
             if ds == "test_data_set_0", fm.fileExists(atPath: erratum.path) {
                 expected[0] = try ONNXImporter.loadTensor(path: erratum.path)

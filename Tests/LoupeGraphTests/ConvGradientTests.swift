@@ -1,5 +1,6 @@
 import LoupeGraph
 import LoupeTensor
+import LoupeTestSupport
 import XCTest
 
 /// Finite-difference checks of the backward rules of the convolution, pooling,

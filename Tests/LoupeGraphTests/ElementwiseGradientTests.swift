@@ -1,5 +1,6 @@
 import LoupeGraph
 import LoupeTensor
+import LoupeTestSupport
 import XCTest
 
 /// Backward rules of the element-wise, variadic, reduction and softmax ops: finite-difference

@@ -1,6 +1,7 @@
 import Foundation
 import LoupeGraph
 import LoupeTensor
+import LoupeTestSupport
 import XCTest
 
 /// Finite-difference check of an operator's backward rule (STYLE.md habit 7).
@@ -64,23 +65,5 @@ enum GradientCheck {
                 "\(opType) input \(k): analytic \(g.floats[worstAt]) vs numeric \(numeric[worstAt]) at \(worstAt) (relative to max |grad| \(scale))",
                 file: file, line: line)
         }
-    }
-}
-
-/// Test data from a fixed seed (LoupeTensor's SplitMix64).
-struct SeededRandom {
-    var base: SplitMix64
-    init(seed: UInt64) { base = SplitMix64(seed: seed) }
-    mutating func next() -> UInt64 { base.next() }
-    mutating func uniform(_ lo: Float, _ hi: Float) -> Float {
-        lo + (hi - lo) * base.nextFloat()
-    }
-    /// Values in ±[lo, hi] away from zero (keeps ReLU inputs off the kink).
-    mutating func awayFromZero(_ lo: Float, _ hi: Float) -> Float {
-        let v = uniform(lo, hi)
-        return next() & 1 == 0 ? v : -v
-    }
-    mutating func tensor(_ shape: [Int], _ lo: Float = -1, _ hi: Float = 1) -> Tensor {
-        Tensor(shape: shape, floats: (0..<shape.reduce(1, *)).map { _ in uniform(lo, hi) })
     }
 }

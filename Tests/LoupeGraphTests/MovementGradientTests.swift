@@ -1,6 +1,7 @@
 import Foundation
 @testable import LoupeGraph
 import LoupeTensor
+import LoupeTestSupport
 import XCTest
 
 /// Backward rules of the shape and data-movement ops: finite-difference checks for every

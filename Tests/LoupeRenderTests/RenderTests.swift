@@ -2,20 +2,14 @@ import Foundation
 import LoupeFormats
 import LoupeRender
 import LoupeTensor
+import LoupeTestSupport
 import XCTest
 
 private let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 
-private func assertClose(_ a: [Float], _ b: [Float], _ tol: Float = 1e-6, file: StaticString = #filePath, line: UInt = #line) {
-    XCTAssertEqual(a.count, b.count, "counts", file: file, line: line)
-    for (i, (x, y)) in zip(a, b).enumerated() where !(abs(x - y) <= tol) {
-        XCTFail("element \(i): \(x) vs \(y)", file: file, line: line)
-        return
-    }
-}
 
 final class ColormapTests: XCTestCase {
-    /// matplotlib's own `cmap(v)`, written by Scripts/make-colormaps.py.
+    /// matplotlib's own `cmap(v)`, written by Scripts/fixtures/make-colormaps.py.
     func testSamplesMatchMatplotlib() throws {
         struct Sample: Decodable { let v: Double; let rgb: [Double] }
         struct Fixture: Decodable { let maps: [String: [Sample]] }
@@ -72,7 +66,7 @@ final class ScalingTests: XCTestCase {
     func testClipAbsPercentile() throws {
         let out = try Scaling.clipAbsPercentile(v)
         XCTAssertEqual(out.shape, [1, 5])
-        assertClose(out.floats, [3 / 3.96, 1 / 3.96, 2 / 3.96, 0, 1])
+        assertClose(out.floats, [3 / 3.96, 1 / 3.96, 2 / 3.96, 0, 1], 1e-6)
         // 99% zeros: the percentile is 0, the maximum is used instead.
         var sparse = [Float](repeating: 0, count: 200); sparse[7] = -2
         XCTAssertEqual(try Scaling.clipAbsPercentile(Tensor(shape: [200], floats: sparse)).floats[7], 1)
@@ -81,7 +75,7 @@ final class ScalingTests: XCTestCase {
 
     func testSymmetric() throws {
         let out = try Scaling.symmetric(v)
-        assertClose(out.floats, [0.5 - 1.5 / 3.96, 0.5 + 0.5 / 3.96, 0.5 + 1 / 3.96, 0.5, 1])
+        assertClose(out.floats, [0.5 - 1.5 / 3.96, 0.5 + 0.5 / 3.96, 0.5 + 1 / 3.96, 0.5, 1], 1e-6)
         XCTAssertEqual(try Scaling.symmetric(Tensor(shape: [2], floats: [0, 0])).floats, [0.5, 0.5])
     }
 
@@ -96,7 +90,7 @@ final class ScalingTests: XCTestCase {
     func testDeprocessImage() throws {
         // [1, 3]: mean 2, population std 1.
         let a = try Scaling.deprocessImage(Tensor(shape: [1, 1, 2], floats: [1, 3]))
-        assertClose(a.floats, [0.5 - 0.1 / 1.00001, 0.5 + 0.1 / 1.00001])
+        assertClose(a.floats, [0.5 - 0.1 / 1.00001, 0.5 + 0.1 / 1.00001], 1e-6)
         // 99 zeros and a 1: mean 0.01, std sqrt(0.01 * 0.99); the 1 is 9.95 std away: clipped to 1.
         var x = [Float](repeating: 0, count: 100); x[42] = 1
         let b = try Scaling.deprocessImage(Tensor(shape: [1, 10, 10], floats: x))
@@ -139,8 +133,8 @@ final class ResampleTests: XCTestCase {
         let big = try Resample.resize(img, width: 4, height: 2)
         XCTAssertEqual(big.channels, 3)
         // Column 1 is 0.75 * pixel 0 + 0.25 * pixel 1, in every row.
-        assertClose(Array(big.pixels[3..<6]), [0.25, 0.125, 0.0625])
-        assertClose(Array(big.pixels[15..<18]), [0.25, 0.125, 0.0625])
+        assertClose(Array(big.pixels[3..<6]), [0.25, 0.125, 0.0625], 1e-6)
+        assertClose(Array(big.pixels[15..<18]), [0.25, 0.125, 0.0625], 1e-6)
         XCTAssertThrowsError(try Resample.resize(img, width: 0, height: 2))
         XCTAssertThrowsError(try Resample.bilinear(Tensor(shape: [3], floats: [1, 2, 3]), height: 2, width: 2))
     }
@@ -152,9 +146,9 @@ final class OverlayTests: XCTestCase {
     func testBlend() throws {
         // gray(0) = 0, jet(1) = (0.5, 0, 0).
         let g = try Overlay.blend(Tensor(shape: [1, 2], floats: [0, 1]), over: image, colormap: .gray, alpha: 0.25)
-        assertClose(g.pixels, [0.15, 0.3, 0.45, 1, 1, 1])
+        assertClose(g.pixels, [0.15, 0.3, 0.45, 1, 1, 1], 1e-6)
         let j = try Overlay.blend(Tensor(shape: [1, 1, 1, 2], floats: [0, 1]), over: image, colormap: .jet, alpha: 0.25)
-        assertClose(Array(j.pixels[3..<6]), [0.875, 0.75, 0.75])
+        assertClose(Array(j.pixels[3..<6]), [0.875, 0.75, 0.75], 1e-6)
         XCTAssertThrowsError(try Overlay.blend(Tensor(shape: [1, 2], floats: [0, 1]), over: image, alpha: 2))
     }
 
@@ -162,14 +156,14 @@ final class OverlayTests: XCTestCase {
         let grayImage = try RGBImage(width: 2, height: 2, channels: 1, pixels: [0, 0.5, 1, 0.5])
         let out = try Overlay.blend(Tensor(shape: [1, 1], floats: [1]), over: grayImage, colormap: .gray, alpha: 0.5)
         XCTAssertEqual(out.channels, 3)
-        assertClose(out.pixels, [0.5, 0.5, 0.5, 0.75, 0.75, 0.75, 1, 1, 1, 0.75, 0.75, 0.75])
+        assertClose(out.pixels, [0.5, 0.5, 0.5, 0.75, 0.75, 0.75, 1, 1, 1, 0.75, 0.75, 0.75], 1e-6)
     }
 
     func testThresholded() throws {
         let out = try Overlay.thresholded(Tensor(shape: [1, 2], floats: [0.3, 0.7]), over: image,
                                           colormap: .gray, threshold: 0.5)
         let g = Float(179) / 255   // gray(0.7) is entry Int(0.7 * 256) = 179
-        assertClose(out.pixels, [0.2, 0.4, 0.6, g, g, g])
+        assertClose(out.pixels, [0.2, 0.4, 0.6, g, g, g], 1e-6)
     }
 
     func testHeatmapAndCHW() throws {
@@ -243,7 +237,8 @@ final class TextAndPanelTests: XCTestCase {
 
 final class RenderDemoTests: XCTestCase {
     /// Gaussian blob over the sample disc image with every colormap, titles, caption and legends.
-    /// Writes render-demo.png into the temporary directory.
+    /// Writes render-demo.png into LOUPE_DEMO_DIR to look at, else into a temporary folder
+    /// removed after the test.
     func testDemoPanel() throws {
         let discPath = here.appendingPathComponent("../../SampleModels/tiny-cnn/images/disc.png").standardized.path
         let disc = try ImageIO.read(path: discPath)
@@ -273,7 +268,9 @@ final class RenderDemoTests: XCTestCase {
         XCTAssertEqual(L.width, 4 * 192 + 3 * 12 + 24)
         XCTAssertEqual(panel.width, L.width)
         XCTAssertEqual(panel.height, 12 + 2 * (22 + 192) + 12 + 12 + 18 + 2 * (12 + 58) + 12)
-        let out = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("render-demo.png").path
+        let folder = try ProcessInfo.processInfo.environment["LOUPE_DEMO_DIR"].map { URL(fileURLWithPath: $0) }
+            ?? TemporaryFolder.make("loupe-render-demo", for: self)
+        let out = folder.appendingPathComponent("render-demo.png").path
         try ImageIO.writePNG(panel, path: out)
         let back = try ImageIO.read(path: out)
         XCTAssertEqual([back.width, back.height], [panel.width, panel.height])

@@ -4,6 +4,7 @@ import LoupeFormats
 import LoupeGraph
 @testable import LoupeSurgery
 import LoupeTensor
+import LoupeTestSupport
 import XCTest
 
 /// The evidence for `loupe surgery cam` on the VGG-style sample model (b),
@@ -16,36 +17,12 @@ final class CAMEvidenceTests: XCTestCase {
     static let model = root.appendingPathComponent("SampleModels/shapes/shapes-vgg.onnx").path
     static let test = root.appendingPathComponent("SampleModels/shapes/test").path
 
-    struct Annotations: Decodable {
-        struct Item: Decodable { var file: String; var label: Int; var box: [Int] }
-        var images: [Item]
-    }
-
     static func argmax(_ v: [Float]) -> Int { v.indices.max { v[$0] < v[$1] || (v[$0] == v[$1] && $0 > $1) }! }
-
-    /// Bilinear upsampling (half-pixel centres) of an h×w map to H×W; the arg max (y, x).
-    static func peak(_ map: Tensor, height: Int, width: Int) -> (Int, Int) {
-        let (h, w) = (map.shape[0], map.shape[1])
-        var best = -Float.infinity, at = (0, 0)
-        for y in 0..<height {
-            let sy = min(max((Float(y) + 0.5) * Float(h) / Float(height) - 0.5, 0), Float(h - 1))
-            let y0 = Int(sy), y1 = min(y0 + 1, h - 1), fy = sy - Float(y0)
-            for x in 0..<width {
-                let sx = min(max((Float(x) + 0.5) * Float(w) / Float(width) - 0.5, 0), Float(w - 1))
-                let x0 = Int(sx), x1 = min(x0 + 1, w - 1), fx = sx - Float(x0)
-                let v = (1 - fy) * ((1 - fx) * map.floats[y0 * w + x0] + fx * map.floats[y0 * w + x1])
-                    + fy * ((1 - fx) * map.floats[y1 * w + x0] + fx * map.floats[y1 * w + x1])
-                if v > best { best = v; at = (y, x) }
-            }
-        }
-        return at
-    }
 
     func testCAMHeadAgreesWithTheOriginalAndItsMapsPointAtTheObject() throws {
         let g = try ModelFile.load(path: Self.model)
         XCTAssertNil(try CAMHead.readyTail(g), "the VGG-style model is not CAM-ready as it is")
-        let data = try Data(contentsOf: URL(fileURLWithPath: Self.test).appendingPathComponent("annotations.json"))
-        let ann = try JSONDecoder().decode(Annotations.self, from: data).images.sorted { $0.file < $1.file }
+        let ann = try PointingGame.annotations(URL(fileURLWithPath: Self.test)).sorted { $0.file < $1.file }
         let inputs = try SurgeryFixtureTests.shapesInputs(Self.test)
         XCTAssertEqual(inputs.count, ann.count)
         XCTAssertGreaterThanOrEqual(inputs.count, 100)
@@ -68,11 +45,7 @@ final class CAMEvidenceTests: XCTestCase {
         let restructured = try ExplainableModel(graph: cam)
         let native = try ExplainableModel(graph: try ModelFile.load(path: Self.root.appendingPathComponent("SampleModels/shapes/shapes-gap.onnx").path))
         let (_, held) = HeadTraining.split(inputs.count, holdout: 0.4, seed: 1)
-        func inBox(_ e: Explanation, _ i: Int) -> Bool {
-            let (py, px) = Self.peak(e.map, height: 64, width: 64)
-            let box = ann[i].box
-            return px >= box[0] && px < box[2] && py >= box[1] && py < box[3]
-        }
+        func inBox(_ e: Explanation, _ i: Int) -> Bool { PointingGame.hits(e.map, ann[i].box, height: 64, width: 64) }
         var agree = 0, inside = 0, nativeInside = 0
         for i in held {
             let x = inputs[i]

@@ -7,7 +7,7 @@ import LoupeTensor
 import XCTest
 
 /// One rule (`CAMTail`) decides whether a model is CAM-ready, for `explain --method cam` and
-/// `surgery cam` alike. Fixtures: Tests/loupeTests/Fixtures/softmax (Scripts/make-softmax-fixtures.py),
+/// `surgery cam` alike. Fixtures: Tests/loupeTests/Fixtures/softmax (Scripts/fixtures/make-softmax-fixtures.py),
 /// one trunk (Conv 3→4, Relu: 'features' [1, 4, 8, 8]) with different heads ending in Softmax.
 final class CAMReadinessTests: XCTestCase {
     static let dir = SurgeryPassTests.root.appendingPathComponent("Tests/loupeTests/Fixtures/softmax")

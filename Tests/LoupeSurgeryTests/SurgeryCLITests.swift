@@ -1,4 +1,5 @@
 import Foundation
+import LoupeTestSupport
 import XCTest
 
 /// `loupe surgery` as a user runs it: the built binary on the sample models.
@@ -8,40 +9,9 @@ final class SurgeryCLITests: XCTestCase {
     static let gap = root.appendingPathComponent("SampleModels/shapes/shapes-gap.onnx").path
     static let test = root.appendingPathComponent("SampleModels/shapes/test").path
 
-    static var binary: URL {
-        // The xctest bundle sits in the products directory next to the binary.
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("loupe")
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDir), !isDir.boolValue { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return Bundle.main.bundleURL.appendingPathComponent("loupe")
-    }
+    func loupe(_ args: [String]) throws -> LoupeBinary.Result { try LoupeBinary.run(args) }
 
-    struct Result { var status: Int32; var stdout: String; var stderr: String }
-
-    func loupe(_ args: [String]) throws -> Result {
-        let p = Process()
-        p.executableURL = Self.binary
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
-
-    func tempDir() throws -> URL {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-surgery-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: d) }
-        return d
-    }
+    func tempDir() throws -> URL { try TemporaryFolder.make("loupe-surgery-cli", for: self) }
 
     func testCamSurgeryThenExplainWithCAM() throws {
         let d = try tempDir()

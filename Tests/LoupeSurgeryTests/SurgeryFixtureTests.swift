@@ -5,7 +5,7 @@ import LoupeGraph
 import LoupeTensor
 import XCTest
 
-/// Redoes each surgery of Scripts/check-surgery.py with the library, and checks that the
+/// Redoes each surgery of Scripts/fixtures/check-surgery.py with the library, and checks that the
 /// written bytes have the fixture's SHA-256 (all but the fitted CAM head, whose weights
 /// carry the BLAS kernels' rounding) and that Loupe, running the re-imported file,
 /// gives onnxruntime's outputs (within 1e-5) on the fixture input. The script has already

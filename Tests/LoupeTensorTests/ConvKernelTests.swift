@@ -1,21 +1,12 @@
+import LoupeTestSupport
 import XCTest
 @testable import LoupeTensor
 
 /// Fast convolution, transposed convolution and pooling kernels against their naive
 /// references on small random shapes, plus hand-computed cases.
 final class ConvKernelTests: XCTestCase {
-    struct LCG {
-        var state: UInt64
-        mutating func next() -> Float {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int((state >> 33) % 2001) - 1000) / 1000
-        }
-        mutating func int(_ n: Int) -> Int {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Int((state >> 33) % UInt64(n))
-        }
-        mutating func array(_ n: Int) -> [Float] { (0..<n).map { _ in next() } }
-    }
+    /// The shared seeded generator (LoupeTestSupport), named here for the extensions of this class.
+    typealias LCG = LoupeTestSupport.LCG
 
     /// Conv output sizes by the textbook formula (independent of the graph layer).
     func geometry(_ input: [Int], _ k: [Int], s: [Int], d: [Int], pb: [Int], pe: [Int]) -> ConvGeometry {
@@ -29,10 +20,7 @@ final class ConvKernelTests: XCTestCase {
     }
 
     func assertClose(_ a: [Float], _ b: [Float], tol: Float = 1e-4, _ msg: String, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(a.count, b.count, msg, file: file, line: line)
-        var worst: Float = 0
-        for i in 0..<min(a.count, b.count) { worst = max(worst, abs(a[i] - b[i]) / max(1, abs(b[i]))) }
-        XCTAssertLessThanOrEqual(worst, tol, msg, file: file, line: line)
+        assertCloseScaled(a, b, tolerance: tol, msg, file: file, line: line)
     }
 
     func runConv(fast: Bool, x: [Float], n: Int, c: Int, w: [Float], m: Int, group: Int, bias: [Float]?, _ g: ConvGeometry) throws -> [Float] {

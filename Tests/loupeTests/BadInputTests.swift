@@ -1,4 +1,5 @@
 import Foundation
+import LoupeTestSupport
 import XCTest
 
 @testable import LoupeFormats
@@ -22,10 +23,7 @@ final class BadInputTests: XCTestCase {
     private var dir = ""
 
     override func setUpWithError() throws {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-badinput-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-        dir = d.path
-        addTeardownBlock { try? FileManager.default.removeItem(at: d) }
+        dir = try TemporaryFolder.make("loupe-badinput", for: self).path
     }
 
     private func path(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }

@@ -1,63 +1,29 @@
 import Foundation
 import LoupeFormats
 import LoupeTensor
+import LoupeTestSupport
 import XCTest
 
 /// Exercises the built `loupe` binary as a user would, on the bundled sample model, against
-/// onnxruntime's outputs (Tests/loupeTests/Fixtures, made by Scripts/make-cli-fixtures.py).
+/// onnxruntime's outputs (Tests/loupeTests/Fixtures, made by Scripts/fixtures/make-cli-fixtures.py).
 final class CLITests: XCTestCase {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = LoupeBinary.root
     static let fixtures = root.appendingPathComponent("Tests/loupeTests/Fixtures")
     static let model = root.appendingPathComponent("SampleModels/tiny-cnn/tiny-cnn.onnx").path
     static let images = root.appendingPathComponent("SampleModels/tiny-cnn/images")
 
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
+    typealias Result = LoupeBinary.Result
 
-    static var binary: URL {
-        // The test bundle sits in the products directory next to the binary.
-        // The xctest bundle (Linux: an executable) sits in the products directory next to the binary.
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("loupe")
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDir), !isDir.boolValue { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return Bundle.main.bundleURL.appendingPathComponent("loupe")
-    }
-
-    /// Runs the built binary with `args` (and extra `environment` variables); the CLI test
-    /// files of this target all run it through here.
-    static func run(_ args: [String], environment: [String: String] = [:]) throws -> Result {
-        let p = Process()
-        p.executableURL = Self.binary
-        p.arguments = args
-        if !environment.isEmpty {
-            p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    /// Runs the built binary (LoupeTestSupport's `LoupeBinary`); the CLI test files of this
+    /// target all run it through here.
+    static func run(_ args: [String], environment: [String: String] = [:], timeout: Double? = nil) throws -> Result {
+        try LoupeBinary.run(args, environment: environment, timeout: timeout)
     }
 
     @discardableResult
     func loupe(_ args: [String]) throws -> Result { try Self.run(args) }
 
-    func tempDir() throws -> URL {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: d) }
-        return d
-    }
+    func tempDir() throws -> URL { try TemporaryFolder.make("loupe-cli", for: self) }
 
     func testInspectCountsParametersAndMACs() throws {
         let r = try loupe(["inspect", Self.model])

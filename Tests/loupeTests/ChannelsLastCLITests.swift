@@ -3,10 +3,11 @@ import LoupeExplain
 import LoupeFormats
 import LoupeRender
 import LoupeTensor
+import LoupeTestSupport
 import XCTest
 
 /// A channels-last Keras model (Tests/LoupeFormatsTests/Fixtures/keras/k3_sequential.keras,
-/// input [N, 20, 20, 3], made by Scripts/make-keras-fixtures.py) through `explain`, `report`
+/// input [N, 20, 20, 3], made by Scripts/fixtures/make-keras-fixtures.py) through `explain`, `report`
 /// and `bench --method`: every command explains it on the NCHW input the library gives it,
 /// and they agree with each other and with `Method.run`.
 final class ChannelsLastCLITests: XCTestCase {
@@ -16,12 +17,7 @@ final class ChannelsLastCLITests: XCTestCase {
 
     private func loupe(_ args: [String]) throws -> CLITests.Result { try CLITests.run(args) }
 
-    private func tempDir() throws -> URL {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-nhwc-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: d) }
-        return d
-    }
+    private func tempDir() throws -> URL { try TemporaryFolder.make("loupe-nhwc", for: self) }
 
     /// Item `n` of an NHWC tensor as an NCHW tensor [1, C, H, W].
     private func nchwItem(_ t: Tensor, _ n: Int) -> Tensor {

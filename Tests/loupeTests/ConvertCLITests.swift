@@ -2,6 +2,7 @@ import Foundation
 import LoupeFormats
 import LoupeGraph
 import LoupeTensor
+import LoupeTestSupport
 import XCTest
 
 /// `loupe convert` run as a user would, on the bundled sample model.
@@ -10,12 +11,7 @@ final class ConvertCLITests: XCTestCase {
 
     func loupe(_ args: [String]) throws -> CLITests.Result { try CLITests.run(args) }
 
-    func tempDir() throws -> URL {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-convert-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: d) }
-        return d
-    }
+    func tempDir() throws -> URL { try TemporaryFolder.make("loupe-convert", for: self) }
 
     func testConvertWritesAnEquivalentModelAtTheRequestedOpset() throws {
         let out = try tempDir().appendingPathComponent("tiny-17.onnx").path

@@ -6,7 +6,7 @@ import XCTest
 /// Models whose input sizes are dynamic (issue #13): the tiny-cnn sample model declared as
 /// `[-1, 3, 64, 64]`, `[0, 3, 64, 64]`, `[N, 3, H, W]` and `[-1, 3, -1, -1]`, and a small
 /// flatten-head model that runs at one size only (Fixtures/dynamic, made by
-/// Scripts/make-dynamic-fixtures.py and checked there with onnxruntime).
+/// Scripts/fixtures/make-dynamic-fixtures.py and checked there with onnxruntime).
 final class DynamicShapeCLITests: XCTestCase {
     static let dynamic = CLITests.fixtures.appendingPathComponent("dynamic")
     static func variant(_ name: String) -> String { dynamic.appendingPathComponent(name).path }

@@ -5,7 +5,7 @@ import XCTest
 
 /// `loupe predict` on models whose class scores end in Softmax followed by value-preserving
 /// ops, and on a model whose outputs are probabilities without a Softmax op, against
-/// onnxruntime (Tests/loupeTests/Fixtures/softmax, made by Scripts/make-softmax-fixtures.py).
+/// onnxruntime (Tests/loupeTests/Fixtures/softmax, made by Scripts/fixtures/make-softmax-fixtures.py).
 final class PredictSoftmaxTests: XCTestCase {
     static let dir = CLITests.fixtures.appendingPathComponent("softmax")
     static let input = dir.appendingPathComponent("input.npy").path

@@ -1,6 +1,7 @@
 import Foundation
 import LoupeRender
 import LoupeTensor
+import LoupeTestSupport
 import XCTest
 
 /// `loupe report`: the SHA-256 it prints, the page it writes, and that page opened in a real
@@ -14,38 +15,16 @@ final class ReportTests: XCTestCase {
     /// Not CAM-ready: flatten and two linear layers after the last convolution.
     static let vgg = root.appendingPathComponent("Tests/LoupeExplainTests/Fixtures/tiny-vgg.onnx").path
 
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
+    typealias Result = LoupeBinary.Result
 
+    /// Chromium can hang on a broken setup: it is killed after `timeout` seconds.
     func run(_ executable: URL, _ args: [String], timeout: TimeInterval = 120) throws -> Result {
-        let p = Process()
-        p.executableURL = executable
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        // Chromium can hang on a broken setup: kill it after `timeout` seconds.
-        let deadline = DispatchWorkItem { if p.isRunning { p.terminate() } }
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: deadline)
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        deadline.cancel()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        try LoupeBinary.run(executable: executable, args, timeout: timeout)
     }
 
-    func loupe(_ args: [String]) throws -> Result { try run(CLITests.binary, args) }
+    func loupe(_ args: [String]) throws -> Result { try LoupeBinary.run(args, timeout: 120) }
 
-    func tempDir() throws -> URL {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-report-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: d) }
-        return d
-    }
+    func tempDir() throws -> URL { try TemporaryFolder.make("loupe-report", for: self) }
 
     // MARK: - SHA-256
 

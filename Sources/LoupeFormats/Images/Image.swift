@@ -1,45 +1,6 @@
 import Foundation
 import LoupeTensor
 
-/// A decoded raster image: `pixels` holds `height * width * channels` samples in HWC order
-/// (row-major, channels interleaved), each in 0...1 (8-bit samples are divided by 255,
-/// 16-bit samples by 65535).
-///
-/// `channels` is 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA). Alpha is straight (not
-/// premultiplied). `bitDepth` is the precision of the source file (8 or 16).
-public struct RGBImage: Sendable, Equatable {
-    public var width: Int
-    public var height: Int
-    public var channels: Int
-    public var pixels: [Float]
-    public var bitDepth: Int
-
-    public init(width: Int, height: Int, channels: Int, pixels: [Float], bitDepth: Int = 8) throws {
-        guard width >= 0, height >= 0 else {
-            throw LoupeError(.invalidArgument, "image size \(width)x\(height) is negative")
-        }
-        guard (1...4).contains(channels) else {
-            throw LoupeError(.invalidArgument, "an image has 1 to 4 channels, not \(channels)")
-        }
-        let n = try Tensor.checkedCount([height, width, channels])
-        guard pixels.count == n else {
-            throw LoupeError(.invalidArgument, "\(pixels.count) samples for a \(width)x\(height) image with \(channels) channels (expected \(n))")
-        }
-        self.width = width
-        self.height = height
-        self.channels = channels
-        self.pixels = pixels
-        self.bitDepth = bitDepth
-    }
-
-    public var hasAlpha: Bool { channels == 2 || channels == 4 }
-
-    /// Sample at row `y`, column `x`, channel `c`.
-    public subscript(y: Int, x: Int, c: Int) -> Float {
-        pixels[(y * width + x) * channels + c]
-    }
-}
-
 /// Reads PNG and JPEG files (recognised by their first bytes, not their extension) and
 /// writes 8-bit PNGs.
 public enum ImageIO {
@@ -104,6 +65,18 @@ public enum ImageIO {
         } catch let e as LoupeError {
             throw e.context("writing '\(path)'")
         }
+    }
+
+    /// The PNG encoding of `image`, through `writePNG` and a temporary file (libpng's
+    /// simplified API, which the rest of Loupe uses, writes to files).
+    public static func pngData(_ image: RGBImage) throws -> Data {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-png-\(UUID().uuidString).png").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try writePNG(image, path: path)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw LoupeError(.io, "cannot read back the temporary picture \(path)")
+        }
+        return data
     }
 }
 

@@ -92,7 +92,7 @@ public enum ONNXExporter {
         var isDir: ObjCBool = false
         if fm.fileExists(atPath: path, isDirectory: &isDir) {
             if isDir.boolValue { throw LoupeError(.io, "\(path) is a directory") }
-            if !overwrite { throw LoupeError(.invalidArgument, "\(path) exists; pass --force to overwrite it") }
+            if !overwrite { throw LoupeError(.invalidArgument, "\(path) exists; pass `overwrite: true` to overwrite it") }
         }
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         guard fm.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {

@@ -1,4 +1,3 @@
-import LoupeFormats
 import LoupeTensor
 
 /// The model's input tensor as a picture, for showing under heat maps: batch item 0 of an

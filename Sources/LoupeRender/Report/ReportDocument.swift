@@ -1,4 +1,3 @@
-import LoupeFormats
 import LoupeTensor
 
 /// Everything `loupe report` shows, as plain values: the CLI fills it in, `ReportHTML`

@@ -1,5 +1,4 @@
 import Foundation
-import LoupeFormats
 import LoupeTensor
 
 /// Writes a `ReportDocument` as one self-contained HTML page: inline CSS, every picture a
@@ -7,8 +6,12 @@ import LoupeTensor
 /// mailed or archived and opens offline. The layout is a responsive CSS grid (see
 /// `ReportHTML.css`): method cards wrap from several columns on a laptop to two on a phone,
 /// pictures scale to their cells, the layer table scrolls sideways inside its box.
+/// `encodePNG` turns a picture into PNG bytes (LoupeFormats' `ImageIO.pngData`); the
+/// renderer draws pixels and leaves file formats to the library that reads and writes them.
 public enum ReportHTML {
-    public static func render(_ doc: ReportDocument) throws -> String {
+    public typealias PNGEncoder = (RGBImage) throws -> Data
+
+    public static func render(_ doc: ReportDocument, encodePNG: PNGEncoder) throws -> String {
         var out = """
             <!DOCTYPE html>
             <html lang="en">
@@ -32,8 +35,8 @@ public enum ReportHTML {
         }
         out += "<a href=\"#settings\">Settings</a></nav>\n</header>\n<main>\n"
         out += modelSection(doc.model)
-        out += try filtersSection(doc)
-        for (i, s) in doc.images.enumerated() { out += try imageSection(s, number: i + 1) }
+        out += try filtersSection(doc, encodePNG)
+        for (i, s) in doc.images.enumerated() { out += try imageSection(s, number: i + 1, encodePNG) }
         out += settingsSection(doc.settings)
         out += "</main>\n<footer>Made by \(escape(doc.generator)). Every picture is embedded in this file.</footer>\n</body>\n</html>\n"
         return out
@@ -67,20 +70,20 @@ public enum ReportHTML {
         return s
     }
 
-    static func filtersSection(_ doc: ReportDocument) throws -> String {
+    static func filtersSection(_ doc: ReportDocument, _ png: PNGEncoder) throws -> String {
         var s = "<section id=\"filters\" class=\"card\">\n<h2>First-layer filters</h2>\n"
         if let f = doc.filters {
-            s += "<figure class=\"wide\">\(try img(f.image, alt: f.title, enlarge: true))<figcaption><b>\(escape(f.title))</b> \(escape(f.caption))</figcaption></figure>\n"
+            s += "<figure class=\"wide\">\(try img(f.image, alt: f.title, enlarge: true, png))<figcaption><b>\(escape(f.title))</b> \(escape(f.caption))</figcaption></figure>\n"
         } else {
             s += "<p class=\"note\">\(escape(doc.filtersNote ?? "No convolution filters to show."))</p>\n"
         }
         return s + "</section>\n"
     }
 
-    static func imageSection(_ sec: ReportDocument.ImageSection, number: Int) throws -> String {
+    static func imageSection(_ sec: ReportDocument.ImageSection, number: Int, _ png: PNGEncoder) throws -> String {
         var s = "<section id=\"image-\(number)\" class=\"card\">\n<h2>\(escape(fileName(sec.path)))</h2>\n"
         s += "<p class=\"sub mono\">\(escape(sec.path))</p>\n<div class=\"top\">\n"
-        s += "<figure class=\"input\">\(try img(sec.input, alt: "input \(fileName(sec.path))"))<figcaption>model input after preprocessing (each channel min–max scaled)</figcaption></figure>\n"
+        s += "<figure class=\"input\">\(try img(sec.input, alt: "input \(fileName(sec.path))", png))<figcaption>model input after preprocessing (each channel min–max scaled)</figcaption></figure>\n"
         s += "<div class=\"preds\">\n<h3>Top \(sec.predictions.count) predictions</h3>\n<ol class=\"bars\">\n"
         for p in sec.predictions {
             let pct = p.probability * 100
@@ -94,7 +97,7 @@ public enum ReportHTML {
         for m in sec.methods {
             s += "<figure class=\"method\">\n<h3>\(escape(m.title))</h3>\n"
             if let p = m.picture {
-                s += try img(p, alt: "\(m.title) for \(fileName(sec.path))") + "\n"
+                s += try img(p, alt: "\(m.title) for \(fileName(sec.path))", png) + "\n"
             } else {
                 s += "<p class=\"note\">\(escape(m.note ?? "not computed"))</p>\n"
             }
@@ -106,7 +109,7 @@ public enum ReportHTML {
         }
         s += "</div>\n"
         for f in sec.extras {
-            s += "<details><summary>\(escape(f.title))</summary><figure class=\"wide\">\(try img(f.image, alt: f.title))<figcaption>\(escape(f.caption))</figcaption></figure></details>\n"
+            s += "<details><summary>\(escape(f.title))</summary><figure class=\"wide\">\(try img(f.image, alt: f.title, png))<figcaption>\(escape(f.caption))</figcaption></figure></details>\n"
         }
         return s + "</section>\n"
     }
@@ -136,24 +139,12 @@ public enum ReportHTML {
     /// when the browser enlarges them.
     /// With `enlarge`, a picture under 400 pixels wide is shown at twice its size (nearest
     /// neighbour), never wider than its box.
-    static func img(_ image: RGBImage, alt: String, enlarge: Bool = false) throws -> String {
-        let uri = "data:image/png;base64," + (try pngData(image)).base64EncodedString()
+    static func img(_ image: RGBImage, alt: String, enlarge: Bool = false, _ png: PNGEncoder) throws -> String {
+        let uri = "data:image/png;base64," + (try png(image)).base64EncodedString()
         let double = enlarge && image.width < 400
         let small = double || max(image.width, image.height) < 160
         let size = double ? " style=\"width:\(2 * image.width)px\"" : ""
         return "<img\(small ? " class=\"px\"" : "") src=\"\(uri)\" width=\"\(image.width)\" height=\"\(image.height)\"\(size) alt=\"\(escape(alt))\">"
-    }
-
-    /// The PNG encoding of `image`, through `ImageIO.writePNG` and a temporary file (libpng's
-    /// simplified API, which the rest of Loupe uses, writes to files).
-    public static func pngData(_ image: RGBImage) throws -> Data {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-report-\(UUID().uuidString).png").path
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        try ImageIO.writePNG(image, path: path)
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw LoupeError(.io, "cannot read back the temporary picture \(path)")
-        }
-        return data
     }
 
     /// Text made safe for HTML element content and attribute values.

@@ -5,12 +5,12 @@ Run from the package root with the project's virtualenv (numpy, onnx, onnxruntim
 torchvision, captum, grad-cam), after building Loupe in release mode and exporting the models:
 
     swift build -c release
-    .venv/bin/python Scripts/export-torchvision.py --models resnet18,resnet50
-    .venv/bin/python Scripts/bench-explain.py [--models resnet18,resnet50] \
+    .venv/bin/python Scripts/bench/export-torchvision.py --models resnet18,resnet50
+    .venv/bin/python Scripts/bench/bench-explain.py [--models resnet18,resnet50] \
         [--methods saliency,guided-backprop,grad-cam,occlusion] [--threads 2] [--runs 10] \
         [--warmup 2] [--loupe .build/release/loupe] [--markdown-out FILE]
 
-For each model, PyTorch rebuilds the same random weights as Scripts/export-torchvision.py
+For each model, PyTorch rebuilds the same random weights as Scripts/bench/export-torchvision.py
 (torch.manual_seed(0), torchvision constructor with weights=None, eval mode) and the script
 checks that its logits match onnxruntime's on the ONNX file to 1e-4; the target is the top
 class. One input is drawn (numpy default_rng(0), uniform [0, 1), float32 [1,3,224,224]) and
@@ -58,6 +58,8 @@ import time
 
 import numpy as np
 
+from harness import cpu_model, cpu_details, openblas_core, binary_time, load_average, git_revision, last_error_line, fmt
+
 DEFAULT_MODELS = ["resnet18", "resnet50"]
 METHODS = ["saliency", "guided-backprop", "grad-cam", "occlusion"]
 OCC_WINDOW, OCC_STRIDE, OCC_BATCH = 32, 16, 16
@@ -65,99 +67,7 @@ LOGIT_TOLERANCE = 1e-4
 STEADY_RUNS = 10
 
 
-# --- machine report (same as Scripts/bench.py) ------------------------------------------------
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def cpu_details():
-    """Family/model and the widest vector extensions, from /proc/cpuinfo."""
-    info = {}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if ":" in line:
-                    k, v = (p.strip() for p in line.split(":", 1))
-                    info.setdefault(k, v)
-    except OSError:
-        return ""
-    flags = info.get("flags", "").split()
-    simd = [f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni") if f in flags]
-    return f"family {info.get('cpu family', '?')} model {info.get('model', '?')}, {', '.join(simd) or 'no avx2'}"
-
-
-def openblas_core(loupe):
-    """The OpenBLAS that `loupe` links and the kernel it picks with this environment."""
-    lib = "libopenblas.so.0"
-    try:
-        ldd = subprocess.run(["ldd", loupe], capture_output=True, text=True, timeout=30).stdout
-        for line in ldd.splitlines():
-            if "libopenblas" in line and "=>" in line:
-                lib = line.split("=>", 1)[1].split("(")[0].strip()
-                break
-    except (OSError, subprocess.SubprocessError):
-        pass
-    code = ("import ctypes,sys; l=ctypes.CDLL(sys.argv[1]); "
-            "l.openblas_get_config.restype=l.openblas_get_corename.restype=ctypes.c_char_p; "
-            "print(l.openblas_get_config().decode(), '/ core', l.openblas_get_corename().decode())")
-    try:
-        out = subprocess.run([sys.executable, "-c", code, lib], capture_output=True, text=True, timeout=30)
-        return f"{lib}: {out.stdout.strip()}" if out.returncode == 0 else f"{lib}: unknown"
-    except (OSError, subprocess.SubprocessError):
-        return f"{lib}: unknown"
-
-
-def binary_time(path):
-    try:
-        return datetime.datetime.fromtimestamp(os.path.getmtime(path)).strftime("%Y-%m-%d %H:%M")
-    except OSError:
-        return "(missing)"
-
-
-def load_average():
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "unknown"
-
-
-def git_revision():
-    try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=30).stdout.strip()
-        return (rev or "unknown") + (" (with uncommitted changes)" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def last_error_line(proc):
-    """The most useful line of a failed command's output."""
-    lines = [l for l in (proc.stderr or "").splitlines() if l.strip()]
-    for l in reversed(lines):
-        if "error" in l.lower():
-            return l.strip().removeprefix("loupe: error: ")
-    if lines:
-        return lines[-1].strip()
-    return f"exit code {proc.returncode}"
-
-
-def fmt(v, digits=None):
-    if v is None:
-        return "—"
-    if digits is None:
-        digits = 2 if abs(v) < 10 else 1
-    return f"{v:.{digits}f}"
-
+# --- machine report (same as Scripts/bench/bench.py) ------------------------------------------------
 
 def summarize(times):
     return {"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times),
@@ -176,7 +86,7 @@ def combine(rounds):
 # --- models -----------------------------------------------------------------------------------
 
 def torch_model(name):
-    """The weights Scripts/export-torchvision.py exported: seed 0, weights=None, eval mode."""
+    """The weights Scripts/bench/export-torchvision.py exported: seed 0, weights=None, eval mode."""
     import torch
     import torchvision
     torch.manual_seed(0)
@@ -540,7 +450,7 @@ def main():
     for model in models:
         model_path = os.path.join(args.models_dir, model + ".onnx")
         if not os.path.exists(model_path):
-            errors.append((model, "-", f"{model_path} not found (run Scripts/export-torchvision.py)"))
+            errors.append((model, "-", f"{model_path} not found (run Scripts/bench/export-torchvision.py)"))
             print(f"{model}: {model_path} not found", flush=True)
             continue
         input_path = os.path.join(input_dir, f"{model}_b1.npy")

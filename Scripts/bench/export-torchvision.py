@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Exports torchvision CNNs to ONNX for the forward-pass benchmark (Scripts/bench.py).
+"""Exports torchvision CNNs to ONNX for the forward-pass benchmark (Scripts/bench/bench.py).
 
 Run from the package root with the project's virtualenv (torch, torchvision, onnx):
 
-    .venv/bin/python Scripts/export-torchvision.py [OUT_DIR] [--models resnet18,vgg16]
+    .venv/bin/python Scripts/bench/export-torchvision.py [OUT_DIR] [--models resnet18,vgg16]
 
 Each model gets random weights (weights=None, torch.manual_seed(0) before it is built),
 eval mode, opset 17, input 'input' [N,3,224,224] and output 'logits' [N,1000] with a
