@@ -114,7 +114,7 @@ struct FeaturesExtract: ParsableCommand {
             guard g.inputs.count == 1 else {
                 throw LoupeError(.invalidArgument, "features need a model with exactly one input; this one has \(g.inputs.count) (\(g.inputs.map(\.name).joined(separator: ", ")))")
             }
-            let tensor = try layer.map { try g.resolveTensor($0, flag: "--layer") }
+            let tensor = try layer.map { try g.resolveTensor($0, argument: "`layer`") }
             let fg = try FeatureGraph.make(g, layer: tensor, pool: pool.map { Cut.Pooling(rawValue: $0)! })
             let input = fg.graph.inputs[0], outputName = fg.graph.outputs[0].name
             let (prep, height, width) = try image.resolve(for: input)

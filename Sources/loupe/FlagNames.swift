@@ -14,6 +14,7 @@ enum FlagNames {
         ("`stride`", "--stride"),
         ("`labels`", "--labels"),
         ("`at`", "--at"),
+        ("`layer`", "--layer"),
         ("`outputs`", "--outputs"),
         ("`pool`", "--pool"),
         ("`augment`", "--augment"),

@@ -79,7 +79,7 @@ extension CAMReadinessTests {
 }
 
 /// The case on a real Keras file: GlobalAveragePooling2D → Dropout → Dense(softmax),
-/// channels-last (Fixtures/keras-cam, Scripts/make-keras-cam-fixture.py with tf-keras).
+/// channels-last (Fixtures/keras-cam, Scripts/fixtures/make-keras-cam-fixture.py with tf-keras).
 final class KerasCAMReadinessTests: XCTestCase {
     static let dir = SurgeryPassTests.root.appendingPathComponent("Tests/LoupeSurgeryTests/Fixtures/keras-cam")
 

@@ -4,21 +4,13 @@ import LoupeTensor
 /// Image files gathered from a folder tree, optionally labelled by the sub-folder they are in
 /// (`train/cat/1.png` is class `cat`), as training and evaluation sets are laid out.
 public enum ImageFolder {
-    /// The file extensions read as images.
-    public static let imageExtensions: Set<String> = ["png", "jpg", "jpeg"]
-
-    /// Image files anywhere under `dir`, sorted by path.
+    /// Image files anywhere under `dir`, sorted by path (the walk of `ImageCollection`).
     public static func files(in dir: String) throws -> [String] {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
             throw LoupeError(.io, "`images` \(dir) is not a folder")
         }
-        guard let e = FileManager.default.enumerator(atPath: dir) else { throw LoupeError(.io, "\(dir): cannot list the folder") }
-        var files: [String] = []
-        while let f = e.nextObject() as? String {
-            if imageExtensions.contains((f as NSString).pathExtension.lowercased()) { files.append((dir as NSString).appendingPathComponent(f)) }
-        }
-        return files.sorted()
+        return try ImageCollection.gather([dir]).paths
     }
 
     /// The images under each class sub-folder of `dir` and their class indices. With
