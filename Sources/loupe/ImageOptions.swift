@@ -73,21 +73,10 @@ struct ImageOptions: ParsableArguments {
         return v.map { $0! }
     }
 
-    /// The preprocessing for `input`, with layout, size and channel count inferred from its
-    /// declared shape where the flags leave them open. Returns the settings and target H×W.
+    /// The preprocessing for `input`: the preset with the flags applied, fitted to the
+    /// model's declared input (`Preprocessing.fitted`). Returns the settings and target H×W.
     func resolve(for input: ValueInfo) throws -> (Preprocessing, Int, Int) {
         var p = try Preprocessing.preset(named: preprocess)
-        let dims = input.dims?.map(\.value) ?? []
-        var layoutValue = Preprocessing.Layout.nchw
-        if layout == "nhwc" { layoutValue = .nhwc } else if layout == "auto", dims.count == 4 {
-            if let c1 = dims[1], c1 == 1 || c1 == 3 { layoutValue = .nchw }
-            else if let c3 = dims[3], c3 == 1 || c3 == 3 { layoutValue = .nhwc }
-        }
-        p.layout = layoutValue
-        if dims.count == 4 {
-            let c = layoutValue == .nchw ? dims[1] : dims[3]
-            if c == 1 { p.grayscale = true }
-        }
         if grayscale { p.grayscale = true }
         if let resize { p.resizeShorterSide = resize }
         if let crop { p.centerCrop = try parseSize(crop) }
@@ -95,19 +84,8 @@ struct ImageOptions: ParsableArguments {
         if let channelOrder { p.channelOrder = channelOrder == "bgr" ? .bgr : .rgb }
         if let mean { p.mean = try parseFloats(mean, "--mean") }
         if let std { p.std = try parseFloats(std, "--std") }
-        if p.grayscale {
-            if p.mean.count == 3 { p.mean = [p.mean.reduce(0, +) / 3] }
-            if p.std.count == 3 { p.std = [p.std.reduce(0, +) / 3] }
-        }
-        // Target size: the model's declared H and W; where they are dynamic ([N, 3, H, W],
-        // or -1 in the file), the crop (the preset's or --crop), else 224.
-        var h = p.centerCrop?.height ?? 224, w = p.centerCrop?.width ?? 224
-        if dims.count == 4 {
-            let (dh, dw) = layoutValue == .nchw ? (dims[2], dims[3]) : (dims[1], dims[2])
-            h = dh ?? h
-            w = dw ?? w
-        }
-        return (p, h, w)
+        let forced: Preprocessing.Layout? = layout == "auto" ? nil : Preprocessing.Layout(rawValue: layout)
+        return p.fitted(to: input, layout: forced)
     }
 
     /// The input tensors for `images` (one [1, ...] tensor each), or the --input-npy tensor.
