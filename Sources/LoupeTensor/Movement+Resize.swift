@@ -37,7 +37,7 @@ extension Movement {
 
     /// Input coordinate of output position `j` along an axis (nil: outside the crop, for
     /// tf_crop_and_resize). `roi` is this axis' (start, end).
-    static func sourceCoordinate(
+    public static func sourceCoordinate(
         _ j: Int, inLength n: Int, outLength: Int, scale: Double, roi: (Double, Double), _ o: ResizeOptions
     ) -> Double? {
         let x = Double(j)
@@ -67,7 +67,7 @@ extension Movement {
 
     /// Splits a coordinate as the ONNX reference does: i0 < x ≤ i0 + 1, ratio = x - i0 ∈ (0, 1].
     @inline(__always)
-    static func split(_ x: Double) -> (Int, Double) {
+    public static func split(_ x: Double) -> (Int, Double) {
         let f = x.rounded(.down)
         return f == x ? (Int(f) - 1, 1) : (Int(f), x - f)
     }

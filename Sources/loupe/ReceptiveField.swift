@@ -52,7 +52,7 @@ struct ReceptiveFieldCommand: ParsableCommand {
             do {
                 let analysis = try Self.analysis(&g, inputShape: inputShape.map { try parseShapeAssignment($0).1 })
                 if let layer {
-                    let tensor = try analysis.graph.resolveTensor(layer, flag: "--layer")
+                    let tensor = try analysis.graph.resolveTensor(layer, argument: "`layer`")
                     guard let row = try Row(analysis, tensor: tensor) else { return }
                     if json { try printJSON(row) } else { print(row.sentence) }
                 } else {
