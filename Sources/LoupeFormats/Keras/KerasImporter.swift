@@ -32,7 +32,7 @@ public enum KerasImporter {
             }
         } else {
             guard let text = try LegacyKerasWeights.chunked(h5, "/", "model_config")?.joined() else {
-                throw LoupeError(.invalidArgument, "\(file): this .h5 file holds weights only (it has no 'model_config' attribute with the architecture); pass the architecture JSON written by model.to_json() with --config model.json")
+                throw LoupeError(.invalidArgument, "\(file): this .h5 file holds weights only (it has no 'model_config' attribute with the architecture); pass the architecture JSON written by model.to_json() as `config`")
             }
             model = try parseJSON(Data(text.utf8), what: "\(file) (model_config)")
             weights = LegacyKerasWeights(file: h5, root: "model_weights")
