@@ -51,7 +51,7 @@ extension Float64Ops {
                 return d * gy.data[i]
             })])
         case "Add", "Sub", "Sum":
-            return try xs.enumerated().map { i, x in
+            return xs.enumerated().map { i, x in
                 guard let x else { return nil }
                 let g = unbroadcast(gy, to: x.shape)
                 return op == "Sub" && i == 1 ? map(g) { -$0 } : g
@@ -83,7 +83,7 @@ extension Float64Ops {
             let x = try need(xs, 0, op), w = try need(xs, 1, op)
             return pad([try convInputGradient(node, x, w, gy, opset: opset)])
         case "Gemm":
-            let x = try need(xs, 0, op), w = try need(xs, 1, op)
+            let w = try need(xs, 1, op)
             let alpha = Double(try a.float("alpha", 1))
             let transA = try a.int("transA", 0) != 0, transB = try a.int("transB", 0) != 0
             // Y = op(A)·op(B): dA = gY·op(B)ᵀ, transposed back when transA.
