@@ -162,3 +162,34 @@ public func reduceToShape(_ grad: Tensor, _ shape: [Int]) throws -> Tensor {
     }
     return Tensor(shape: shape, floats: result)
 }
+
+// MARK: - Three-way broadcast (Where)
+
+/// Calls `body(outIndex, i0, i1, i2)` for every element of `shape`, with the flat indices of
+/// three operands broadcast to it. Row-major order; the last dimension is the inner loop.
+@inlinable
+public func forEachBroadcast3(
+    _ shape: [Int], _ s0: [Int], _ s1: [Int], _ s2: [Int],
+    _ body: (Int, Int, Int, Int) -> Void
+) {
+    if shape.contains(0) { return }
+    let r = shape.count
+    if r == 0 { body(0, 0, 0, 0); return }
+    let inner = shape[r - 1], d0 = s0[r - 1], d1 = s1[r - 1], d2 = s2[r - 1]
+    var idx = [Int](repeating: 0, count: r)
+    var o = 0, i0 = 0, i1 = 0, i2 = 0
+    while true {
+        for k in 0..<inner { body(o + k, i0 + k * d0, i1 + k * d1, i2 + k * d2) }
+        o += inner
+        var d = r - 2
+        while d >= 0 {
+            idx[d] += 1
+            i0 += s0[d]; i1 += s1[d]; i2 += s2[d]
+            if idx[d] < shape[d] { break }
+            i0 -= s0[d] * shape[d]; i1 -= s1[d] * shape[d]; i2 -= s2[d] * shape[d]
+            idx[d] = 0
+            d -= 1
+        }
+        if d < 0 { return }
+    }
+}
