@@ -23,6 +23,7 @@ let package = Package(
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg"),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas"),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5"),
+        .systemLibrary(name: "CFFTW", path: "Sources/CFFTW", pkgConfig: "fftw3f"),
         // protoc-c output for Schemas/onnx.proto (Scripts/gen-onnx-proto.sh).
         .target(
             name: "CONNXProto",
@@ -36,11 +37,13 @@ let package = Package(
         .target(name: "LoupeExplain", dependencies: ["LoupeGraph"]),
         .target(name: "LoupeSurgery", dependencies: ["LoupeGraph", "LoupeTensor"]),
         .target(name: "LoupeRender", dependencies: ["LoupeTensor", "LoupeExplain"]),
+        // Analyses over a set of feature vectors: nearest neighbours, t-SNE.
+        .target(name: "LoupeAnalysis", dependencies: ["LoupeTensor", "CFFTW"]),
         .executableTarget(name: "loupe-check-model", dependencies: ["LoupeFormats"]),
         .executableTarget(
             name: "loupe",
             dependencies: [
-                "LoupeGraph", "LoupeFormats", "LoupeExplain", "LoupeRender", "LoupeSurgery",
+                "LoupeGraph", "LoupeFormats", "LoupeExplain", "LoupeRender", "LoupeSurgery", "LoupeAnalysis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -51,7 +54,8 @@ let package = Package(
         .testTarget(name: "LoupeFormatsTests", dependencies: ["LoupeFormats", "LoupeTestSupport", "loupe-check-model"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeRenderTests", dependencies: ["LoupeRender", "LoupeFormats", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeExplainTests", dependencies: ["LoupeExplain", "LoupeFormats", "LoupeTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "loupeTests", dependencies: ["loupe", "LoupeFormats", "LoupeRender", "LoupeExplain", "LoupeTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "LoupeAnalysisTests", dependencies: ["LoupeAnalysis", "LoupeTensor", "LoupeTestSupport"]),
+        .testTarget(name: "loupeTests", dependencies: ["loupe", "LoupeFormats", "LoupeRender", "LoupeExplain", "LoupeAnalysis", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeSurgeryTests", dependencies: ["LoupeSurgery", "LoupeFormats", "LoupeExplain", "loupe", "LoupeTestSupport"], exclude: ["Fixtures"]),
     ],
     // Swift 5 mode: kernels hand raw buffers to parallel loops, which the Swift 6
