@@ -154,13 +154,17 @@ public struct Preprocessing: Sendable, Equatable {
 
     /// The size the whole image is resized to before the center crop.
     func resizedSize(image: RGBImage, height: Int, width: Int) throws -> (Int, Int) {
+        try resizedSize(width: image.width, height: image.height, targetHeight: height, targetWidth: width)
+    }
+
+    /// The same for an image of `width × height` pixels.
+    func resizedSize(width w: Int, height h: Int, targetHeight height: Int, targetWidth width: Int) throws -> (Int, Int) {
         guard var n = resizeShorterSide else { return (width, height) }
         guard n > 0 else { throw LoupeError(.invalidArgument, "resizeShorterSide \(n) must be positive") }
         if let crop = centerCrop, crop != Size(height: height, width: width) {
             let factor = max(Double(height) / Double(crop.height), Double(width) / Double(crop.width))
             n = Int((Double(n) * factor).rounded())
         }
-        let (w, h) = (image.width, image.height)
         let (rw, rh) = w <= h ? (n, Int(Double(n) * Double(h) / Double(w))) : (Int(Double(n) * Double(w) / Double(h)), n)
         guard rw >= width, rh >= height else {
             throw LoupeError(.invalidArgument, "resizing \(w)x\(h) so that its shorter side is \(n) gives \(rw)x\(rh), smaller than the \(width)x\(height) crop")
