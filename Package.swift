@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "LoupeFormats", dependencies: ["LoupeGraph", "CONNXProto", "CProtobufC", "CPNG", "CJPEG", "CHDF5"]),
         .target(name: "LoupeExplain", dependencies: ["LoupeGraph"]),
         .target(name: "LoupeSurgery", dependencies: ["LoupeGraph", "LoupeTensor"]),
-        .target(name: "LoupeRender", dependencies: ["LoupeTensor", "LoupeExplain"]),
+        .target(name: "LoupeRender", dependencies: ["LoupeTensor", "LoupeExplain", "LoupeAnalysis"]),
         // Analyses over a set of feature vectors: nearest neighbours, t-SNE.
         .target(name: "LoupeAnalysis", dependencies: ["LoupeTensor", "CFFTW"]),
         .executableTarget(name: "loupe-check-model", dependencies: ["LoupeFormats"]),
@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "LoupeFormatsTests", dependencies: ["LoupeFormats", "LoupeTestSupport", "loupe-check-model"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeRenderTests", dependencies: ["LoupeRender", "LoupeFormats", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeExplainTests", dependencies: ["LoupeExplain", "LoupeFormats", "LoupeTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "LoupeAnalysisTests", dependencies: ["LoupeAnalysis", "LoupeTensor", "LoupeTestSupport"]),
+        .testTarget(name: "LoupeAnalysisTests", dependencies: ["LoupeAnalysis", "LoupeTensor", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "loupeTests", dependencies: ["loupe", "LoupeFormats", "LoupeRender", "LoupeExplain", "LoupeAnalysis", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeSurgeryTests", dependencies: ["LoupeSurgery", "LoupeFormats", "LoupeExplain", "loupe", "LoupeTestSupport"], exclude: ["Fixtures"]),
     ],

@@ -2,8 +2,9 @@
 # The main job: sets up everything (Scripts/setup.sh), then shows the trained shapes model
 # (SampleModels/shapes) on held-out test images it never saw in training: its summary, its
 # predictions (label and confidence), one image explained by every method (explain-demo.png),
-# and an HTML report (report.html) explaining its decisions. The untrained tiny-cnn model is
-# kept for tests and the README's examples; it is not shown here.
+# an atlas of the whole test set (atlas.html) and an HTML report (report.html) explaining its
+# decisions. The untrained tiny-cnn model is kept for tests and the README's examples; it is
+# not shown here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Scripts/setup.sh
@@ -20,6 +21,18 @@ $loupe predict "$model" "${images[@]}" --labels "$shapes/labels.txt" --preproces
 $loupe explain "$model" "$shapes/test/008-triangle.png" --method all --preprocess none \
     --labels "$shapes/labels.txt" -o explain-demo.png --force
 echo "demo: wrote $(pwd)/explain-demo.png"
+
+# The atlas of all 120 test images, sorted into one folder per class (the file names carry
+# the class) in a scratch folder, so that the page lists them as shapes/CLASS/NNN-CLASS.png.
+atlas_in=$(mktemp -d)
+for f in "$shapes"/test/*.png; do
+    c=$(basename "$f" .png); c=${c#*-}
+    mkdir -p "$atlas_in/shapes/$c" && cp "$f" "$atlas_in/shapes/$c/"
+done
+(cd "$atlas_in" && "$OLDPWD/$loupe" atlas "$OLDPWD/$model" shapes --labels-from-folders \
+    --labels "$OLDPWD/$shapes/labels.txt" --preprocess none -o "$OLDPWD/atlas.html" --force)
+rm -rf "$atlas_in"
+echo "demo: wrote $(pwd)/atlas.html"
 
 # The report: six held-out test images (one per class) and a photo, every explanation
 # method, in one self-contained HTML file.

@@ -1,0 +1,387 @@
+import ArgumentParser
+import Foundation
+import LoupeAnalysis
+import LoupeFormats
+import LoupeGraph
+import LoupeRender
+import LoupeSurgery
+import LoupeTensor
+
+struct Atlas: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write one self-contained interactive HTML page about a set of images: a t-SNE map of their features, nearest neighbours, k-NN accuracy per class and the top patches of the last spatial layers.",
+        discussion: """
+            The model runs once over the images (IMAGES are files or folders, as for `loupe \
+            features`), giving each image its feature vector (by default the penultimate one; \
+            --layer takes another, average-pooled) and its top class. The page shows a t-SNE \
+            map of the features with the images' thumbnails (hover one for the image, its \
+            label and the prediction; click it for its -k nearest neighbours in feature space, \
+            Euclidean distance), the leave-one-out k-NN accuracy per class when the images \
+            have labels (--labels-from-folders), and for the last --patch-layers spatial \
+            layers the image patches that excite their most active channels most.
+
+            The page needs nothing else to open: thumbnails are embedded as PNG, script and \
+            style are inline, and its Content-Security-Policy forbids any network access. \
+            docs/atlas.md describes it.
+
+            Examples:
+              loupe atlas shapes-gap.onnx shapes/ --labels-from-folders --labels labels.txt --preprocess none -o atlas.html
+              loupe atlas resnet18.onnx photos/ -k 8 --perplexity 20 -o atlas.html --force
+            """)
+
+    @Argument(help: "The model file (.onnx, .h5 or .keras).")
+    var model: String
+
+    @Argument(help: "Image files (PNG or JPEG) or folders of them (searched recursively).")
+    var images: [String] = []
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the HTML page.", valueName: "atlas.html"))
+    var output: String
+
+    @Option(help: "A text file with one class name per line, in class-index order, for the predictions.")
+    var labels: String?
+
+    @Option(help: "Take the features from this layer (node name) or tensor instead of the penultimate feature vector; a 4-D layer is average-pooled.")
+    var layer: String?
+
+    @Option(help: "The t-SNE perplexity (about the number of close neighbours each point keeps).")
+    var perplexity: Double = 30
+
+    @Option(name: .short, help: "How many nearest neighbours to list per image and to vote in the k-NN accuracy.")
+    var k: Int = 5
+
+    @Option(name: .customLong("patch-layers"), help: "Show top patches for this many of the last spatial layers (0: none).")
+    var patchLayers: Int = 3
+
+    @Flag(name: .customLong("labels-from-folders"), help: "Label each image by its folder (its parent folder's path relative to the folder argument), for the colours and the k-NN accuracy.")
+    var labelsFromFolders = false
+
+    @Option(help: "Thumbnail size in pixels (longer side) embedded per image.")
+    var thumbnail: Int = 48
+
+    @Option(help: "Images per forward pass.")
+    var batch: Int = 16
+
+    @Option(help: "Random seed of the t-SNE.")
+    var seed: UInt64 = 0
+
+    @Flag(help: "Overwrite the page if it exists.")
+    var force = false
+
+    @OptionGroup var image: ImageOptions
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        if images.isEmpty { throw ValidationError("give at least one image file or folder") }
+        guard k >= 1 else { throw ValidationError("-k must be at least 1, got \(k)") }
+        guard perplexity > 0, perplexity.isFinite else { throw ValidationError("--perplexity must be a positive number, got \(perplexity)") }
+        guard (0...32).contains(patchLayers) else { throw ValidationError("--patch-layers must be between 0 and 32, got \(patchLayers)") }
+        guard (8...256).contains(thumbnail) else { throw ValidationError("--thumbnail must be between 8 and 256 pixels, got \(thumbnail)") }
+        guard (1...65536).contains(batch) else { throw ValidationError("--batch must be between 1 and 65536, got \(batch)") }
+        if image.inputNpy != nil { throw ValidationError("--input-npy does not apply to atlas: give image files or folders") }
+    }
+
+    func run() throws {
+        global.apply()
+        try runReportingErrors {
+            // Refuse early, before minutes of work.
+            try checkWritable(output, force: force)
+            try OutputFile.checkFolder(output, as: "atlas page")
+            let started = Date()
+            let g = try loadModel(model, config: global.config)
+            guard g.inputs.count == 1 else {
+                throw LoupeError(.invalidArgument, "atlas needs a model with exactly one input; this one has \(g.inputs.count) (\(g.inputs.map(\.name).joined(separator: ", ")))")
+            }
+            let classNames = try labels.map(LabelFile.read) ?? []
+            let collection = try ImageCollection.gather(images, labelsFromFolders: labelsFromFolders)
+            for (folder, n) in collection.skipped { note("skipped \(n) file\(n == 1 ? "" : "s") under \(folder) that \(n == 1 ? "is" : "are") not PNG or JPEG (by extension)") }
+            guard !collection.paths.isEmpty else { throw LoupeError(.invalidArgument, "no PNG or JPEG images in \(images.joined(separator: ", "))") }
+
+            // Features (as `loupe features` computes them) and predictions (as `loupe predict`).
+            let run = try computeFeaturesAndPredictions(g, collection: collection, classNames: classNames)
+            let n = run.paths.count
+            guard k < n else {
+                throw LoupeError(.invalidArgument, "-k \(k) is too large: the set has \(n) readable image\(n == 1 ? "" : "s"), so at most \(max(n - 1, 0)) neighbours")
+            }
+            note("\(n) images: \(run.features.columns) features of '\(run.layer)'; t-SNE, neighbours and top patches next")
+
+            let map = try AtlasAnalyses.embed(run.features, perplexity: perplexity, seed: seed)
+            let nn = try AtlasAnalyses.neighbors(run.features, k: k)
+            let labelNames = run.labelNames
+            let classes = Array(Set(labelNames.compactMap { $0 })).sorted()
+            let accuracy = AtlasAnalyses.leaveOneOutAccuracy(labels: labelNames, neighbors: nn.indices, classes: classes)
+            let patchLayerNames = try lastSpatialLayers(g, count: patchLayers)
+            let patches = try AtlasAnalyses.topPatches(g, layers: patchLayerNames, paths: run.paths, images: image, batch: batch)
+
+            var items: [AtlasContent.Item] = []
+            for i in 0..<n {
+                let picture = try image.readImage(run.paths[i])
+                let thumb = try ThumbnailMosaic.thumbnail(picture, width: thumbnail, height: thumbnail)
+                items.append(AtlasContent.Item(
+                    path: run.paths[i], thumbnailPNG: try ImageIO.pngData(thumb), label: labelNames[i],
+                    predicted: run.predicted[i].name, probability: run.predicted[i].probability,
+                    x: map.points[2 * i], y: map.points[2 * i + 1], neighbors: nn.indices[i], distances: nn.distances[i]))
+            }
+            let content = AtlasContent(
+                title: "Loupe atlas: \((model as NSString).lastPathComponent)",
+                subtitle: "\(model) · \(n) images · features of \(run.layer) (\(run.features.columns)-D) · Loupe \(LoupeVersion.string)",
+                mapDescription: map.description, distanceDescription: "Euclidean distance of the features",
+                items: items, classNames: classes, k: k, accuracy: accuracy.perClass, overall: accuracy.overall,
+                patches: patches, patchesNote: patchLayers == 0 ? "Not asked for (--patch-layers 0)." : "The model has no spatial layer to show.",
+                settings: [("model", model), ("model SHA-256", try SHA256.hex(ofFile: model)), ("features", "\(run.layer), \(run.features.columns) values per image"),
+                           ("map", map.description), ("neighbours", "k = \(k), Euclidean distance, exact"),
+                           ("preprocessing", run.preprocessing), ("labels", labelsFromFolders ? "from folders" : "none"),
+                           ("class names", labels ?? "class indices"), ("Loupe version", LoupeVersion.string)],
+                generator: "Loupe \(LoupeVersion.string)")
+            let html = try AtlasPage.render(content)
+            try OutputFile.write(Data(html.utf8), to: output, as: "atlas page")
+            var line = String(format: "wrote %@ (%.1f MB, %d images", output, Double(html.utf8.count) / 1e6, n)
+            if let o = accuracy.overall, o.total > 0 {
+                line += String(format: ", %d-NN accuracy %.1f%%", k, 100 * Double(o.correct) / Double(o.total))
+            }
+            print(line + String(format: ", %.1f s)", Date().timeIntervalSince(started)))
+        }
+    }
+
+    struct FeatureRun {
+        var paths: [String] = []
+        var labelNames: [String?] = []
+        var features: FeatureMatrix
+        var predicted: [(name: String, probability: Double)] = []
+        var layer: String
+        var preprocessing: String
+    }
+
+    /// One pass over the images: the feature graph (`FeatureGraph`, the graph `loupe features`
+    /// runs) and the whole model's class scores (`ClassScores`, as `loupe predict` reads them),
+    /// batch by batch while the next batch is decoded. Unreadable images are listed and skipped.
+    func computeFeaturesAndPredictions(_ g: Graph, collection: ImageCollection, classNames: [String]) throws -> FeatureRun {
+        let tensor = try layer.map { try g.resolveTensor($0, argument: "`layer`") }
+        let fg = try FeatureGraph.make(g, layer: tensor, pool: nil)
+        let input = fg.graph.inputs[0], outputName = fg.graph.outputs[0].name
+        let (prep, height, width) = try image.resolve(for: input)
+        let featureExec = try makeExecutor(fg.graph, path: model)
+        let scores = try ClassScores(g)
+        let modelExec = try makeExecutor(g, path: model)
+        let modelBatchable = g.inputs[0].dims?.first?.value == nil
+        let one = prep.layout == .nchw ? [1, prep.channels, height, width] : [1, height, width, prep.channels]
+        let batchSize = fg.batchable ? batch : 1
+        var values: [Float] = [], dimension = 0
+        var out = FeatureRun(features: FeatureMatrix(rows: 0, columns: 0, values: []), layer: fg.layer,
+                             preprocessing: "preset \(image.preprocess), \(height)x\(width), \(prep.layout.rawValue.uppercased())")
+        let progress = Progress(label: "atlas")
+        var start = 0
+        while start < collection.paths.count {
+            let end = min(start + batchSize, collection.paths.count)
+            let b = DecodedBatch.decode(paths: Array(collection.paths[start..<end]), positions: Array(start..<end), end: end,
+                                        options: image, preprocessing: prep, height: height, width: width)
+            for (path, message) in b.failures { note("skipped unreadable image '\(path)': \(message)") }
+            if !b.paths.isEmpty {
+                let m = b.paths.count
+                let x = Tensor(shape: [m] + one.dropFirst(), floats: b.pixels)
+                let y = try featureExec.run([input.name: x])[outputName]!
+                guard y.isFloat, y.shape.first == m, y.count % m == 0 else {
+                    throw LoupeError.shape("\(model): the features '\(fg.layer)' of a batch of \(m) have shape \(describe(y.shape))")
+                }
+                dimension = y.count / m
+                values += y.floats
+                // Class scores: the whole batch at once when the model's batch is dynamic.
+                let perImage = one.dropFirst().reduce(1, *)
+                let chunks: [Tensor] = modelBatchable ? [x] : (0..<m).map { Tensor(shape: one, floats: Array(b.pixels[($0 * perImage)..<(($0 + 1) * perImage)])) }
+                for chunk in chunks {
+                    let r = try modelExec.run([g.inputs[0].name: chunk], keep: [scores.logits])
+                    let logits = r[scores.logits]!
+                    let rows = chunk.shape[0]
+                    guard logits.isFloat, logits.count % rows == 0, logits.count > 0 else {
+                        throw LoupeError.invalid("\(model): output '\(scores.logits)' has shape \(describe(logits.shape)); expected class scores")
+                    }
+                    let classes = logits.count / rows
+                    let probs = scores.softmax == nil ? nil : r[scores.output]
+                    for row in 0..<rows {
+                        let span = (row * classes)..<((row + 1) * classes)
+                        var p: [Float]
+                        if let probs, probs.count == logits.count {
+                            p = Array(probs.floats[span])
+                            if scores.softmax?.opType == "LogSoftmax" { p = p.map { Float(exp(Double($0))) } }
+                        } else {
+                            p = softmax(Array(logits.floats[span]))
+                        }
+                        let best = p.indices.max { p[$0] < p[$1] || (p[$0] == p[$1] && $0 > $1) }!
+                        out.predicted.append((best < classNames.count ? classNames[best] : "class \(best)", Double(p[best])))
+                    }
+                }
+                out.paths += b.paths
+                out.labelNames += b.positions.map { collection.labelNames[$0] }
+            }
+            progress.update(end, collection.paths.count)
+            start = end
+        }
+        guard !out.paths.isEmpty else { throw LoupeError(.invalidArgument, "none of the \(collection.paths.count) images could be read") }
+        out.features = FeatureMatrix(rows: out.paths.count, columns: dimension, values: values)
+        return out
+    }
+
+    /// The outputs of the last `count` spatial layers (4-D, larger than 1 × 1) in execution
+    /// order: convolutions, or the activation right after one (what the next layer reads),
+    /// and pooling layers.
+    func lastSpatialLayers(_ g: Graph, count: Int) throws -> [String] {
+        guard count > 0 else { return [] }
+        let input = g.inputs[0]
+        let (prep, h, w) = try image.resolve(for: input)
+        let one = prep.layout == .nchw ? [1, prep.channels, h, w] : [1, h, w, prep.channels]
+        var sorted = g
+        try sorted.sortTopologically()
+        let types = try sorted.foldConstants(inputTypes: [input.name: TensorType(.float32, one)])
+        let activations: Set<String> = ["Relu", "LeakyRelu", "Elu", "Selu", "Sigmoid", "Tanh", "Clip", "HardSwish", "HardSigmoid", "PRelu", "Mish", "Gelu", "Softplus"]
+        let spatialOps: Set<String> = ["Conv", "MaxPool", "AveragePool"]
+        var consumers: [String: [Node]] = [:]
+        for n in sorted.nodes { for i in n.inputs where !i.isEmpty { consumers[i, default: []].append(n) } }
+        var chosen: [String] = []
+        for n in sorted.nodes where spatialOps.contains(n.opType) {
+            guard var t = n.outputs.first, let type = types[t], type.shape.count == 4, type.shape[2] * type.shape[3] > 1 else { continue }
+            if n.opType == "Conv", let next = consumers[t], next.count == 1, activations.contains(next[0].opType), let o = next[0].outputs.first {
+                t = o
+            }
+            chosen.append(t)
+        }
+        return Array(chosen.suffix(count))
+    }
+}
+
+/// The analyses of the atlas.
+// COORDINATOR: replace with LoupeAnalysis tsne / NearestNeighbors / top-patches after merge.
+// These are minimal stand-ins so that the command works end to end on this branch: a PCA
+// projection in place of t-SNE, a brute-force exact k-NN, and a plain top-patches pass.
+private enum AtlasAnalyses {
+    /// The 2-D map, n × 2 (stand-in: the first two principal components, by power iteration
+    /// on the covariance in float64).
+    static func embed(_ f: FeatureMatrix, perplexity: Double, seed: UInt64) throws -> (points: [Float], description: String) {
+        let n = f.rows, d = f.columns
+        var mean = [Double](repeating: 0, count: d)
+        for i in 0..<n { for j in 0..<d { mean[j] += Double(f.values[i * d + j]) / Double(n) } }
+        var cov = [Double](repeating: 0, count: d * d)
+        for i in 0..<n {
+            let r = (0..<d).map { Double(f.values[i * d + $0]) - mean[$0] }
+            for a in 0..<d { for b in 0..<d { cov[a * d + b] += r[a] * r[b] } }
+        }
+        var comps: [[Double]] = []
+        var rng = SplitMix64(seed: seed)
+        for _ in 0..<2 {
+            var v = (0..<d).map { _ in Double(rng.nextFloat()) - 0.5 }
+            for _ in 0..<200 {
+                var w = [Double](repeating: 0, count: d)
+                for a in 0..<d { for b in 0..<d { w[a] += cov[a * d + b] * v[b] } }
+                for c in comps { let dot = zip(w, c).reduce(0) { $0 + $1.0 * $1.1 }; for a in 0..<d { w[a] -= dot * c[a] } }
+                let norm = w.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                if norm == 0 { break }
+                v = w.map { $0 / norm }
+            }
+            comps.append(v)
+        }
+        var points = [Float](repeating: 0, count: 2 * n)
+        for i in 0..<n {
+            for (k, c) in comps.enumerated() {
+                points[2 * i + k] = Float((0..<d).reduce(0) { $0 + (Double(f.values[i * d + $1]) - mean[$1]) * c[$1] })
+            }
+        }
+        return (points, "Map of the \(d)-D features: first two principal components (stand-in for t-SNE, perplexity \(perplexity) not used)")
+    }
+
+    /// Exact k nearest neighbours by Euclidean distance (float64), ties by index, self excluded.
+    static func neighbors(_ f: FeatureMatrix, k: Int) throws -> (indices: [[Int]], distances: [[Double]]) {
+        let n = f.rows, d = f.columns
+        var idx: [[Int]] = [], dist: [[Double]] = []
+        for i in 0..<n {
+            var all: [(Double, Int)] = []
+            for j in 0..<n where j != i {
+                var s = 0.0
+                for c in 0..<d { let t = Double(f.values[i * d + c]) - Double(f.values[j * d + c]); s += t * t }
+                all.append((s.squareRoot(), j))
+            }
+            all.sort { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
+            idx.append(all.prefix(k).map(\.1))
+            dist.append(all.prefix(k).map(\.0))
+        }
+        return (idx, dist)
+    }
+
+    /// Leave-one-out k-NN accuracy: majority of the neighbours' labels, a tie going to the
+    /// nearest neighbour's label; images without a label neither vote nor count.
+    static func leaveOneOutAccuracy(labels: [String?], neighbors: [[Int]], classes: [String]) -> (perClass: [AtlasContent.ClassAccuracy], overall: AtlasContent.ClassAccuracy?) {
+        var correct: [String: Int] = [:], total: [String: Int] = [:]
+        for (i, label) in labels.enumerated() {
+            guard let label else { continue }
+            var votes: [String: Int] = [:]
+            let voters = neighbors[i].compactMap { labels[$0] }
+            for v in voters { votes[v, default: 0] += 1 }
+            let top = votes.values.max() ?? 0
+            let winner = voters.first { votes[$0] == top }
+            total[label, default: 0] += 1
+            if winner == label { correct[label, default: 0] += 1 }
+        }
+        let per = classes.map { AtlasContent.ClassAccuracy(name: $0, correct: correct[$0] ?? 0, total: total[$0] ?? 0) }
+        let t = per.reduce(0) { $0 + $1.total }
+        return (per, t == 0 ? nil : AtlasContent.ClassAccuracy(name: "all", correct: per.reduce(0) { $0 + $1.correct }, total: t))
+    }
+
+    /// For each layer, the 8 channels with the largest activation anywhere, each with its
+    /// 6 strongest images (one position per image), shown as the input patch of the unit's
+    /// receptive field (clipped), one row per channel.
+    static func topPatches(_ g: Graph, layers: [String], paths: [String], images: ImageOptions, batch: Int) throws -> [AtlasContent.LayerPatches] {
+        guard !layers.isEmpty else { return [] }
+        let input = g.inputs[0]
+        let (prep, h, w) = try images.resolve(for: input)
+        guard prep.layout == .nchw else { return [] }
+        let one = [1, prep.channels, h, w]
+        let exec = try Executor(graph: g)
+        let rf = try ReceptiveFieldAnalysis(graph: g, inputTypes: [input.name: TensorType(.float32, one)])
+        struct Entry { var value: Float; var image: Int; var y: Int; var x: Int }
+        var best: [[[Entry]]] = layers.map { _ in [] }  // layer → channel → entries (sorted, at most perChannel)
+        let perChannel = 6, channelsShown = 8
+        for (i, path) in paths.enumerated() {
+            let x = try prep.tensor(from: try images.readImage(path), height: h, width: w)
+            let r = try exec.run([input.name: x], keep: Set(layers))
+            for (l, name) in layers.enumerated() {
+                let t = r[name]!
+                let (c, hh, ww) = (t.shape[1], t.shape[2], t.shape[3])
+                if best[l].isEmpty { best[l] = Array(repeating: [], count: c) }
+                for ch in 0..<c {
+                    var m = -Float.infinity, at = 0
+                    for p in 0..<(hh * ww) where t.floats[ch * hh * ww + p] > m { m = t.floats[ch * hh * ww + p]; at = p }
+                    best[l][ch].append(Entry(value: m, image: i, y: at / ww, x: at % ww))
+                    best[l][ch].sort { $0.value > $1.value || ($0.value == $1.value && $0.image < $1.image) }
+                    if best[l][ch].count > perChannel { best[l][ch].removeLast() }
+                }
+            }
+        }
+        var out: [AtlasContent.LayerPatches] = []
+        let cell = 40, gap = 2, labelWidth = 44
+        for (l, name) in layers.enumerated() {
+            let order = best[l].indices.sorted { (best[l][$0].first?.value ?? 0) > (best[l][$1].first?.value ?? 0) || ((best[l][$0].first?.value ?? 0) == (best[l][$1].first?.value ?? 0) && $0 < $1) }
+            let shown = Array(order.prefix(channelsShown))
+            var canvas = try RGBImage(width: labelWidth + perChannel * (cell + gap) + gap, height: shown.count * (cell + gap) + gap, fill: (1, 1, 1))
+            for (row, ch) in shown.enumerated() {
+                BitmapFont.drawText("c\(ch)", into: &canvas, x: 4, y: gap + row * (cell + gap) + cell / 2 - 5, scale: 1)
+                for (col, e) in best[l][ch].enumerated() {
+                    let region = try rf.inputRegion(of: name, unit: [e.y, e.x])
+                    let ys = region[0] ?? 0...(h - 1), xs = region[1] ?? 0...(w - 1)
+                    let x = try prep.tensor(from: try images.readImage(paths[e.image]), height: h, width: w)
+                    let pic = try InputPicture.render(x, bgr: prep.channelOrder == .bgr)
+                    var px: [Float] = []
+                    for yy in ys { for xx in xs { px += pic.pixels[((yy * w + xx) * 3)..<((yy * w + xx) * 3 + 3)] } }
+                    let patch = try RGBImage(width: xs.count, height: ys.count, channels: 3, pixels: px)
+                    let t = try ThumbnailMosaic.thumbnail(patch, width: cell, height: cell)
+                    canvas.paste(t, x: labelWidth + gap + col * (cell + gap), y: gap + row * (cell + gap))
+                }
+            }
+            out.append(AtlasContent.LayerPatches(layer: name, png: try ImageIO.pngData(canvas),
+                                                 caption: "the \(shown.count) channels with the largest activations, each with its \(perChannel) strongest images (one per image), the receptive field of the strongest unit clipped to the input."))
+        }
+        return out
+    }
+}
+
+/// A line on stderr: `loupe: MESSAGE`.
+private func note(_ message: String) {
+    FileHandle.standardError.write(Data("loupe: \(message)\n".utf8))
+}
