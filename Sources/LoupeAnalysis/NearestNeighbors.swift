@@ -131,7 +131,7 @@ public struct NearestNeighbors: Sendable {
                         }
                         for r in 0..<rows {
                             let q = q0 + r
-                            out[q] = rerank(states[r], query: qs.baseAddress! + q * d, queryNorm: qNorms[q],
+                            out[q] = rerank(states[r], query: qs.baseAddress! + q * d, querySquared: qSquared[q],
                                             items: items.baseAddress!, k: k)
                         }
                         if let progress {
@@ -148,9 +148,11 @@ public struct NearestNeighbors: Sendable {
     }
 
     /// The float64 ranking key of item `j` for a query: the squared Euclidean distance for
-    /// `l2`, `1 − cos` for `cosine`. Sums run in index order, so the value is reproducible.
+    /// `l2`, `1 − cos` for `cosine`. Sums run in index order, so the value is reproducible. The
+    /// cosine divides by `√(‖q‖² ‖x‖²)`, which for q = x is exactly `‖q‖²` (√fl(a²) = a in
+    /// binary floating point), so an item's distance to itself is exactly 0.
     @inline(__always)
-    func directKey(query: UnsafePointer<Float>, queryNorm: Double, item j: Int, items: UnsafePointer<Float>) -> Double {
+    func directKey(query: UnsafePointer<Float>, querySquared: Double, item j: Int, items: UnsafePointer<Float>) -> Double {
         let d = features.columns
         let x = items + j * d
         switch metric {
@@ -162,11 +164,11 @@ public struct NearestNeighbors: Sendable {
             }
             return s
         case .cosine:
-            let nx = norms[j]
-            if queryNorm == 0 || nx == 0 { return 1 }
+            let nx2 = squaredNorms[j]
+            if querySquared == 0 || nx2 == 0 { return 1 }
             var s = 0.0
             for i in 0..<d { s += Double(query[i]) * Double(x[i]) }
-            return 1 - s / (queryNorm * nx)
+            return 1 - s / (querySquared * nx2).squareRoot()
         }
     }
 
@@ -213,7 +215,7 @@ public struct NearestNeighbors: Sendable {
                     key = 1
                     slack = 0
                 } else {
-                    let p = nq * nx
+                    let p = (nq2 * squaredNorms[j]).squareRoot()
                     key = 1 - s / p
                     slack = bounds.gamma32 + bounds.underflow / p + bounds.float64
                 }
@@ -228,13 +230,13 @@ public struct NearestNeighbors: Sendable {
     }
 
     /// The k nearest of a query's candidates by their direct float64 keys, ties by index.
-    func rerank(_ state: CandidateState, query: UnsafePointer<Float>, queryNorm: Double,
+    func rerank(_ state: CandidateState, query: UnsafePointer<Float>, querySquared: Double,
                 items: UnsafePointer<Float>, k: Int) -> [Neighbor] {
         let t = state.threshold
         var ranked: [(key: Double, index: Int)] = []
         ranked.reserveCapacity(state.candidates.count)
         for c in state.candidates where c.lower <= t {
-            ranked.append((directKey(query: query, queryNorm: queryNorm, item: c.item, items: items), c.item))
+            ranked.append((directKey(query: query, querySquared: querySquared, item: c.item, items: items), c.item))
         }
         ranked.sort { $0.key != $1.key ? $0.key < $1.key : $0.index < $1.index }
         return ranked.prefix(k).map { Neighbor(index: $0.index, distance: distance(key: $0.key)) }

@@ -8,15 +8,15 @@ import LoupeTestSupport
 /// near-ties (one-ulp changes), zero rows, many GEMM blocks and both thread counts; and the
 /// leave-one-out vote on a hand-made set.
 final class NearestNeighborsTests: XCTestCase {
-    /// Brute force: the float64 key of every item (squared Euclidean or 1 − cos, sums in index
-    /// order), sorted by key then index; the reported distance is √key for l2.
+    /// Brute force: the float64 key of every item (squared Euclidean, or 1 − q·x / √(‖q‖²‖x‖²),
+    /// sums in index order), sorted by key then index; the reported distance is √key for l2.
     func reference(_ items: FeatureMatrix, _ queries: FeatureMatrix, k: Int, metric: DistanceMetric,
                    excluding: [Int?]) -> [[Neighbor]] {
         let d = items.columns
-        func norm(_ v: ArraySlice<Float>) -> Double {
+        func squared(_ v: ArraySlice<Float>) -> Double {
             var s = 0.0
             for x in v { s += Double(x) * Double(x) }
-            return s.squareRoot()
+            return s
         }
         return (0..<queries.rows).map { q in
             let a = Array(queries.row(q))
@@ -28,13 +28,13 @@ final class NearestNeighborsTests: XCTestCase {
                 case .l2:
                     for i in 0..<d { key += (Double(a[i]) - Double(b[i])) * (Double(a[i]) - Double(b[i])) }
                 case .cosine:
-                    let na = norm(a[...]), nb = norm(b[...])
+                    let na = squared(a[...]), nb = squared(b[...])
                     if na == 0 || nb == 0 {
                         key = 1
                     } else {
                         var dot = 0.0
                         for i in 0..<d { dot += Double(a[i]) * Double(b[i]) }
-                        key = 1 - dot / (na * nb)
+                        key = 1 - dot / (na * nb).squareRoot()
                     }
                 }
                 all.append((key, j))
@@ -116,6 +116,8 @@ final class NearestNeighborsTests: XCTestCase {
         let scaled = try nnCos.search(queries: FeatureMatrix(rows: 1, columns: 9, values: Array(items.row(22))), k: 1, excluding: [22])
         XCTAssertEqual(scaled[0][0].index, 5)
         XCTAssertEqual(scaled[0][0].distance, 0, accuracy: 1e-15)
+        let same = try nnCos.search(queries: FeatureMatrix(rows: 1, columns: 9, values: Array(items.row(7))), k: 1, excluding: [nil])
+        XCTAssertEqual(same[0], [Neighbor(index: 7, distance: 0)])  // exactly 0 to itself
     }
 
     func testRefusals() throws {
