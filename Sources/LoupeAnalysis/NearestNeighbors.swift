@@ -22,7 +22,7 @@ public struct Neighbor: Sendable, Equatable {
 /// Exact k nearest neighbours over a `FeatureMatrix` (docs/neighbors.md).
 ///
 /// The distances that rank the items are computed directly in float64 from the float32
-/// features, each sum in index order (`directKey`); the k smallest win, ties going to the lower
+/// features, each sum in one fixed order (`directKey`, `sum8`); the k smallest win, ties going to the lower
 /// item index. The result is therefore a function of the data alone, whatever the BLAS kernel or
 /// thread count.
 ///
@@ -41,7 +41,7 @@ public struct Neighbor: Sendable, Equatable {
 public struct NearestNeighbors: Sendable {
     public let features: FeatureMatrix
     public let metric: DistanceMetric
-    /// Each item's squared norm and norm, accumulated in float64 in index order.
+    /// Each item's squared norm (float64, `sum8`) and norm.
     let squaredNorms: [Double]
     let norms: [Double]
     /// The first item with a NaN or infinite value, if any (search refuses such a set).
@@ -56,7 +56,7 @@ public struct NearestNeighbors: Sendable {
     public init(features: FeatureMatrix, metric: DistanceMetric) {
         self.features = features
         self.metric = metric
-        squaredNorms = features.squaredNorms()
+        squaredNorms = Self.squaredNorms(features)
         norms = squaredNorms.map { $0.squareRoot() }
         firstNonFinite = features.values.firstIndex { !$0.isFinite }.map { $0 / max(features.columns, 1) }
     }
@@ -92,13 +92,18 @@ public struct NearestNeighbors: Sendable {
         }
         guard nq > 0 else { return [] }
 
-        let qSquared = queries.squaredNorms()
+        let qSquared = Self.squaredNorms(queries)
         let qNorms = qSquared.map { $0.squareRoot() }
+        // Tasks: query blocks × item parts. With fewer query blocks than threads the items are
+        // split too (each thread then reads only its part of them), and the parts' states are
+        // merged per query before re-ranking.
         let threads = max(1, Threads.count)
-        let qb = max(1, min(queryBlock, (nq + threads - 1) / threads))
-        let ib = max(1, min(itemBlock, n))
+        let qb = max(1, min(queryBlock, nq))
         let blocks = (nq + qb - 1) / qb
+        let parts = blocks >= threads ? 1 : min(max(1, n / 256), (threads + blocks - 1) / blocks)
+        let ib = max(1, min(itemBlock, (n + parts - 1) / parts))
         var results = [[Neighbor]](repeating: [], count: nq)
+        var partial = [[CandidateState]](repeating: [], count: parts > 1 ? blocks * parts : 0)
         let lock = NSLock()
         var done = 0
         let bounds = Bounds(metric: metric, dimension: d)
@@ -106,40 +111,57 @@ public struct NearestNeighbors: Sendable {
         features.values.withUnsafeBufferPointer { items in
             queries.values.withUnsafeBufferPointer { qs in
                 results.withUnsafeMutableBufferPointer { out in
-                    parallelFor(blocks) { b in
-                        let q0 = b * qb, q1 = min(nq, q0 + qb), rows = q1 - q0
-                        var states = (0..<rows).map { _ in CandidateState(k: k) }
-                        var scores = [Float](repeating: 0, count: rows * ib)
-                        scores.withUnsafeMutableBufferPointer { c in
-                            var j0 = 0
-                            while j0 < n {
-                                let j1 = min(n, j0 + ib), cols = j1 - j0
-                                // scores[r, j] = query (q0 + r) · item (j0 + j)
-                                sgemm(transB: true, m: rows, n: cols, k: d,
-                                      a: qs.baseAddress! + q0 * d, lda: d,
-                                      b: items.baseAddress! + j0 * d, ldb: d,
-                                      c: c.baseAddress!, ldc: ib)
-                                for r in 0..<rows {
-                                    let q = q0 + r
-                                    screen(scores: c.baseAddress! + r * ib, items: j0..<j1,
-                                           excluded: excluding.isEmpty ? nil : excluding[q],
-                                           queryNorm: qNorms[q], querySquared: qSquared[q],
-                                           bounds: bounds, state: &states[r])
+                    partial.withUnsafeMutableBufferPointer { partial in
+                        parallelFor(blocks * parts) { task in
+                            let b = task / parts, part = task % parts
+                            let q0 = b * qb, q1 = min(nq, q0 + qb), rows = q1 - q0
+                            var states = (0..<rows).map { _ in CandidateState(k: k) }
+                            var scores = [Float](repeating: 0, count: rows * ib)
+                            scores.withUnsafeMutableBufferPointer { c in
+                                var j0 = part * n / parts
+                                let end = (part + 1) * n / parts
+                                while j0 < end {
+                                    let j1 = min(end, j0 + ib), cols = j1 - j0
+                                    // scores[r, j] = query (q0 + r) · item (j0 + j)
+                                    sgemm(transB: true, m: rows, n: cols, k: d,
+                                          a: qs.baseAddress! + q0 * d, lda: d,
+                                          b: items.baseAddress! + j0 * d, ldb: d,
+                                          c: c.baseAddress!, ldc: ib)
+                                    for r in 0..<rows {
+                                        let q = q0 + r
+                                        screen(scores: c.baseAddress! + r * ib, items: j0..<j1,
+                                               excluded: excluding.isEmpty ? nil : excluding[q],
+                                               queryNorm: qNorms[q], querySquared: qSquared[q],
+                                               bounds: bounds, state: &states[r])
+                                    }
+                                    j0 = j1
                                 }
-                                j0 = j1
+                            }
+                            guard parts == 1 else {
+                                partial[task] = states
+                                return
+                            }
+                            for r in 0..<rows {
+                                let q = q0 + r
+                                out[q] = rerank(states[r], query: qs.baseAddress! + q * d, querySquared: qSquared[q],
+                                                items: items.baseAddress!, k: k)
+                            }
+                            if let progress {
+                                lock.lock()
+                                done += rows
+                                progress(done, nq)
+                                lock.unlock()
                             }
                         }
-                        for r in 0..<rows {
-                            let q = q0 + r
-                            out[q] = rerank(states[r], query: qs.baseAddress! + q * d, querySquared: qSquared[q],
+                        guard parts > 1 else { return }
+                        parallelFor(nq) { q in
+                            let b = q / qb, r = q - b * qb
+                            var state = partial[b * parts][r]
+                            for part in 1..<parts { state.merge(partial[b * parts + part][r]) }
+                            out[q] = rerank(state, query: qs.baseAddress! + q * d, querySquared: qSquared[q],
                                             items: items.baseAddress!, k: k)
                         }
-                        if let progress {
-                            lock.lock()
-                            done += rows
-                            progress(done, nq)
-                            lock.unlock()
-                        }
+                        progress?(nq, nq)
                     }
                 }
             }
@@ -147,8 +169,48 @@ public struct NearestNeighbors: Sendable {
         return results
     }
 
+    /// Each row's squared Euclidean norm in float64, summed as `sum8` does (rows in parallel).
+    static func squaredNorms(_ m: FeatureMatrix) -> [Double] {
+        let d = m.columns
+        var out = [Double](repeating: 0, count: m.rows)
+        let chunk = 256
+        m.values.withUnsafeBufferPointer { v in
+            out.withUnsafeMutableBufferPointer { o in
+                parallelFor((m.rows + chunk - 1) / chunk) { c in
+                    for i in (c * chunk)..<min(m.rows, (c + 1) * chunk) {
+                        let x = v.baseAddress! + i * d
+                        o[i] = sum8(d) { Double(x[$0]) * Double(x[$0]) }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// `Σ_{i<d} term(i)` in float64 as eight interleaved partial sums (term i goes to sum
+    /// i mod 8, each sum in index order), added sum 0 to sum 7 left to right. Fixed, so every
+    /// key is reproducible; eight sums rather than one keep the additions from waiting on each
+    /// other.
+    @inline(__always)
+    static func sum8(_ d: Int, _ term: (Int) -> Double) -> Double {
+        var acc = SIMD8<Double>()
+        var i = 0
+        while i + 8 <= d {
+            acc += SIMD8<Double>(term(i), term(i + 1), term(i + 2), term(i + 3),
+                                 term(i + 4), term(i + 5), term(i + 6), term(i + 7))
+            i += 8
+        }
+        while i < d {
+            acc[i & 7] += term(i)
+            i += 1
+        }
+        var s = acc[0]
+        for l in 1..<8 { s += acc[l] }
+        return s
+    }
+
     /// The float64 ranking key of item `j` for a query: the squared Euclidean distance for
-    /// `l2`, `1 − cos` for `cosine`. Sums run in index order, so the value is reproducible. The
+    /// `l2`, `1 − cos` for `cosine`, every sum as `sum8` adds it, so the value is reproducible. The
     /// cosine divides by `√(‖q‖² ‖x‖²)`, which for q = x is exactly `‖q‖²` (√fl(a²) = a in
     /// binary floating point), so an item's distance to itself is exactly 0.
     @inline(__always)
@@ -157,17 +219,14 @@ public struct NearestNeighbors: Sendable {
         let x = items + j * d
         switch metric {
         case .l2:
-            var s = 0.0
-            for i in 0..<d {
-                let t = Double(query[i]) - Double(x[i])
-                s += t * t
+            return Self.sum8(d) {
+                let t = Double(query[$0]) - Double(x[$0])
+                return t * t
             }
-            return s
         case .cosine:
             let nx2 = squaredNorms[j]
             if querySquared == 0 || nx2 == 0 { return 1 }
-            var s = 0.0
-            for i in 0..<d { s += Double(query[i]) * Double(x[i]) }
+            let s = Self.sum8(d) { Double(query[$0]) * Double(x[$0]) }
             return 1 - s / (querySquared * nx2).squareRoot()
         }
     }
@@ -268,6 +327,22 @@ struct CandidateState {
             siftDown(0)
         }
         if lower <= threshold { candidates.append((lower, item)) }
+    }
+
+    /// Takes in the state of the same query over other items: the k smallest upper bounds of
+    /// both, and both candidate lists.
+    mutating func merge(_ other: CandidateState) {
+        for u in other.heap {
+            if heap.count < k {
+                heap.append(u)
+                siftUp(heap.count - 1)
+            } else if u < heap[0] {
+                heap[0] = u
+                siftDown(0)
+            }
+        }
+        candidates += other.candidates
+        pruneIfLarge()
     }
 
     /// Drops the candidates the threshold has since ruled out, once they are many.

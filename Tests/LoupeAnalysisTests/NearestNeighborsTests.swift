@@ -8,16 +8,19 @@ import LoupeTestSupport
 /// near-ties (one-ulp changes), zero rows, many GEMM blocks and both thread counts; and the
 /// leave-one-out vote on a hand-made set.
 final class NearestNeighborsTests: XCTestCase {
+    /// Σ terms in float64 as eight partial sums (term i to sum i mod 8, each in index order),
+    /// then sum 0 + sum 1 + ... + sum 7 left to right: the order the library documents.
+    func lanes(_ terms: [Double]) -> Double {
+        var lane = [Double](repeating: 0, count: 8)
+        for (i, t) in terms.enumerated() { lane[i % 8] += t }
+        return lane.dropFirst().reduce(lane[0], +)
+    }
+
     /// Brute force: the float64 key of every item (squared Euclidean, or 1 − q·x / √(‖q‖²‖x‖²),
-    /// sums in index order), sorted by key then index; the reported distance is √key for l2.
+    /// each sum by `lanes`), sorted by key then index; the reported distance is √key for l2.
     func reference(_ items: FeatureMatrix, _ queries: FeatureMatrix, k: Int, metric: DistanceMetric,
                    excluding: [Int?]) -> [[Neighbor]] {
-        let d = items.columns
-        func squared(_ v: ArraySlice<Float>) -> Double {
-            var s = 0.0
-            for x in v { s += Double(x) * Double(x) }
-            return s
-        }
+        func dot(_ a: [Float], _ b: [Float]) -> Double { lanes(zip(a, b).map { Double($0) * Double($1) }) }
         return (0..<queries.rows).map { q in
             let a = Array(queries.row(q))
             var all: [(Double, Int)] = []
@@ -26,16 +29,13 @@ final class NearestNeighborsTests: XCTestCase {
                 var key = 0.0
                 switch metric {
                 case .l2:
-                    for i in 0..<d { key += (Double(a[i]) - Double(b[i])) * (Double(a[i]) - Double(b[i])) }
+                    key = lanes(zip(a, b).map { (x: Float, y: Float) -> Double in
+                        let t = Double(x) - Double(y)
+                        return t * t
+                    })
                 case .cosine:
-                    let na = squared(a[...]), nb = squared(b[...])
-                    if na == 0 || nb == 0 {
-                        key = 1
-                    } else {
-                        var dot = 0.0
-                        for i in 0..<d { dot += Double(a[i]) * Double(b[i]) }
-                        key = 1 - dot / (na * nb).squareRoot()
-                    }
+                    let na = dot(a, a), nb = dot(b, b)
+                    key = na == 0 || nb == 0 ? 1 : 1 - dot(a, b) / (na * nb).squareRoot()
                 }
                 all.append((key, j))
             }

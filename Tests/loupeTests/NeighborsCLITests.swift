@@ -51,13 +51,14 @@ final class NeighborsCLITests: XCTestCase {
     func neighbors(_ q: [String: Any]) throws -> [[String: Any]] { try XCTUnwrap(q["neighbors"] as? [[String: Any]]) }
 
     /// Brute force over the file's rows: every other item's float64 cosine distance
-    /// (1 − q·x / √(‖q‖²‖x‖²), sums in index order), sorted by distance then index.
+    /// (1 − q·x / √(‖q‖²‖x‖²), sums as the library adds them), sorted by distance then index.
     func bruteForce(_ c: FeatureFile.Contents, query q: Int) -> [(index: Int, distance: Double)] {
         let d = c.dimension
+        // Eight partial sums (term i to sum i mod 8), added left to right: the library's order.
         func dot(_ a: Int, _ b: Int) -> Double {
-            var s = 0.0
-            for i in 0..<d { s += Double(c.features[a * d + i]) * Double(c.features[b * d + i]) }
-            return s
+            var lane = [Double](repeating: 0, count: 8)
+            for i in 0..<d { lane[i % 8] += Double(c.features[a * d + i]) * Double(c.features[b * d + i]) }
+            return lane.dropFirst().reduce(lane[0], +)
         }
         return (0..<c.rows).filter { $0 != q }
             .map { ($0, 1 - dot(q, $0) / (dot(q, q) * dot($0, $0)).squareRoot()) }
