@@ -58,7 +58,9 @@ public struct NearestNeighbors: Sendable {
         self.metric = metric
         squaredNorms = Self.squaredNorms(features)
         norms = squaredNorms.map { $0.squareRoot() }
-        firstNonFinite = features.values.firstIndex { !$0.isFinite }.map { $0 / max(features.columns, 1) }
+        // A NaN or infinite value makes its row's float64 sum of squares NaN or infinite (a
+        // finite float32 squared is at most about 1.2e77).
+        firstNonFinite = squaredNorms.firstIndex { !$0.isFinite }
     }
 
     /// The k nearest items of each query row, nearest first (ties by lower index).
@@ -75,8 +77,9 @@ public struct NearestNeighbors: Sendable {
             throw LoupeError(.invalidArgument, "\(excluding.count) exclusions for \(nq) queries")
         }
         if let i = firstNonFinite { throw LoupeError(.invalidArgument, "item #\(i) has a NaN or infinite feature") }
-        if let i = queries.values.firstIndex(where: { !$0.isFinite }) {
-            throw LoupeError(.invalidArgument, "query \(i / max(d, 1)) has a NaN or infinite feature")
+        let qSquared = Self.squaredNorms(queries)
+        if let i = qSquared.firstIndex(where: { !$0.isFinite }) {
+            throw LoupeError(.invalidArgument, "query \(i) has a NaN or infinite feature")
         }
         guard k >= 1 else { throw LoupeError(.invalidArgument, "k must be at least 1, got \(k)") }
         for (q, e) in excluding.enumerated() {
@@ -92,7 +95,6 @@ public struct NearestNeighbors: Sendable {
         }
         guard nq > 0 else { return [] }
 
-        let qSquared = Self.squaredNorms(queries)
         let qNorms = qSquared.map { $0.squareRoot() }
         // Tasks: query blocks × item parts. With fewer query blocks than threads the items are
         // split too (each thread then reads only its part of them), and the parts' states are

@@ -136,13 +136,18 @@ final class NearestNeighborsTests: XCTestCase {
         XCTAssertThrowsError(try NearestNeighbors(features: bad, metric: .cosine).search(queries: q, k: 1, excluding: [])) {
             XCTAssertTrue("\($0)".contains("item #1"), "\($0)")
         }
+        XCTAssertThrowsError(try nn.search(queries: FeatureMatrix(rows: 2, columns: 4, values: [1, 2, 3, 4, 5, -.infinity, 0, 0]), k: 1)) {
+            XCTAssertTrue("\($0)".contains("query 1"), "\($0)")
+        }
     }
 
     /// Large values push products past float32's range: the screening keeps such items and the
     /// float64 re-ranking still orders them exactly.
     func testOverflowingScoresStayExact() throws {
         var rng = SeededRandom(seed: 3)
-        let v = (0..<(50 * 6)).map { _ in rng.uniform(-1, 1) * 3e19 }
+        var v = (0..<(50 * 6)).map { _ in rng.uniform(-1, 1) * 3e19 }
+        v[17] = .greatestFiniteMagnitude
+        v[40] = -.greatestFiniteMagnitude
         let items = FeatureMatrix(rows: 50, columns: 6, values: v)
         for metric in DistanceMetric.allCases {
             let nn = NearestNeighbors(features: items, metric: metric)
