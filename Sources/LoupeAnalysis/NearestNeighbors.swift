@@ -41,26 +41,18 @@ public struct Neighbor: Sendable, Equatable {
 public struct NearestNeighbors: Sendable {
     public let features: FeatureMatrix
     public let metric: DistanceMetric
-    /// Each item's squared norm (float64, `sum8`) and norm.
-    let squaredNorms: [Double]
-    let norms: [Double]
-    /// The first item with a NaN or infinite value, if any (search refuses such a set).
-    let firstNonFinite: Int?
-
     /// Queries per block (at most; fewer so that every thread gets a block) and items per GEMM
     /// block: the scores buffer of one thread holds `queryBlock × itemBlock` floats.
     /// Internal so that tests can force many blocks.
     var queryBlock = 128
     var itemBlock = 2048
+    /// Items per GEMM block when all queries fit one block: the items' norms are then
+    /// computed block by block right after the GEMM has read them, while they are in cache.
+    var fusedItemBlock = 256
 
     public init(features: FeatureMatrix, metric: DistanceMetric) {
         self.features = features
         self.metric = metric
-        squaredNorms = Self.squaredNorms(features)
-        norms = squaredNorms.map { $0.squareRoot() }
-        // A NaN or infinite value makes its row's float64 sum of squares NaN or infinite (a
-        // finite float32 squared is at most about 1.2e77).
-        firstNonFinite = squaredNorms.firstIndex { !$0.isFinite }
     }
 
     /// The k nearest items of each query row, nearest first (ties by lower index).
@@ -76,7 +68,8 @@ public struct NearestNeighbors: Sendable {
         guard excluding.isEmpty || excluding.count == nq else {
             throw LoupeError(.invalidArgument, "\(excluding.count) exclusions for \(nq) queries")
         }
-        if let i = firstNonFinite { throw LoupeError(.invalidArgument, "item #\(i) has a NaN or infinite feature") }
+        // A NaN or infinite value makes its row's float64 sum of squares NaN or infinite (a
+        // finite float32 squared is at most about 1.2e77).
         let qSquared = Self.squaredNorms(queries)
         if let i = qSquared.firstIndex(where: { !$0.isFinite }) {
             throw LoupeError(.invalidArgument, "query \(i) has a NaN or infinite feature")
@@ -103,7 +96,18 @@ public struct NearestNeighbors: Sendable {
         let qb = max(1, min(queryBlock, nq))
         let blocks = (nq + qb - 1) / qb
         let parts = blocks >= threads ? 1 : min(max(1, n / 256), (threads + blocks - 1) / blocks)
-        let ib = max(1, min(itemBlock, (n + parts - 1) / parts))
+        // Each item's squared norm and norm (float64, `sum8`): computed here, or, with a single
+        // query block, by the task that screens the item, right after its GEMM block.
+        let fused = blocks == 1
+        let ib = max(1, min(fused ? fusedItemBlock : itemBlock, (n + parts - 1) / parts))
+        var itemSquared = fused ? [Double](repeating: 0, count: n) : Self.squaredNorms(features)
+        var itemNorm = fused ? [Double](repeating: 0, count: n) : itemSquared.map { $0.squareRoot() }
+        func nonFinite() throws {
+            if let i = itemSquared.firstIndex(where: { !$0.isFinite }) {
+                throw LoupeError(.invalidArgument, "item #\(i) has a NaN or infinite feature")
+            }
+        }
+        if !fused { try nonFinite() }
         var results = [[Neighbor]](repeating: [], count: nq)
         var partial = [[CandidateState]](repeating: [], count: parts > 1 ? blocks * parts : 0)
         let lock = NSLock()
@@ -111,6 +115,9 @@ public struct NearestNeighbors: Sendable {
         let bounds = Bounds(metric: metric, dimension: d)
 
         features.values.withUnsafeBufferPointer { items in
+          itemSquared.withUnsafeMutableBufferPointer { sq in
+          itemNorm.withUnsafeMutableBufferPointer { nx in
+            let norms = ItemNorms(squared: UnsafePointer(sq.baseAddress!), norm: UnsafePointer(nx.baseAddress!))
             queries.values.withUnsafeBufferPointer { qs in
                 results.withUnsafeMutableBufferPointer { out in
                     partial.withUnsafeMutableBufferPointer { partial in
@@ -129,12 +136,20 @@ public struct NearestNeighbors: Sendable {
                                           a: qs.baseAddress! + q0 * d, lda: d,
                                           b: items.baseAddress! + j0 * d, ldb: d,
                                           c: c.baseAddress!, ldc: ib)
+                                    if fused {
+                                        for j in j0..<j1 {
+                                            let x = items.baseAddress! + j * d
+                                            let v = Self.sum8(d) { Double(x[$0]) * Double(x[$0]) }
+                                            sq[j] = v
+                                            nx[j] = v.squareRoot()
+                                        }
+                                    }
                                     for r in 0..<rows {
                                         let q = q0 + r
                                         screen(scores: c.baseAddress! + r * ib, items: j0..<j1,
                                                excluded: excluding.isEmpty ? nil : excluding[q],
                                                queryNorm: qNorms[q], querySquared: qSquared[q],
-                                               bounds: bounds, state: &states[r])
+                                               bounds: bounds, norms: norms, state: &states[r])
                                     }
                                     j0 = j1
                                 }
@@ -146,7 +161,7 @@ public struct NearestNeighbors: Sendable {
                             for r in 0..<rows {
                                 let q = q0 + r
                                 out[q] = rerank(states[r], query: qs.baseAddress! + q * d, querySquared: qSquared[q],
-                                                items: items.baseAddress!, k: k)
+                                                items: items.baseAddress!, norms: norms, k: k)
                             }
                             if let progress {
                                 lock.lock()
@@ -161,13 +176,16 @@ public struct NearestNeighbors: Sendable {
                             var state = partial[b * parts][r]
                             for part in 1..<parts { state.merge(partial[b * parts + part][r]) }
                             out[q] = rerank(state, query: qs.baseAddress! + q * d, querySquared: qSquared[q],
-                                            items: items.baseAddress!, k: k)
+                                            items: items.baseAddress!, norms: norms, k: k)
                         }
                         progress?(nq, nq)
                     }
                 }
             }
+          }
+          }
         }
+        if fused { try nonFinite() }
         return results
     }
 
@@ -216,7 +234,8 @@ public struct NearestNeighbors: Sendable {
     /// cosine divides by `√(‖q‖² ‖x‖²)`, which for q = x is exactly `‖q‖²` (√fl(a²) = a in
     /// binary floating point), so an item's distance to itself is exactly 0.
     @inline(__always)
-    func directKey(query: UnsafePointer<Float>, querySquared: Double, item j: Int, items: UnsafePointer<Float>) -> Double {
+    func directKey(query: UnsafePointer<Float>, querySquared: Double, item j: Int, items: UnsafePointer<Float>,
+                   norms: ItemNorms) -> Double {
         let d = features.columns
         let x = items + j * d
         switch metric {
@@ -226,11 +245,17 @@ public struct NearestNeighbors: Sendable {
                 return t * t
             }
         case .cosine:
-            let nx2 = squaredNorms[j]
+            let nx2 = norms.squared[j]
             if querySquared == 0 || nx2 == 0 { return 1 }
             let s = Self.sum8(d) { Double(query[$0]) * Double(x[$0]) }
             return 1 - s / (querySquared * nx2).squareRoot()
         }
+    }
+
+    /// Each item's squared norm and norm, by item index.
+    struct ItemNorms {
+        var squared: UnsafePointer<Double>
+        var norm: UnsafePointer<Double>
     }
 
     /// The reported distance for a ranking key.
@@ -260,15 +285,15 @@ public struct NearestNeighbors: Sendable {
     /// Folds one query's scores against items `items` into its candidate state.
     @inline(__always)
     func screen(scores: UnsafePointer<Float>, items: Range<Int>, excluded: Int?, queryNorm nq: Double,
-                querySquared nq2: Double, bounds: Bounds, state: inout CandidateState) {
+                querySquared nq2: Double, bounds: Bounds, norms: ItemNorms, state: inout CandidateState) {
         let j0 = items.lowerBound
         for j in items where j != excluded {
             let s = Double(scores[j - j0])
-            let nx = norms[j]
+            let nx = norms.norm[j]
             var key: Double, slack: Double
             switch metric {
             case .l2:
-                let nx2 = squaredNorms[j]
+                let nx2 = norms.squared[j]
                 key = nq2 + nx2 - 2 * s
                 slack = 2 * (bounds.gamma32 * nq * nx + bounds.underflow) + bounds.float64 * (nq2 + nx2)
             case .cosine:
@@ -276,7 +301,7 @@ public struct NearestNeighbors: Sendable {
                     key = 1
                     slack = 0
                 } else {
-                    let p = (nq2 * squaredNorms[j]).squareRoot()
+                    let p = (nq2 * norms.squared[j]).squareRoot()
                     key = 1 - s / p
                     slack = bounds.gamma32 + bounds.underflow / p + bounds.float64
                 }
@@ -292,12 +317,12 @@ public struct NearestNeighbors: Sendable {
 
     /// The k nearest of a query's candidates by their direct float64 keys, ties by index.
     func rerank(_ state: CandidateState, query: UnsafePointer<Float>, querySquared: Double,
-                items: UnsafePointer<Float>, k: Int) -> [Neighbor] {
+                items: UnsafePointer<Float>, norms: ItemNorms, k: Int) -> [Neighbor] {
         let t = state.threshold
         var ranked: [(key: Double, index: Int)] = []
         ranked.reserveCapacity(state.candidates.count)
         for c in state.candidates where c.lower <= t {
-            ranked.append((directKey(query: query, querySquared: querySquared, item: c.item, items: items), c.item))
+            ranked.append((directKey(query: query, querySquared: querySquared, item: c.item, items: items, norms: norms), c.item))
         }
         ranked.sort { $0.key != $1.key ? $0.key < $1.key : $0.index < $1.index }
         return ranked.prefix(k).map { Neighbor(index: $0.index, distance: distance(key: $0.key)) }

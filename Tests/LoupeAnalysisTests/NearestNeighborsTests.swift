@@ -86,6 +86,7 @@ final class NearestNeighborsTests: XCTestCase {
                     var nn = NearestNeighbors(features: items, metric: metric)
                     nn.queryBlock = qb
                     nn.itemBlock = ib
+                    nn.fusedItemBlock = ib
                     for k in [1, 5, 12] {
                         let what = "\(metric) k=\(k) blocks \(qb)x\(ib) threads \(threads)"
                         assertSame(try nn.search(queries: q, k: k, excluding: self25), reference(items, q, k: k, metric: metric, excluding: self25), what)
@@ -110,6 +111,7 @@ final class NearestNeighborsTests: XCTestCase {
 
         var nnCos = NearestNeighbors(features: items, metric: .cosine)
         nnCos.itemBlock = 4
+        nnCos.fusedItemBlock = 4
         let zero = try nnCos.search(queries: FeatureMatrix(rows: 1, columns: 9, values: Array(items.row(20))), k: 39, excluding: [20])
         XCTAssertEqual(zero[0].map(\.index), (0..<40).filter { $0 != 20 })  // every distance is 1: index order
         XCTAssertTrue(zero[0].allSatisfy { $0.distance == 1 })
