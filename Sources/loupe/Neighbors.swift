@@ -12,7 +12,7 @@ struct Neighbors: ParsableCommand {
         commandName: "neighbors",
         abstract: "Find the exact nearest neighbours of images or items in a features file.",
         discussion: """
-            FEATS is a file written by `loupe features`. A QUERY is #I, the I-th item of the \
+            feats.h5 is a file written by `loupe features`. A QUERY is #I, the I-th item of the \
             file (0-based; it is not returned as its own neighbour), or an image file, whose \
             features are computed with the model, layer, pooling and preprocessing the file \
             records (the model at the file's model_path, or --model; a model file whose SHA-256 \

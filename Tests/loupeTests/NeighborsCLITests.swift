@@ -8,7 +8,8 @@ import XCTest
 /// `loupe neighbors` on the penultimate features of shapes-gap.onnx over the 120 shapes test
 /// images, copied into one folder per class (from annotations.json) and labelled by folder:
 /// the known answer (leave-one-out kNN accuracy at least 95 %, and equal to a brute-force count
-/// here), item and image queries against a brute-force float64 ranking, the grid, the refusals.
+/// here), item and image queries against a brute-force float64 ranking, the grid, the refusals;
+/// and a synthetic labelled file against numpy's float64 answers (Fixtures/neighbors).
 final class NeighborsCLITests: XCTestCase {
     static let shapes = CLITests.root.appendingPathComponent("SampleModels/shapes")
     static let gap = shapes.appendingPathComponent("shapes-gap.onnx").path
@@ -96,6 +97,45 @@ final class NeighborsCLITests: XCTestCase {
         XCTAssertEqual(text.status, 0, text.stderr)
         XCTAssertTrue(text.stdout.contains("leave-one-out 5-NN accuracy (cosine)"), text.stdout)
         XCTAssertTrue(text.stdout.contains("triangle"), text.stdout)
+    }
+
+    /// `loupe neighbors` on a synthetic labelled file against numpy's float64 brute force
+    /// (Scripts/fixtures/make-neighbors-fixtures.py): neighbour lists (a duplicate row included)
+    /// and the leave-one-out vote counts, overall and per class, with unlabelled items left out.
+    func testAgreesWithNumpyFloat64BruteForce() throws {
+        let dir = CLITests.fixtures.appendingPathComponent("neighbors")
+        let feats = dir.appendingPathComponent("labelled.h5").path
+        let data = try Data(contentsOf: dir.appendingPathComponent("expected.json"))
+        let expected = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let queries = try XCTUnwrap(expected["queries"] as? [String: [String: [[String: Any]]]])
+        let accuracy = try XCTUnwrap(expected["accuracy"] as? [String: [String: Any]])
+        for metric in ["l2", "cosine"] {
+            let want = try XCTUnwrap(queries[metric])
+            let names = want.keys.sorted()
+            let out = try json(try loupe(["neighbors", feats] + names + ["-k", "8", "--metric", metric, "--json"]))
+            let got = try XCTUnwrap(out["queries"] as? [[String: Any]])
+            XCTAssertEqual(got.compactMap { $0["query"] as? String }, names)
+            for q in got {
+                let name = try XCTUnwrap(q["query"] as? String)
+                let list = try neighbors(q), ref = try XCTUnwrap(want[name])
+                XCTAssertEqual(list.compactMap { $0["index"] as? Int }, ref.compactMap { $0["index"] as? Int }, "\(metric) \(name)")
+                for (a, b) in zip(list, ref) {
+                    let x = try XCTUnwrap(a["distance"] as? Double), y = try XCTUnwrap(b["distance"] as? Double)
+                    XCTAssertEqual(x, y, accuracy: 1e-12 * max(1, abs(y)), "\(metric) \(name)")
+                }
+            }
+            for k in [1, 3, 7] {
+                let ref = try XCTUnwrap(accuracy["\(metric) \(k)"])
+                let out = try json(try loupe(["neighbors", feats, "--all", "--json", "-k", "\(k)", "--metric", metric]))
+                XCTAssertEqual(out["correct"] as? Int, ref["correct"] as? Int, "\(metric) k=\(k)")
+                XCTAssertEqual(out["labelled"] as? Int, 380)
+                XCTAssertEqual(out["items"] as? Int, 400)
+                let perClass = try XCTUnwrap(out["per_class"] as? [[String: Any]])
+                let refClass = try XCTUnwrap(ref["per_class"] as? [[String: Any]])
+                XCTAssertEqual(perClass.compactMap { $0["correct"] as? Int }, refClass.compactMap { $0["correct"] as? Int }, "\(metric) k=\(k)")
+                XCTAssertEqual(perClass.compactMap { $0["total"] as? Int }, refClass.compactMap { $0["total"] as? Int })
+            }
+        }
     }
 
     func testItemQueriesNeverReturnThemselvesAndFollowTheBruteForceOrder() throws {
