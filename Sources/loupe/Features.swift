@@ -110,14 +110,9 @@ struct FeaturesExtract: ParsableCommand {
     func run() throws {
         global.apply()
         try runReportingErrors {
-            let g = try loadModel(model, config: global.config)
-            guard g.inputs.count == 1 else {
-                throw LoupeError(.invalidArgument, "features need a model with exactly one input; this one has \(g.inputs.count) (\(g.inputs.map(\.name).joined(separator: ", ")))")
-            }
-            let tensor = try layer.map { try g.resolveTensor($0, argument: "`layer`") }
-            let fg = try FeatureGraph.make(g, layer: tensor, pool: pool.map { Cut.Pooling(rawValue: $0)! })
-            let input = fg.graph.inputs[0], outputName = fg.graph.outputs[0].name
-            let (prep, height, width) = try image.resolve(for: input)
+            let fg = try FeatureExtractor.graph(model: model, config: global.config, layer: layer,
+                                                pool: pool.map { Cut.Pooling(rawValue: $0)! })
+            let (prep, height, width) = try image.resolve(for: fg.graph.inputs[0])
 
             let collection = try ImageCollection.gather(images, labelsFromFolders: labelsFromFolders)
             for (folder, n) in collection.skipped {
@@ -129,18 +124,13 @@ struct FeaturesExtract: ParsableCommand {
             let shardSpec = try FeatureFile.Shard(parsing: shard ?? "0/1")
             let header = FeatureFile.Header(
                 modelSHA256: try SHA256.hex(ofFile: model), modelPath: model, layer: fg.layer, pool: fg.pool.rawValue,
-                preprocess: try preprocessJSON(prep, height: height, width: width),
+                preprocess: try FeatureExtractor.preprocessJSON(prep, height: height, width: width),
                 shardIndex: shardSpec.index, shardCount: shardSpec.count, totalImages: collection.paths.count,
                 imagesSHA256: FeatureFile.listHash(paths: collection.paths, labelNames: collection.labelNames),
                 labelNames: labelsFromFolders ? collection.classes : nil)
 
-            let exec = try makeExecutor(fg.graph, path: model)
-            let one = prep.layout == .nchw ? [1, prep.channels, height, width] : [1, height, width, prep.channels]
-            guard let outType = try exec.plan(for: [input.name: TensorType(.float32, one)]).types[outputName],
-                  outType.shape.first == 1, outType.shape.count >= 2 else {
-                throw LoupeError.invalid("\(model): the features '\(fg.layer)' have no batch dimension")
-            }
-            let dimension = outType.shape.dropFirst().reduce(1, *)
+            let extractor = try FeatureExtractor(model: model, featureGraph: fg, preprocessing: prep, height: height, width: width)
+            let dimension = extractor.dimension
             let writer: FeatureWriter
             do {
                 writer = try FeatureWriter(path: output, header: header, dimension: dimension, startOver: force)
@@ -190,12 +180,7 @@ struct FeaturesExtract: ParsableCommand {
                 skipped += b.failures.count
                 var features: [Float] = []
                 if !b.paths.isEmpty {
-                    let x = Tensor(shape: [b.paths.count] + one.dropFirst(), floats: b.pixels)
-                    let y = try exec.run([input.name: x])[outputName]!
-                    guard y.isFloat, y.shape.first == b.paths.count, y.count == b.paths.count * dimension else {
-                        throw LoupeError.shape("\(model): the features '\(fg.layer)' of a batch of \(b.paths.count) have shape \(describe(y.shape)), expected [\(b.paths.count), \(dimension)] values")
-                    }
-                    features = y.floats
+                    features = try extractor.run(pixels: b.pixels, count: b.paths.count)
                 }
                 try writer.append(features: features, paths: b.paths, labels: b.positions.map { labels[$0] },
                                   index: b.positions.map { Int64($0) }, processed: b.end)
@@ -211,27 +196,6 @@ struct FeaturesExtract: ParsableCommand {
             if skipped > 0 { note("skipped \(skipped) unreadable image\(skipped == 1 ? "" : "s") (listed above)") }
             print("wrote \(output): \(writer.rows) rows of \(dimension) features of '\(fg.layer)'\(fg.pool == .none ? "" : " (\(fg.pool.rawValue)-pooled)"), shard \(header.shard), \(writer.processed) of \(positions.count) images processed")
         }
-    }
-
-    /// The resolved preprocessing as JSON with sorted keys (the `preprocess` attribute).
-    func preprocessJSON(_ p: Preprocessing, height: Int, width: Int) throws -> String {
-        struct Record: Encodable {
-            var height, width: Int
-            var resize: Int?
-            var crop: String?
-            var scale, channel_order, layout: String
-            var mean, std: [Double]
-            var grayscale: Bool
-        }
-        // Through the shortest decimal form, so 0.485 stays 0.485 in the JSON.
-        func doubles(_ v: [Float]) -> [Double] { v.map { Double("\($0)")! } }
-        let r = Record(height: height, width: width, resize: p.resizeShorterSide,
-                       crop: p.centerCrop.map { "\($0.height)x\($0.width)" }, scale: p.scale.rawValue,
-                       channel_order: p.channelOrder.rawValue, layout: p.layout.rawValue,
-                       mean: doubles(p.mean), std: doubles(p.std), grayscale: p.grayscale)
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try enc.encode(r), as: UTF8.self)
     }
 }
 
