@@ -21,7 +21,6 @@ let package = Package(
         .systemLibrary(name: "CProtobufC", path: "Sources/CProtobufC"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng"),
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg"),
-        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas"),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5"),
         .systemLibrary(name: "CFFTW", path: "Sources/CFFTW", pkgConfig: "fftw3f"),
         // protoc-c output for Schemas/onnx.proto (Scripts/gen-onnx-proto.sh).
@@ -31,7 +30,8 @@ let package = Package(
             cSettings: [.unsafeFlags(["-w"])],
             linkerSettings: [.linkedLibrary("protobuf-c")]
         ),
-        .target(name: "LoupeTensor", dependencies: ["COpenBLAS"]),
+        // OpenBLAS is opened at run time (LoupeTensor/OpenBLAS.swift), not linked.
+        .target(name: "LoupeTensor"),
         .target(name: "LoupeGraph", dependencies: ["LoupeTensor"]),
         .target(name: "LoupeFormats", dependencies: ["LoupeGraph", "CONNXProto", "CProtobufC", "CPNG", "CJPEG", "CHDF5"]),
         .target(name: "LoupeExplain", dependencies: ["LoupeGraph"]),

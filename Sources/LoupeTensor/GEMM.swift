@@ -1,5 +1,3 @@
-import COpenBLAS
-
 /// The one place Loupe calls BLAS. Row-major single-precision GEMM:
 /// C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, with leading dimensions lda, ldb, ldc.
 ///
@@ -48,8 +46,9 @@ func cblasSgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ 
                 _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
                 _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
     Threads.applyPolicy()
-    cblas_sgemm(
-        CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+    // CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112 (see OpenBLAS.swift).
+    OpenBLAS.library.sgemm(
+        101, transA ? 112 : 111, transB ? 112 : 111,
         Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
@@ -88,7 +87,7 @@ public enum Threads {
     @inline(__always)
     static func applyPolicy() { _ = blasSingleThreaded }
 
-    private static let blasSingleThreaded: Void = { openblas_set_num_threads(1) }()
+    private static let blasSingleThreaded: Void = { OpenBLAS.library.setThreads(1) }()
 }
 
 import Foundation

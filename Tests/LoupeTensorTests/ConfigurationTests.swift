@@ -1,4 +1,3 @@
-import COpenBLAS
 import Foundation
 import XCTest
 @testable import LoupeTensor
@@ -37,12 +36,30 @@ final class ConfigurationTests: XCTestCase {
             sgemm(m: 2, n: 2, k: 2, a: pa.baseAddress!, lda: 2, b: pb.baseAddress!, ldb: 2, c: pc.baseAddress!, ldc: 2)
         }}}
         XCTAssertEqual(c, [19, 22, 43, 50])
-        XCTAssertEqual(openblas_get_num_threads(), 1)
+        XCTAssertEqual(OpenBLAS.threads, 1)
     }
 
     func testLockedMutationsFromManyThreadsAllLand() {
         let counter = Locked(0)
         DispatchQueue.concurrentPerform(iterations: 1000) { _ in counter.mutate { $0 += 1 } }
         XCTAssertEqual(counter.value, 1000)
+    }
+
+    /// The kernel family follows the CPU's instruction sets unless OPENBLAS_CORETYPE is set.
+    func testOpenBLASCoreTypeFollowsTheInstructionSets() {
+        let avx512: Set<Substring> = ["sse2", "avx", "avx2", "fma", "avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"]
+        XCTAssertEqual(OpenBLAS.coreType(forFlags: avx512), "SkylakeX")
+        XCTAssertEqual(OpenBLAS.coreType(forFlags: avx512.subtracting(["avx512vl"])), "Haswell")
+        XCTAssertEqual(OpenBLAS.coreType(forFlags: ["sse2", "avx", "avx2", "fma"]), "Haswell")
+        XCTAssertNil(OpenBLAS.coreType(forFlags: ["sse2", "avx", "avx2"]))
+        XCTAssertNil(OpenBLAS.coreType(forFlags: []))
+        // This process: the library runs the family Loupe chose, or the one the user set.
+        let name = OpenBLAS.coreName.lowercased()
+        if let chosen = OpenBLAS.library.chosenCoreType {
+            XCTAssertEqual(name, chosen.lowercased())
+            XCTAssertEqual(chosen, OpenBLAS.coreType(forFlags: OpenBLAS.cpuFlags()))
+        } else if let set = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"], !set.isEmpty {
+            XCTAssertEqual(name, set.lowercased())
+        }
     }
 }
