@@ -50,6 +50,9 @@ struct Atlas: ParsableCommand {
     @Option(name: .short, help: "How many nearest neighbours to list per image and to vote in the k-NN accuracy.")
     var k: Int = 5
 
+    @Option(help: "The feature distance of the neighbours and the k-NN accuracy: cosine (1 - cos) or l2 (Euclidean), as in `loupe neighbors`.")
+    var metric: String = "cosine"
+
     @Option(name: .customLong("patch-layers"), help: "Show top patches for this many of the last spatial layers (0: none).")
     var patchLayers: Int = 3
 
@@ -74,6 +77,7 @@ struct Atlas: ParsableCommand {
     func validate() throws {
         if images.isEmpty { throw ValidationError("give at least one image file or folder") }
         guard k >= 1 else { throw ValidationError("-k must be at least 1, got \(k)") }
+        guard DistanceMetric(rawValue: metric) != nil else { throw ValidationError("--metric must be cosine or l2, got '\(metric)'") }
         guard perplexity > 0, perplexity.isFinite else { throw ValidationError("--perplexity must be a positive number, got \(perplexity)") }
         guard (0...32).contains(patchLayers) else { throw ValidationError("--patch-layers must be between 0 and 32, got \(patchLayers)") }
         guard (8...256).contains(thumbnail) else { throw ValidationError("--thumbnail must be between 8 and 256 pixels, got \(thumbnail)") }
@@ -106,12 +110,14 @@ struct Atlas: ParsableCommand {
             note("\(n) images: \(run.features.columns) features of '\(run.layer)'; t-SNE, neighbours and top patches next")
 
             let map = try AtlasAnalyses.embed(run.features, perplexity: perplexity, seed: seed)
-            let nn = try AtlasAnalyses.neighbors(run.features, k: k)
+            let metric = DistanceMetric(rawValue: self.metric)!
+            let nn = try NearestNeighbors(features: run.features, metric: metric)
+                .search(queries: run.features, k: k, excluding: (0..<n).map { $0 })
             let labelNames = run.labelNames
             let classes = Array(Set(labelNames.compactMap { $0 })).sorted()
-            let accuracy = AtlasAnalyses.leaveOneOutAccuracy(labels: labelNames, neighbors: nn.indices, classes: classes)
+            let accuracy = try atlasAccuracy(run.features, labelNames: labelNames, classes: classes, k: k, metric: metric)
             let patchLayerNames = try lastSpatialLayers(g, count: patchLayers)
-            let patches = try AtlasAnalyses.topPatches(g, layers: patchLayerNames, paths: run.paths, images: image, batch: batch)
+            let patches = try atlasTopPatches(model: model, graph: g, layers: patchLayerNames, paths: run.paths, images: image, batch: batch)
 
             var items: [AtlasContent.Item] = []
             for i in 0..<n {
@@ -120,16 +126,16 @@ struct Atlas: ParsableCommand {
                 items.append(AtlasContent.Item(
                     path: run.paths[i], thumbnailPNG: try ImageIO.pngData(thumb), label: labelNames[i],
                     predicted: run.predicted[i].name, probability: run.predicted[i].probability,
-                    x: map.points[2 * i], y: map.points[2 * i + 1], neighbors: nn.indices[i], distances: nn.distances[i]))
+                    x: map.points[2 * i], y: map.points[2 * i + 1], neighbors: nn[i].map(\.index), distances: nn[i].map(\.distance)))
             }
             let content = AtlasContent(
                 title: "Loupe atlas: \((model as NSString).lastPathComponent)",
                 subtitle: "\(model) · \(n) images · features of \(run.layer) (\(run.features.columns)-D) · Loupe \(LoupeVersion.string)",
-                mapDescription: map.description, distanceDescription: "Euclidean distance of the features",
+                mapDescription: map.description, distanceDescription: metric == .l2 ? "Euclidean distance of the features" : "cosine distance (1 - cos) of the features",
                 items: items, classNames: classes, k: k, accuracy: accuracy.perClass, overall: accuracy.overall,
                 patches: patches, patchesNote: patchLayers == 0 ? "Not asked for (--patch-layers 0)." : "The model has no spatial layer to show.",
                 settings: [("model", model), ("model SHA-256", try SHA256.hex(ofFile: model)), ("features", "\(run.layer), \(run.features.columns) values per image"),
-                           ("map", map.description), ("neighbours", "k = \(k), Euclidean distance, exact"),
+                           ("map", map.description), ("neighbours", "k = \(k), \(metric == .l2 ? "Euclidean" : "cosine") distance, exact (as `loupe neighbors`)"),
                            ("preprocessing", run.preprocessing), ("labels", labelsFromFolders ? "from folders" : "none"),
                            ("class names", labels ?? "class indices"), ("Loupe version", LoupeVersion.string)],
                 generator: "Loupe \(LoupeVersion.string)")
@@ -287,97 +293,33 @@ private enum AtlasAnalyses {
         return (points, "Map of the \(d)-D features: first two principal components (stand-in for t-SNE, perplexity \(perplexity) not used)")
     }
 
-    /// Exact k nearest neighbours by Euclidean distance (float64), ties by index, self excluded.
-    static func neighbors(_ f: FeatureMatrix, k: Int) throws -> (indices: [[Int]], distances: [[Double]]) {
-        let n = f.rows, d = f.columns
-        var idx: [[Int]] = [], dist: [[Double]] = []
-        for i in 0..<n {
-            var all: [(Double, Int)] = []
-            for j in 0..<n where j != i {
-                var s = 0.0
-                for c in 0..<d { let t = Double(f.values[i * d + c]) - Double(f.values[j * d + c]); s += t * t }
-                all.append((s.squareRoot(), j))
-            }
-            all.sort { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
-            idx.append(all.prefix(k).map(\.1))
-            dist.append(all.prefix(k).map(\.0))
-        }
-        return (idx, dist)
-    }
+}
 
-    /// Leave-one-out k-NN accuracy: majority of the neighbours' labels, a tie going to the
-    /// nearest neighbour's label; images without a label neither vote nor count.
-    static func leaveOneOutAccuracy(labels: [String?], neighbors: [[Int]], classes: [String]) -> (perClass: [AtlasContent.ClassAccuracy], overall: AtlasContent.ClassAccuracy?) {
-        var correct: [String: Int] = [:], total: [String: Int] = [:]
-        for (i, label) in labels.enumerated() {
-            guard let label else { continue }
-            var votes: [String: Int] = [:]
-            let voters = neighbors[i].compactMap { labels[$0] }
-            for v in voters { votes[v, default: 0] += 1 }
-            let top = votes.values.max() ?? 0
-            let winner = voters.first { votes[$0] == top }
-            total[label, default: 0] += 1
-            if winner == label { correct[label, default: 0] += 1 }
-        }
-        let per = classes.map { AtlasContent.ClassAccuracy(name: $0, correct: correct[$0] ?? 0, total: total[$0] ?? 0) }
-        let t = per.reduce(0) { $0 + $1.total }
-        return (per, t == 0 ? nil : AtlasContent.ClassAccuracy(name: "all", correct: per.reduce(0) { $0 + $1.correct }, total: t))
-    }
+/// The leave-one-out k-NN accuracy per class (`leaveOneOutAccuracy`, as `loupe neighbors
+/// --all` computes it) of the labelled images, nil when fewer than k + 1 have a label.
+private func atlasAccuracy(_ f: FeatureMatrix, labelNames: [String?], classes: [String], k: Int, metric: DistanceMetric)
+    throws -> (perClass: [AtlasContent.ClassAccuracy], overall: AtlasContent.ClassAccuracy?) {
+    let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
+    let labels = labelNames.map { $0.flatMap { index[$0] } ?? -1 }
+    guard labels.filter({ $0 >= 0 }).count > k else { return ([], nil) }
+    let r = try leaveOneOutAccuracy(features: f, labels: labels, k: k, metric: metric)
+    let per = r.perClass.map { AtlasContent.ClassAccuracy(name: classes[$0.label], correct: $0.correct, total: $0.total) }
+    return (per, AtlasContent.ClassAccuracy(name: "all", correct: r.correct, total: r.total))
+}
 
-    /// For each layer, the 8 channels with the largest activation anywhere, each with its
-    /// 6 strongest images (one position per image), shown as the input patch of the unit's
-    /// receptive field (clipped), one row per channel.
-    static func topPatches(_ g: Graph, layers: [String], paths: [String], images: ImageOptions, batch: Int) throws -> [AtlasContent.LayerPatches] {
-        guard !layers.isEmpty else { return [] }
-        let input = g.inputs[0]
-        let (prep, h, w) = try images.resolve(for: input)
-        guard prep.layout == .nchw else { return [] }
-        let one = [1, prep.channels, h, w]
-        let exec = try Executor(graph: g)
-        let rf = try ReceptiveFieldAnalysis(graph: g, inputTypes: [input.name: TensorType(.float32, one)])
-        struct Entry { var value: Float; var image: Int; var y: Int; var x: Int }
-        var best: [[[Entry]]] = layers.map { _ in [] }  // layer → channel → entries (sorted, at most perChannel)
-        let perChannel = 6, channelsShown = 8
-        for (i, path) in paths.enumerated() {
-            let x = try prep.tensor(from: try images.readImage(path), height: h, width: w)
-            let r = try exec.run([input.name: x], keep: Set(layers))
-            for (l, name) in layers.enumerated() {
-                let t = r[name]!
-                let (c, hh, ww) = (t.shape[1], t.shape[2], t.shape[3])
-                if best[l].isEmpty { best[l] = Array(repeating: [], count: c) }
-                for ch in 0..<c {
-                    var m = -Float.infinity, at = 0
-                    for p in 0..<(hh * ww) where t.floats[ch * hh * ww + p] > m { m = t.floats[ch * hh * ww + p]; at = p }
-                    best[l][ch].append(Entry(value: m, image: i, y: at / ww, x: at % ww))
-                    best[l][ch].sort { $0.value > $1.value || ($0.value == $1.value && $0.image < $1.image) }
-                    if best[l][ch].count > perChannel { best[l][ch].removeLast() }
-                }
-            }
-        }
-        var out: [AtlasContent.LayerPatches] = []
-        let cell = 40, gap = 2, labelWidth = 44
-        for (l, name) in layers.enumerated() {
-            let order = best[l].indices.sorted { (best[l][$0].first?.value ?? 0) > (best[l][$1].first?.value ?? 0) || ((best[l][$0].first?.value ?? 0) == (best[l][$1].first?.value ?? 0) && $0 < $1) }
-            let shown = Array(order.prefix(channelsShown))
-            var canvas = try RGBImage(width: labelWidth + perChannel * (cell + gap) + gap, height: shown.count * (cell + gap) + gap, fill: (1, 1, 1))
-            for (row, ch) in shown.enumerated() {
-                BitmapFont.drawText("c\(ch)", into: &canvas, x: 4, y: gap + row * (cell + gap) + cell / 2 - 5, scale: 1)
-                for (col, e) in best[l][ch].enumerated() {
-                    let region = try rf.inputRegion(of: name, unit: [e.y, e.x])
-                    let ys = region[0] ?? 0...(h - 1), xs = region[1] ?? 0...(w - 1)
-                    let x = try prep.tensor(from: try images.readImage(paths[e.image]), height: h, width: w)
-                    let pic = try InputPicture.render(x, bgr: prep.channelOrder == .bgr)
-                    var px: [Float] = []
-                    for yy in ys { for xx in xs { px += pic.pixels[((yy * w + xx) * 3)..<((yy * w + xx) * 3 + 3)] } }
-                    let patch = try RGBImage(width: xs.count, height: ys.count, channels: 3, pixels: px)
-                    let t = try ThumbnailMosaic.thumbnail(patch, width: cell, height: cell)
-                    canvas.paste(t, x: labelWidth + gap + col * (cell + gap), y: gap + row * (cell + gap))
-                }
-            }
-            out.append(AtlasContent.LayerPatches(layer: name, png: try ImageIO.pngData(canvas),
-                                                 caption: "the \(shown.count) channels with the largest activations, each with its \(perChannel) strongest images (one per image), the receptive field of the strongest unit clipped to the input."))
-        }
-        return out
+/// The top patches of the atlas: for each layer, `TopPatchSearch` (what `loupe top-patches`
+/// runs) over the images the atlas read, its 8 strongest channels with 6 images each, drawn
+/// as `loupe top-patches` draws them.
+private func atlasTopPatches(model: String, graph g: Graph, layers: [String], paths: [String], images: ImageOptions, batch: Int) throws -> [AtlasContent.LayerPatches] {
+    let perChannel = min(6, paths.count), channelsShown = 8
+    return try layers.map { name in
+        let request = TopPatchSearch.Request(modelPath: model, graph: g, layer: name, paths: paths, options: images,
+                                             k: perChannel, channels: nil, strongest: channelsShown, batch: batch)
+        let found = try TopPatchSearch.run(request)
+        let picture = try found.grid(options: images, cell: 48)
+        return AtlasContent.LayerPatches(
+            layer: found.layer, png: try ImageIO.pngData(picture),
+            caption: "the \(found.channels.count) channels with the largest maximum over the set, each with its \(perChannel) strongest images (one unit per image), shown as the unit's receptive field in the model's input (striped where it leaves the input; + marks the unit's centre), as `loupe top-patches` shows them.")
     }
 }
 

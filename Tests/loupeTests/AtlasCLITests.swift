@@ -36,7 +36,7 @@ final class AtlasCLITests: XCTestCase {
         let out = dir.appendingPathComponent("atlas.html").path
         let k = 3
         let r = try LoupeBinary.run(["atlas", Page.gap, root, "--labels-from-folders", "--labels", Page.labels, "--preprocess", "none",
-                                     "-k", "\(k)", "--patch-layers", "2", "-o", out], timeout: 300)
+                                     "-k", "\(k)", "--metric", "l2", "--patch-layers", "2", "-o", out], timeout: 300)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.hasPrefix("wrote \(out)"), r.stdout)
         XCTAssertTrue(r.stdout.contains("48 images, 3-NN accuracy"), r.stdout)
@@ -47,7 +47,7 @@ final class AtlasCLITests: XCTestCase {
         for cls in ["circle", "square", "triangle", "star", "cross", "ring"] { XCTAssertTrue(html.contains("<td>\(cls)</td>"), cls) }
         XCTAssertLessThan(html.utf8.count, 1_500_000, "the page is heavier than it should be for 48 small thumbnails")
 
-        // References: the same images through `loupe features` (the page's neighbours must be
+        // References (Euclidean, as asked by --metric l2): the same images through `loupe features` (the page's neighbours must be
         // their exact neighbours) and `loupe predict` (the tooltip's prediction).
         let feats = dir.appendingPathComponent("f.h5").path
         let f = try LoupeBinary.run(["features", Page.gap, root, "--preprocess", "none", "-o", feats], timeout: 120)
