@@ -209,7 +209,7 @@ struct FeaturesExtract: ParsableCommand {
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             // CPU seconds (all threads, decoding included) give the rate per core on a shared machine.
             let cpu = processCPUSeconds() - startedCPU
-            note(String(format: "%d images in %.2f s: %.1f images/s (batch %d, %d threads; %.1f CPU-s, %.2f images per CPU-s)",
+            note(String(format: "%d images in %.2f s: %.1f images/s (batch %d, %d threads; %.2f CPU-s, %.1f images per CPU-s)",
                         computed, seconds, Double(computed) / max(seconds, 1e-9), batchSize, Threads.count, cpu, Double(computed) / max(cpu, 1e-9)))
             if skipped > 0 { note("skipped \(skipped) unreadable image\(skipped == 1 ? "" : "s") (listed above)") }
             print("wrote \(output): \(writer.rows) rows of \(dimension) features of '\(fg.layer)'\(fg.pool == .none ? "" : " (\(fg.pool.rawValue)-pooled)"), shard \(header.shard), \(writer.processed) of \(positions.count) images processed")
