@@ -13,6 +13,14 @@ if ! command -v chromium >/dev/null; then
     apt_get update -qq
     apt_get install -y -qq chromium >/dev/null
 fi
+# The Slurm job-array test (Tests/loupeTests/SlurmArrayTests.swift) starts a one-node cluster
+# from Debian's slurm-wlm and munge (Scripts/slurm/one-node.sh); here it fails if they are missing.
+if ! command -v sbatch >/dev/null || ! [ -x /usr/sbin/munged ]; then
+    echo "test: installing slurm-wlm and munge (for the Slurm job-array test)" >&2
+    apt_get update -qq
+    apt_get install -y -qq slurm-wlm munge >/dev/null
+fi
+export LOUPE_REQUIRE_SLURM=1
 swift build -c release --build-tests -Xswiftc -enable-testing 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]'
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT

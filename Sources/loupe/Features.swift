@@ -165,7 +165,7 @@ struct FeaturesExtract: ParsableCommand {
             }
 
             let progress = Progress(label: "features")
-            let started = DispatchTime.now().uptimeNanoseconds
+            let started = DispatchTime.now().uptimeNanoseconds, startedCPU = processCPUSeconds()
             let first = writer.processed
             var computed = 0, skipped = 0
             var next: (() -> DecodedBatch)? = load(from: first)
@@ -192,7 +192,10 @@ struct FeaturesExtract: ParsableCommand {
                 }
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-            note(String(format: "%d images in %.2f s: %.1f images/s (batch %d, %d threads)", computed, seconds, Double(computed) / max(seconds, 1e-9), batchSize, Threads.count))
+            // CPU seconds (all threads, decoding included) give the rate per core on a shared machine.
+            let cpu = processCPUSeconds() - startedCPU
+            note(String(format: "%d images in %.2f s: %.1f images/s (batch %d, %d threads; %.2f CPU-s, %.1f images per CPU-s)",
+                        computed, seconds, Double(computed) / max(seconds, 1e-9), batchSize, Threads.count, cpu, Double(computed) / max(cpu, 1e-9)))
             if skipped > 0 { note("skipped \(skipped) unreadable image\(skipped == 1 ? "" : "s") (listed above)") }
             print("wrote \(output): \(writer.rows) rows of \(dimension) features of '\(fg.layer)'\(fg.pool == .none ? "" : " (\(fg.pool.rawValue)-pooled)"), shard \(header.shard), \(writer.processed) of \(positions.count) images processed")
         }
@@ -232,6 +235,13 @@ struct DecodedBatch {
 
 final class DecodedBatchBox: @unchecked Sendable {
     var value: DecodedBatch?
+}
+
+/// User plus system CPU time of the process so far, over all its threads.
+private func processCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
 }
 
 /// A line on stderr: `loupe: MESSAGE`.
