@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "LoupeFormatsTests", dependencies: ["LoupeFormats", "LoupeTestSupport", "loupe-check-model"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeRenderTests", dependencies: ["LoupeRender", "LoupeFormats", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeExplainTests", dependencies: ["LoupeExplain", "LoupeFormats", "LoupeTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "LoupeAnalysisTests", dependencies: ["LoupeAnalysis", "LoupeTensor", "LoupeTestSupport"]),
+        .testTarget(name: "LoupeAnalysisTests", dependencies: ["LoupeAnalysis", "LoupeTensor", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "loupeTests", dependencies: ["loupe", "LoupeFormats", "LoupeRender", "LoupeExplain", "LoupeAnalysis", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeSurgeryTests", dependencies: ["LoupeSurgery", "LoupeFormats", "LoupeExplain", "loupe", "LoupeTestSupport"], exclude: ["Fixtures"]),
     ],
