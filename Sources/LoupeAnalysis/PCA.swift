@@ -5,12 +5,11 @@ import LoupeTensor
 /// for t-SNE: the centred data projected on its top `components` principal axes (N × c,
 /// float32, row-major), and t-SNE's PCA initialisation from the first two.
 ///
-/// The axes are the top eigenvectors of the covariance C = XcᵀXc / (N - 1) (D × D), found by
-/// subspace iteration with Rayleigh-Ritz (Halko, Martinsson and Tropp, "Finding structure with
-/// randomness", SIAM Review 53, 2011, Algorithm 4.4, on C itself: the randomized PCA scikit-learn
-/// runs for openTSNE), the small eigenproblem solved by cyclic Jacobi rotations in float64.
-/// Each axis's sign makes its largest-magnitude entry positive. Deterministic for a seed; the
-/// GEMMs run in fixed row blocks, so the thread count does not change a bit.
+/// The axes are the top eigenvectors of the covariance C = XcᵀXc / (N - 1) (D × D, float64),
+/// by LAPACK's `dsyevd` (scikit-learn's PCA, which openTSNE's examples use, solves the same
+/// eigenproblem, `covariance_eigh`, when N ≫ D); cyclic Jacobi rotations are the fallback and
+/// the tests' reference. Each axis's sign makes its largest-magnitude entry positive.
+/// Deterministic: the GEMMs run in fixed row blocks, so the thread count does not change a bit.
 struct PCA {
     /// N × c, the centred rows on the axes (c = D when no reduction happened: then the centred data).
     let projected: FeatureMatrix
@@ -133,40 +132,12 @@ struct PCA {
     /// The `count` eigenvectors of the symmetric D × D matrix `a` with the largest eigenvalues:
     /// (vectors, count × D row-major; eigenvalues, decreasing).
     static func topEigenvectors(_ a: [Double], d: Int, count: Int, seed: UInt64) -> ([Double], [Double]) {
-        if d <= 64 {
-            let (vals, vecs) = jacobiEigen(a, n: d)
-            return pick(vals, vecs, n: d, count: count, rows: d)
+        if let (vals, vecs) = symmetricEigen(a, n: d) {
+            return pick(vals, vecs, n: d, count: count, rows: d, vectorsAreRows: true)
         }
-        let l = min(d, count + 10)
-        var rng = SplitMix64(seed: seed ^ 0x5043_415F_5345_4544)
-        var q = (0..<(l * d)).map { _ in gaussian(&rng) }   // l × D, rows are vectors
-        orthonormalize(&q, rows: l, d: d)
-        for _ in 0..<8 {
-            q = multiply(a, d: d, rowsOf: q, l: l)
-            orthonormalize(&q, rows: l, d: d)
-        }
-        // Rayleigh-Ritz: T = Q A Qᵀ (l × l), T = W Λ Wᵀ, vectors WᵀQ.
-        let aq = multiply(a, d: d, rowsOf: q, l: l)
-        var t = [Double](repeating: 0, count: l * l)
-        for i in 0..<l {
-            for j in 0..<l {
-                var s = 0.0
-                for k in 0..<d { s += q[i * d + k] * aq[j * d + k] }
-                t[i * l + j] = s
-            }
-        }
-        for i in 0..<l { for j in 0..<i { let m = (t[i * l + j] + t[j * l + i]) / 2; t[i * l + j] = m; t[j * l + i] = m } }
-        let (vals, w) = jacobiEigen(t, n: l)
-        // Ritz vectors: columns of w combine rows of q.
-        var ritz = [Double](repeating: 0, count: l * d)
-        for c in 0..<l {
-            for r in 0..<l {
-                let coef = w[r * l + c]
-                if coef == 0 { continue }
-                for k in 0..<d { ritz[c * d + k] += coef * q[r * d + k] }
-            }
-        }
-        return pick(vals, ritz, n: l, count: count, rows: d, vectorsAreRows: true)
+        // LAPACK did not converge (not seen in practice): Jacobi rotations.
+        let (vals, vecs) = jacobiEigen(a, n: d)
+        return pick(vals, vecs, n: d, count: count, rows: d)
     }
 
     /// Sorts eigenpairs by decreasing value, keeps `count`, fixes signs.
@@ -184,43 +155,6 @@ struct PCA {
             values.append(vals[c])
         }
         return (out, values)
-    }
-
-    /// Rows of `q` (l × D) times the symmetric `a` (D × D): l × D.
-    static func multiply(_ a: [Double], d: Int, rowsOf q: [Double], l: Int) -> [Double] {
-        var out = [Double](repeating: 0, count: l * d)
-        a.withUnsafeBufferPointer { ap in
-            q.withUnsafeBufferPointer { qp in
-                out.withUnsafeMutableBufferPointer { op in
-                    let ab = ap.baseAddress!, qb = qp.baseAddress!, ob = op.baseAddress!
-                    parallelFor(l) { r in
-                        let qr = qb + r * d, orow = ob + r * d
-                        for k in 0..<d {
-                            let s = qr[k]
-                            if s == 0 { continue }
-                            let ar = ab + k * d
-                            for j in 0..<d { orow[j] += s * ar[j] }
-                        }
-                    }
-                }
-            }
-        }
-        return out
-    }
-
-    /// Modified Gram-Schmidt on the rows of `q` (rows × D), in place.
-    static func orthonormalize(_ q: inout [Double], rows: Int, d: Int) {
-        for i in 0..<rows {
-            for j in 0..<i {
-                var dot = 0.0
-                for k in 0..<d { dot += q[i * d + k] * q[j * d + k] }
-                for k in 0..<d { q[i * d + k] -= dot * q[j * d + k] }
-            }
-            var norm = 0.0
-            for k in 0..<d { norm += q[i * d + k] * q[i * d + k] }
-            norm = norm.squareRoot()
-            if norm > 0 { for k in 0..<d { q[i * d + k] /= norm } }
-        }
     }
 
     /// Eigen-decomposition of the symmetric n × n `a` by cyclic Jacobi rotations (Golub and

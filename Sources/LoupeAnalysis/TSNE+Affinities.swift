@@ -146,17 +146,31 @@ struct TSNEAffinities {
                                         for i in rows {
                                             let yi0 = yb[2 * i], yi1 = yb[2 * i + 1]
                                             var g0 = 0.0, g1 = 0.0, sp = 0.0, kl = 0.0
-                                            for e2 in sb[i]..<sb[i + 1] {
-                                                let j = Int(cb[e2])
-                                                let p = vb[e2] * e
-                                                let d0 = yi0 - yb[2 * j], d1 = yi1 - yb[2 * j + 1]
-                                                let q = 1 / (1 + d0 * d0 + d1 * d1)
-                                                g0 += q * p * d0
-                                                g1 += q * p * d1
-                                                if evaluateKL {
+                                            let end = sb[i + 1]
+                                            if evaluateKL {
+                                                for e2 in sb[i]..<end {
+                                                    let j = Int(cb[e2])
+                                                    let p = vb[e2] * e
+                                                    let d0 = yi0 - yb[2 * j], d1 = yi1 - yb[2 * j + 1]
+                                                    let q = 1 / (1 + d0 * d0 + d1 * d1)
+                                                    g0 += q * p * d0
+                                                    g1 += q * p * d1
                                                     sp += p
                                                     kl += p * Foundation.log(p / (q + tsneEpsilon) + tsneEpsilon)
                                                 }
+                                            } else {
+                                                // The hot loop: P's row times q, exaggeration applied once.
+                                                var e2 = sb[i]
+                                                while e2 < end {
+                                                    let j = Int(cb[e2])
+                                                    let d0 = yi0 - yb[2 * j], d1 = yi1 - yb[2 * j + 1]
+                                                    let pq = vb[e2] / (1 + d0 * d0 + d1 * d1)
+                                                    g0 += pq * d0
+                                                    g1 += pq * d1
+                                                    e2 += 1
+                                                }
+                                                g0 *= e
+                                                g1 *= e
                                             }
                                             gb[2 * i] += g0
                                             gb[2 * i + 1] += g1

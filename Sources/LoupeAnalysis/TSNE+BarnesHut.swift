@@ -17,13 +17,15 @@ func tsneBarnesHutRepulsion(_ y: [Double], theta: Double, into grad: inout [Doub
     let tree = QuadTree(y)
     var force = [Double](repeating: 0, count: 2 * n)
     var zi = [Double](repeating: 0, count: n)
-    tree.nodes.withUnsafeBufferPointer { np in
+    let theta2 = theta * theta
+    tree.cells.withUnsafeBufferPointer { np in
         y.withUnsafeBufferPointer { yp in
             force.withUnsafeMutableBufferPointer { fp in
                 zi.withUnsafeMutableBufferPointer { zp in
-                    let nodes = np.baseAddress!, yb = yp.baseAddress!, fb = fp.baseAddress!, zb = zp.baseAddress!
+                    let cells = np.baseAddress!, yb = yp.baseAddress!, fb = fp.baseAddress!, zb = zp.baseAddress!
                     forEachChunk(n, chunk: 256) { rows in
-                        var stack = [Int32](repeating: 0, count: 4 * 64 + 8)
+                        let stack = UnsafeMutablePointer<Int32>.allocate(capacity: 4 * tree.depth + 8)
+                        defer { stack.deallocate() }
                         for i in rows {
                             let p0 = yb[2 * i], p1 = yb[2 * i + 1]
                             var f0 = 0.0, f1 = 0.0, z = 0.0
@@ -31,25 +33,25 @@ func tsneBarnesHutRepulsion(_ y: [Double], theta: Double, into grad: inout [Doub
                             stack[0] = 0
                             while top > 0 {
                                 top -= 1
-                                let node = nodes[Int(stack[top])]
-                                if node.count == 0 { continue }
-                                let isLeaf = node.firstChild < 0
-                                let c0 = node.com0 - p0, c1 = node.com1 - p1
+                                let cell = cells[Int(stack[top])]
+                                if cell.count == 0 { continue }
+                                let isLeaf = cell.firstChild < 0
+                                let c0 = cell.com0 - p0, c1 = cell.com1 - p1
                                 if isLeaf && abs(c0) < tsneEpsilon && abs(c1) < tsneEpsilon { continue }
                                 let dist = tsneEpsilon + c0 * c0 + c1 * c1
-                                if isLeaf || node.length / dist.squareRoot() < theta {
+                                // openTSNE's test length / √dist < θ, squared.
+                                if isLeaf || cell.lengthSquared < theta2 * dist {
                                     let q = 1 / (1 + dist)
-                                    let m = Double(node.count)
+                                    let m = Double(cell.count)
                                     z += m * q
                                     let mq2 = m * q * q
-                                    f0 -= mq2 * (p0 - node.com0)
-                                    f1 -= mq2 * (p1 - node.com1)
+                                    f0 += mq2 * c0
+                                    f1 += mq2 * c1
                                 } else {
                                     // Children pushed in reverse so they are visited 0, 1, 2, 3.
-                                    let c = Int(node.firstChild)
-                                    if top + 4 > stack.count { stack += [Int32](repeating: 0, count: stack.count) }
-                                    stack[top] = Int32(c + 3); stack[top + 1] = Int32(c + 2)
-                                    stack[top + 2] = Int32(c + 1); stack[top + 3] = Int32(c)
+                                    let c = cell.firstChild
+                                    stack[top] = c + 3; stack[top + 1] = c + 2
+                                    stack[top + 2] = c + 1; stack[top + 3] = c
                                     top += 4
                                 }
                             }
@@ -69,21 +71,25 @@ func tsneBarnesHutRepulsion(_ y: [Double], theta: Double, into grad: inout [Doub
     return z
 }
 
-/// A point quadtree in flat storage (children of a node are 4 consecutive nodes, child index
+/// A point quadtree in flat storage (children of a cell are 4 consecutive cells, child index
 /// bit 0 for x > centre, bit 1 for y > centre), built by inserting the points in order as
-/// openTSNE's `QuadTree` does.
+/// openTSNE's `QuadTree` does. `cells` holds what the traversal reads (32 bytes a cell);
+/// the geometry needed only while building lives apart.
 struct QuadTree {
-    struct Node {
-        var center0: Double, center1: Double
-        /// Side of the cell.
-        var length: Double
+    struct Cell {
         var com0 = 0.0, com1 = 0.0
-        var count = 0
+        /// Side of the cell, squared.
+        var lengthSquared: Double
+        var count: Int32 = 0
         /// Index of the first of 4 children, -1 for a leaf.
         var firstChild: Int32 = -1
     }
 
-    var nodes: [Node]
+    var cells: [Cell]
+    /// Centre and side of each cell.
+    private var centre0: [Double], centre1: [Double], length: [Double]
+    /// Levels below the root (bounds the traversal stack: 3 per level + 4).
+    private(set) var depth = 0
 
     init(_ y: [Double]) {
         let n = y.count / 2
@@ -92,51 +98,58 @@ struct QuadTree {
             lo0 = min(lo0, y[2 * i]); hi0 = max(hi0, y[2 * i])
             lo1 = min(lo1, y[2 * i + 1]); hi1 = max(hi1, y[2 * i + 1])
         }
-        nodes = [Node(center0: (lo0 + hi0) / 2, center1: (lo1 + hi1) / 2, length: max(hi0 - lo0, hi1 - lo1))]
-        nodes.reserveCapacity(4 * n)
+        let side = max(hi0 - lo0, hi1 - lo1)
+        cells = [Cell(lengthSquared: side * side)]
+        centre0 = [(lo0 + hi0) / 2]
+        centre1 = [(lo1 + hi1) / 2]
+        length = [side]
+        cells.reserveCapacity(4 * n)
         for i in 0..<n { insert(y[2 * i], y[2 * i + 1]) }
     }
 
     @inline(__always)
-    private static func childIndex(_ node: Node, _ p0: Double, _ p1: Double) -> Int {
-        (p0 > node.center0 ? 1 : 0) | (p1 > node.center1 ? 2 : 0)
+    private func childIndex(_ k: Int, _ p0: Double, _ p1: Double) -> Int {
+        (p0 > centre0[k] ? 1 : 0) | (p1 > centre1[k] ? 2 : 0)
     }
 
     @inline(__always)
     private mutating func addMass(_ k: Int, _ p0: Double, _ p1: Double) {
-        let c = Double(nodes[k].count)
-        nodes[k].com0 = (nodes[k].com0 * c + p0) / (c + 1)
-        nodes[k].com1 = (nodes[k].com1 * c + p1) / (c + 1)
-        nodes[k].count += 1
+        let c = Double(cells[k].count)
+        cells[k].com0 = (cells[k].com0 * c + p0) / (c + 1)
+        cells[k].com1 = (cells[k].com1 * c + p1) / (c + 1)
+        cells[k].count += 1
     }
 
     private mutating func insert(_ p0: Double, _ p1: Double) {
-        var k = 0
+        var k = 0, level = 0
         while true {
-            let node = nodes[k]
-            let isLeaf = node.firstChild < 0
-            if (isLeaf && node.count == 0) || (abs(node.com0 - p0) < 1e-6 && abs(node.com1 - p1) < 1e-6) {
+            let cell = cells[k]
+            let isLeaf = cell.firstChild < 0
+            if (isLeaf && cell.count == 0) || (abs(cell.com0 - p0) < 1e-6 && abs(cell.com1 - p1) < 1e-6) {
                 addMass(k, p0, p1)
+                depth = max(depth, level)
                 return
             }
             if isLeaf {
                 // Split: the leaf's points (all at its centre of mass) move to one child.
-                let half = node.length / 2
-                let first = nodes.count
+                let half = length[k] / 2
+                let first = cells.count
                 for c in 0..<4 {
-                    nodes.append(Node(center0: node.center0 + (c & 1 != 0 ? half / 2 : -half / 2),
-                                      center1: node.center1 + (c & 2 != 0 ? half / 2 : -half / 2),
-                                      length: half))
+                    cells.append(Cell(lengthSquared: half * half))
+                    centre0.append(centre0[k] + (c & 1 != 0 ? half / 2 : -half / 2))
+                    centre1.append(centre1[k] + (c & 2 != 0 ? half / 2 : -half / 2))
+                    length.append(half)
                 }
-                nodes[k].firstChild = Int32(first)
-                let c = first + QuadTree.childIndex(node, node.com0, node.com1)
+                cells[k].firstChild = Int32(first)
+                let c = first + childIndex(k, cell.com0, cell.com1)
                 // All of them (openTSNE's `split_node` moves them as a single point, so a leaf
                 // of near-duplicates would lose mass below it; here the count moves along).
-                addMass(c, node.com0, node.com1)
-                nodes[c].count = node.count
+                addMass(c, cell.com0, cell.com1)
+                cells[c].count = cell.count
             }
             addMass(k, p0, p1)
-            k = Int(nodes[k].firstChild) + QuadTree.childIndex(nodes[k], p0, p1)
+            k = Int(cells[k].firstChild) + childIndex(k, p0, p1)
+            level += 1
         }
     }
 }
