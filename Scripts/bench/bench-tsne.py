@@ -4,18 +4,20 @@ The features: a mixture of 10 Gaussians in 512 dimensions (numpy seed 0; centres
 points centre + N(0, 1)), written once as a Loupe features file (HDF5, as `loupe features`
 writes it, with labels). For each size N (default 5,000 and 20,000: the first N rows):
 
-- Loupe: `loupe tsne feats.h5 --json --threads 2 --seed 0` (its defaults: PCA to 50,
+- Loupe: `loupe tsne feats.h5 --json --threads 2 --seed S` (its defaults: PCA to 50,
   perplexity 30, 250 + 750 iterations, Barnes-Hut below 10,000 points, FFT from 10,000);
   the time is the whole process's wall time (reading the file included).
 - openTSNE (pinned in Scripts/requirements.txt): scikit-learn's PCA to 50 dimensions, then
   `openTSNE.TSNE(perplexity=30, n_iter=750, early_exaggeration_iter=250, early_exaggeration=12,
-  initial_momentum=0.5, final_momentum=0.8, n_jobs=2, random_state=0)` with its defaults
+  initial_momentum=0.5, final_momentum=0.8, n_jobs=2, random_state=S)` with its defaults
   otherwise (neighbors="auto": Annoy from 1,000 points; negative_gradient_method="auto";
   learning_rate="auto"; max_step_norm=5); the time covers the PCA and `fit`, in a fresh
   process, the data already in memory.
 
-Prints per size the median wall time of each (over --repeats runs), the KL divergence each
-reports for its final embedding, and the ratios Loupe / openTSNE. Run from the package root:
+Run r of --repeats uses seed r in both tools (Loupe's --seed, openTSNE's random_state: the
+KL divergence varies by a few thousandths with the seed). Prints per size the median wall time
+of each, the median KL divergence each reports for its final embedding, and the ratios
+Loupe / openTSNE. Run from the package root:
     .venv/bin/python Scripts/bench/bench-tsne.py [--sizes 5000 20000] [--repeats 1]
 """
 import argparse
@@ -37,13 +39,13 @@ import json, sys, time
 import h5py, numpy as np
 from sklearn.decomposition import PCA
 import openTSNE
-path, n = sys.argv[1], int(sys.argv[2])
+path, n, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 with h5py.File(path) as f:
     x = np.asarray(f["features"][:n], dtype=np.float32)
 t0 = time.perf_counter()
 x50 = PCA(n_components=50, random_state=0).fit_transform(x)
 emb = openTSNE.TSNE(perplexity=30, n_iter=750, early_exaggeration_iter=250, early_exaggeration=12,
-                    initial_momentum=0.5, final_momentum=0.8, n_jobs=2, random_state=0).fit(x50)
+                    initial_momentum=0.5, final_momentum=0.8, n_jobs=2, random_state=seed).fit(x50)
 t1 = time.perf_counter()
 print(json.dumps({"seconds": t1 - t0, "kl": float(emb.kl_divergence), "version": openTSNE.__version__}))
 """
@@ -98,9 +100,9 @@ def main():
         subset(full, path, n)
         lt, lk, ot, ok = [], [], [], []
         method = version = None
-        for _ in range(args.repeats):
+        for seed in range(args.repeats):
             t0 = time.perf_counter()
-            p = subprocess.run([args.loupe, "tsne", path, "--json", "--threads", "2", "--seed", "0"],
+            p = subprocess.run([args.loupe, "tsne", path, "--json", "--threads", "2", "--seed", str(seed)],
                                capture_output=True, text=True)
             lt.append(time.perf_counter() - t0)
             if p.returncode != 0:
@@ -108,7 +110,7 @@ def main():
             j = json.loads(p.stdout)
             lk.append(j["kl_divergence"])
             method = j["method"]
-            o = subprocess.run([sys.executable, "-c", OPENTSNE, path, str(n)], capture_output=True, text=True)
+            o = subprocess.run([sys.executable, "-c", OPENTSNE, path, str(n), str(seed)], capture_output=True, text=True)
             if o.returncode != 0:
                 sys.exit(f"openTSNE failed: {o.stderr[-2000:]}")
             oj = json.loads(o.stdout.strip().splitlines()[-1])
