@@ -9,7 +9,7 @@ import LoupeTensor
 /// by LAPACK's `dsyevd` (scikit-learn's PCA, which openTSNE's examples use, solves the same
 /// eigenproblem, `covariance_eigh`, when N ≫ D); cyclic Jacobi rotations are the fallback and
 /// the tests' reference. Each axis's sign makes its largest-magnitude entry positive.
-/// Deterministic: the GEMMs run in fixed row blocks, so the thread count does not change a bit.
+/// Deterministic (the seed only draws the initial jitter): the GEMMs run in fixed row blocks, so the thread count does not change a bit.
 struct PCA {
     /// N × c, the centred rows on the axes (c = D when no reduction happened: then the centred data).
     let projected: FeatureMatrix
@@ -17,7 +17,7 @@ struct PCA {
     let variances: [Double]
 
     /// `reduceOnlyIfLarger`: when D ≤ components, keep the centred data as it is.
-    init(_ x: FeatureMatrix, components: Int, seed: UInt64, reduceOnlyIfLarger: Bool) {
+    init(_ x: FeatureMatrix, components: Int, reduceOnlyIfLarger: Bool) {
         let n = x.rows, d = x.columns
         var mean = [Double](repeating: 0, count: d)
         for i in 0..<n { for j in 0..<d { mean[j] += Double(x.values[i * d + j]) } }
@@ -28,14 +28,14 @@ struct PCA {
         let c = min(components, d)
         if reduceOnlyIfLarger && d <= components {
             // Keep the data; the axes are still needed for the initialisation.
-            let (vectors, values) = PCA.topEigenvectors(cov, d: d, count: min(2, d), seed: seed)
+            let (vectors, values) = PCA.topEigenvectors(cov, d: d, count: min(2, d))
             projected = FeatureMatrix(rows: n, columns: d, values: xc)
             variances = values
             initAxes = vectors
             initFromProjection = false
             return
         }
-        let (vectors, values) = PCA.topEigenvectors(cov, d: d, count: c, seed: seed)
+        let (vectors, values) = PCA.topEigenvectors(cov, d: d, count: c)
         // Y = Xc · V: N × c.
         var v32 = [Float](repeating: 0, count: d * c)
         for j in 0..<d { for a in 0..<c { v32[j * c + a] = Float(vectors[a * d + j]) } }
@@ -80,10 +80,12 @@ struct PCA {
                 }
             }
         }
-        var std = PCA.standardDeviation(e, column: 0)
-        if !(std > 0) { std = 1 }
-        for i in 0..<e.count { e[i] = e[i] / std * 1e-4 }
-        let jitter = PCA.standardDeviation(e, column: 0) * 0.01
+        let std = PCA.standardDeviation(e, column: 0)
+        if std > 0 {
+            for i in 0..<e.count { e[i] = e[i] / std * 1e-4 }
+        }
+        // Identical feature vectors: no spread to rescale, the jitter alone separates them.
+        let jitter = std > 0 ? PCA.standardDeviation(e, column: 0) * 0.01 : 1e-6
         var rng = SplitMix64(seed: seed ^ 0x7453_4E45_6A69_7474)
         for i in 0..<e.count { e[i] += jitter * PCA.gaussian(&rng) }
         return e
@@ -131,7 +133,7 @@ struct PCA {
 
     /// The `count` eigenvectors of the symmetric D × D matrix `a` with the largest eigenvalues:
     /// (vectors, count × D row-major; eigenvalues, decreasing).
-    static func topEigenvectors(_ a: [Double], d: Int, count: Int, seed: UInt64) -> ([Double], [Double]) {
+    static func topEigenvectors(_ a: [Double], d: Int, count: Int) -> ([Double], [Double]) {
         if let (vals, vecs) = symmetricEigen(a, n: d) {
             return pick(vals, vecs, n: d, count: count, rows: d, vectorsAreRows: true)
         }

@@ -66,7 +66,7 @@ public struct TSNEOptions: Sendable, Equatable {
     public var interpolationThreshold: Int = 10_000
     /// Dimensions PCA reduces the features to first (0: no reduction).
     public var pcaDimensions: Int = 50
-    /// Seeds the PCA's start and the initial jitter.
+    /// Seeds the initial jitter.
     public var seed: UInt64 = 0
     /// KL divergence is evaluated (and `progress` called) every this many iterations.
     public var reportEvery: Int = 50
@@ -126,7 +126,7 @@ public func tsne(_ x: FeatureMatrix, options: TSNEOptions = TSNEOptions(),
     }
 
     let pca = PCA(x, components: options.pcaDimensions > 0 ? min(options.pcaDimensions, x.columns) : x.columns,
-                  seed: options.seed, reduceOnlyIfLarger: true)
+                  reduceOnlyIfLarger: true)
     let reduced = pca.projected
     let k = options.neighbours(points: n)
     let p = TSNEAffinities(reduced, neighbours: k, perplexity: options.perplexity)

@@ -36,7 +36,7 @@ struct TSNECommand: ParsableCommand {
     @Option(help: "Iterations after the 250 of early exaggeration (default 750).")
     var iterations: Int = 750
 
-    @Option(help: "Seed of the PCA start and the initial jitter (default 0).")
+    @Option(help: "Seed of the initial jitter (default 0); the same seed gives the same map.")
     var seed: UInt64 = 0
 
     @Option(help: "How repulsive forces are computed: auto (Barnes-Hut below 10,000 points, else fft), bh or fft (default auto).")
@@ -95,8 +95,11 @@ struct TSNECommand: ParsableCommand {
             guard file.isComplete else {
                 throw LoupeError(.invalidArgument, "\(features) is unfinished: \(file.processed) of \(file.header.shardSize) images processed; run `loupe features` again to finish it")
             }
+            guard file.rows >= 2 else {
+                throw LoupeError(.invalidArgument, "\(features) holds 1 feature vector; t-SNE needs at least 2")
+            }
             let limit = TSNEOptions.maxPerplexity(points: file.rows)
-            guard file.rows >= 2, perplexity <= limit else {
+            guard perplexity <= limit else {
                 throw LoupeError(.invalidArgument, "--perplexity \(perplexity) is too large for the \(file.rows) feature vectors in \(features): at most \(String(format: "%.2f", max(limit, 0))) ((N - 1) / 3)")
             }
             var options = TSNEOptions()
