@@ -211,12 +211,11 @@ final class TSNEInterpolation {
         // (3) Back to the points: φ_d(yᵢ) = Σ weights · (convolved grid at [(G + gx) · 2G + G + gy]) / (2G)².
         let norm = 1 / Double(s * s)
         var phi = [Double](repeating: 0, count: 4 * n)
-        y.withUnsafeBufferPointer { yp in
+        do {
             box.withUnsafeBufferPointer { bp in
                 weights.withUnsafeBufferPointer { wp in
                     phi.withUnsafeMutableBufferPointer { fp in
                         let bb = bp.baseAddress!, wb = wp.baseAddress!, fb = fp.baseAddress!
-                        _ = yp
                         forEachChunk(n, chunk: 1024) { rows in
                             for i in rows {
                                 let gx0 = Int(bb[2 * i]) * m, gy0 = Int(bb[2 * i + 1]) * m
