@@ -141,3 +141,30 @@ enum ParallelRegion {
         pthread_setspecific(key, previous)
     }
 }
+
+/// Eigen-decomposition of a symmetric n × n float64 matrix `a` (row-major; symmetric, so
+/// the layout does not matter) by LAPACK's divide and conquer `dsyevd` (OpenBLAS, one
+/// thread): eigenvalues ascending, and eigenvector k as row k of `vectors` (n × n).
+/// nil when LAPACK reports a failure to converge.
+public func symmetricEigen(_ a: [Double], n: Int) -> (values: [Double], vectors: [Double])? {
+    precondition(a.count == n * n, "symmetricEigen: \(a.count) values for \(n) x \(n)")
+    guard n > 0 else { return ([], []) }
+    Threads.applyPolicy()
+    var m = a, w = [Double](repeating: 0, count: n)
+    var nn = Int32(n), lda = Int32(n), info: Int32 = 0
+    var lwork: Int32 = -1, liwork: Int32 = -1
+    var workSize = 0.0
+    var iworkSize: Int32 = 0
+    // Workspace query, then the decomposition.
+    let dsyevd = OpenBLAS.library.dsyevd
+    var jobz = CChar(UInt8(ascii: "V")), uplo = CChar(UInt8(ascii: "U"))
+    dsyevd(&jobz, &uplo, &nn, &m, &lda, &w, &workSize, &lwork, &iworkSize, &liwork, &info)
+    guard info == 0 else { return nil }
+    lwork = Int32(workSize)
+    liwork = iworkSize
+    var work = [Double](repeating: 0, count: Int(lwork))
+    var iwork = [Int32](repeating: 0, count: Int(liwork))
+    dsyevd(&jobz, &uplo, &nn, &m, &lda, &w, &work, &lwork, &iwork, &liwork, &info)
+    guard info == 0 else { return nil }
+    return (w, m)
+}

@@ -21,19 +21,27 @@ import Glibc
 /// The C interface used (blasint is a 32-bit int in Debian's build; the enums are C ints):
 /// `cblas_sgemm(order, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)` with
 /// RowMajor = 101, NoTrans = 111, Trans = 112; `openblas_set_num_threads(int)`,
-/// `openblas_get_num_threads()`, `openblas_get_corename()`.
+/// `openblas_get_num_threads()`, `openblas_get_corename()`; and LAPACK's `dsyevd_` (Fortran
+/// calling convention: every argument by pointer).
 public enum OpenBLAS {
     typealias SgemmFunction = @convention(c) (
         Int32, Int32, Int32, Int32, Int32, Int32, Float, UnsafePointer<Float>?, Int32,
         UnsafePointer<Float>?, Int32, Float, UnsafeMutablePointer<Float>?, Int32) -> Void
     typealias SetThreadsFunction = @convention(c) (Int32) -> Void
     typealias GetThreadsFunction = @convention(c) () -> Int32
+    /// LAPACK's `dsyevd_(jobz, uplo, n, a, lda, w, work, lwork, iwork, liwork, info)` (bundled in
+    /// OpenBLAS): symmetric eigen-decomposition, for PCA.
+    typealias DsyevdFunction = @convention(c) (
+        UnsafePointer<CChar>?, UnsafePointer<CChar>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Double>?,
+        UnsafePointer<Int32>?, UnsafeMutablePointer<Double>?, UnsafeMutablePointer<Double>?, UnsafePointer<Int32>?,
+        UnsafeMutablePointer<Int32>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Int32>?) -> Void
     typealias CoreNameFunction = @convention(c) () -> UnsafeMutablePointer<CChar>?
 
     struct Library {
         let sgemm: SgemmFunction
         let setThreads: SetThreadsFunction
         let getThreads: GetThreadsFunction
+        let dsyevd: DsyevdFunction
         let coreName: CoreNameFunction?
         /// What Loupe set `OPENBLAS_CORETYPE` to, nil when it was left alone.
         let chosenCoreType: String?
@@ -90,10 +98,11 @@ public enum OpenBLAS {
         }
         guard let sgemm = symbol("cblas_sgemm", as: SgemmFunction.self),
               let setThreads = symbol("openblas_set_num_threads", as: SetThreadsFunction.self),
-              let getThreads = symbol("openblas_get_num_threads", as: GetThreadsFunction.self) else {
-            fatalError("the OpenBLAS library found lacks cblas_sgemm or openblas_set_num_threads")
+              let getThreads = symbol("openblas_get_num_threads", as: GetThreadsFunction.self),
+              let dsyevd = symbol("dsyevd_", as: DsyevdFunction.self) else {
+            fatalError("the OpenBLAS library found lacks cblas_sgemm, openblas_set_num_threads or LAPACK's dsyevd_")
         }
-        return Library(sgemm: sgemm, setThreads: setThreads, getThreads: getThreads,
+        return Library(sgemm: sgemm, setThreads: setThreads, getThreads: getThreads, dsyevd: dsyevd,
                        coreName: symbol("openblas_get_corename", as: CoreNameFunction.self), chosenCoreType: chosen)
     }
 }
