@@ -19,8 +19,8 @@ struct TSNEAffinities {
     var columns: [Int32]
     var values: [Double]
 
-    init(_ x: FeatureMatrix, neighbours k: Int, perplexity: Double) {
-        let (idx, dist) = exactNeighbours(x, k: k)
+    init(_ x: FeatureMatrix, neighbours k: Int, perplexity: Double) throws {
+        let (idx, dist) = try exactNeighbours(x, k: k)
         let cond = TSNEAffinities.conditionalProbabilities(distances: dist, n: x.rows, k: k, perplexity: perplexity)
         self.init(n: x.rows, k: k, neighbours: idx, conditional: cond)
     }
@@ -191,75 +191,17 @@ struct TSNEAffinities {
 }
 
 /// The exact k nearest neighbours of every row of `x` among the others (Euclidean), for the
-/// affinities: (indices N × k, distances N × k float64), nearest first, ties by index.
-///
-/// Blocks of 128 query rows against all rows by one float32 GEMM each (bounded memory:
-/// 128 × N at a time); the k + 8 best by the GEMM's distances are re-ranked by distances
-/// computed directly in float64. Private to t-SNE; `loupe neighbors` has its own search.
-func exactNeighbours(_ x: FeatureMatrix, k: Int) -> (indices: [Int32], distances: [Double]) {
-    let n = x.rows, d = x.columns
-    let norms = x.squaredNorms().map { Float($0) }
-    var indices = [Int32](repeating: 0, count: n * k)
-    var distances = [Double](repeating: 0, count: n * k)
-    let block = 128
-    let candidates = min(n - 1, k + 8)
-    x.values.withUnsafeBufferPointer { xp in
-        indices.withUnsafeMutableBufferPointer { ip in
-            distances.withUnsafeMutableBufferPointer { dp in
-                let xb = xp.baseAddress!, ib = ip.baseAddress!, db = dp.baseAddress!
-                forEachChunk(n, chunk: block) { rows in
-                    var g = [Float](repeating: 0, count: rows.count * n)
-                    g.withUnsafeMutableBufferPointer { gp in
-                        sgemm(transB: true, m: rows.count, n: n, k: d, a: xb + rows.lowerBound * d, lda: d,
-                              b: xb, ldb: d, c: gp.baseAddress!, ldc: n)
-                    }
-                    var heapD = [Float](repeating: 0, count: candidates)
-                    var heapI = [Int32](repeating: 0, count: candidates)
-                    var best: [(Double, Int32)] = []
-                    for (r, i) in rows.enumerated() {
-                        // A max-heap of the `candidates` smallest approximate distances.
-                        var size = 0
-                        let ni = norms[i]
-                        for j in 0..<n where j != i {
-                            let dist = ni + norms[j] - 2 * g[r * n + j]
-                            if size < candidates {
-                                var c = size
-                                size += 1
-                                while c > 0 {
-                                    let parent = (c - 1) / 2
-                                    if heapD[parent] >= dist { break }
-                                    heapD[c] = heapD[parent]; heapI[c] = heapI[parent]; c = parent
-                                }
-                                heapD[c] = dist; heapI[c] = Int32(j)
-                            } else if dist < heapD[0] {
-                                var c = 0
-                                while true {
-                                    let l = 2 * c + 1
-                                    if l >= size { break }
-                                    var m = l
-                                    if l + 1 < size && heapD[l + 1] > heapD[l] { m = l + 1 }
-                                    if heapD[m] <= dist { break }
-                                    heapD[c] = heapD[m]; heapI[c] = heapI[m]; c = m
-                                }
-                                heapD[c] = dist; heapI[c] = Int32(j)
-                            }
-                        }
-                        best.removeAll(keepingCapacity: true)
-                        let xi = xb + i * d
-                        for c in 0..<size {
-                            let xj = xb + Int(heapI[c]) * d
-                            var s = 0.0
-                            for t in 0..<d { let v = Double(xi[t]) - Double(xj[t]); s += v * v }
-                            best.append((s, heapI[c]))
-                        }
-                        best.sort { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
-                        for a in 0..<k {
-                            ib[i * k + a] = best[a].1
-                            db[i * k + a] = best[a].0.squareRoot()
-                        }
-                    }
-                }
-            }
+/// affinities: (indices N × k, distances N × k float64), nearest first, ties by index: the
+/// search `loupe neighbors` runs (`NearestNeighbors`, exact by its error bound).
+func exactNeighbours(_ x: FeatureMatrix, k: Int) throws -> (indices: [Int32], distances: [Double]) {
+    let found = try NearestNeighbors(features: x, metric: .l2).search(queries: x, k: k, excluding: (0..<x.rows).map { $0 })
+    var indices = [Int32](), distances = [Double]()
+    indices.reserveCapacity(x.rows * k)
+    distances.reserveCapacity(x.rows * k)
+    for list in found {
+        for nb in list {
+            indices.append(Int32(nb.index))
+            distances.append(nb.distance)
         }
     }
     return (indices, distances)

@@ -129,7 +129,7 @@ public func tsne(_ x: FeatureMatrix, options: TSNEOptions = TSNEOptions(),
                   reduceOnlyIfLarger: true)
     let reduced = pca.projected
     let k = options.neighbours(points: n)
-    let p = TSNEAffinities(reduced, neighbours: k, perplexity: options.perplexity)
+    let p = try TSNEAffinities(reduced, neighbours: k, perplexity: options.perplexity)
 
     var optimizer = TSNEOptimizer(initial: pca.initialEmbedding(seed: options.seed), p: p, options: options)
     let total = options.earlyIterations + options.iterations

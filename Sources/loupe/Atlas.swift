@@ -109,7 +109,7 @@ struct Atlas: ParsableCommand {
             }
             note("\(n) images: \(run.features.columns) features of '\(run.layer)'; t-SNE, neighbours and top patches next")
 
-            let map = try AtlasAnalyses.embed(run.features, perplexity: perplexity, seed: seed)
+            let map = try embed(run.features)
             let metric = DistanceMetric(rawValue: self.metric)!
             let nn = try NearestNeighbors(features: run.features, metric: metric)
                 .search(queries: run.features, k: k, excluding: (0..<n).map { $0 })
@@ -147,6 +147,26 @@ struct Atlas: ParsableCommand {
             }
             print(line + String(format: ", %.1f s)", Date().timeIntervalSince(started)))
         }
+    }
+
+    /// The t-SNE map (`tsne`, as `loupe tsne` runs it, openTSNE's defaults) of the features;
+    /// a perplexity too large for the set is lowered to the largest allowed, (N - 1) / 3, with
+    /// a note.
+    func embed(_ f: FeatureMatrix) throws -> (points: [Float], description: String) {
+        var options = TSNEOptions()
+        options.seed = seed
+        options.perplexity = perplexity
+        let limit = TSNEOptions.maxPerplexity(points: f.rows)
+        if perplexity > limit {
+            options.perplexity = limit
+            note(String(format: "--perplexity %@ is too large for %d images; using %.2f ((N - 1) / 3)", "\(perplexity)", f.rows, limit))
+        }
+        let progress = Progress(label: "t-SNE")
+        let total = options.earlyIterations + options.iterations
+        let r = try tsne(f, options: options) { it, _ in progress.update(it, total) }
+        let text = String(format: "t-SNE of the %d-D features (perplexity %.4g, %d iterations, %@, seed %llu): KL divergence %.4f",
+                          f.columns, options.perplexity, r.iterations, r.method == .fft ? "FFT interpolation" : "Barnes-Hut", seed, r.klDivergence)
+        return (r.embedding, text)
     }
 
     struct FeatureRun {
@@ -252,47 +272,6 @@ struct Atlas: ParsableCommand {
         }
         return Array(chosen.suffix(count))
     }
-}
-
-/// The analyses of the atlas.
-// COORDINATOR: replace with LoupeAnalysis tsne / NearestNeighbors / top-patches after merge.
-// These are minimal stand-ins so that the command works end to end on this branch: a PCA
-// projection in place of t-SNE, a brute-force exact k-NN, and a plain top-patches pass.
-private enum AtlasAnalyses {
-    /// The 2-D map, n × 2 (stand-in: the first two principal components, by power iteration
-    /// on the covariance in float64).
-    static func embed(_ f: FeatureMatrix, perplexity: Double, seed: UInt64) throws -> (points: [Float], description: String) {
-        let n = f.rows, d = f.columns
-        var mean = [Double](repeating: 0, count: d)
-        for i in 0..<n { for j in 0..<d { mean[j] += Double(f.values[i * d + j]) / Double(n) } }
-        var cov = [Double](repeating: 0, count: d * d)
-        for i in 0..<n {
-            let r = (0..<d).map { Double(f.values[i * d + $0]) - mean[$0] }
-            for a in 0..<d { for b in 0..<d { cov[a * d + b] += r[a] * r[b] } }
-        }
-        var comps: [[Double]] = []
-        var rng = SplitMix64(seed: seed)
-        for _ in 0..<2 {
-            var v = (0..<d).map { _ in Double(rng.nextFloat()) - 0.5 }
-            for _ in 0..<200 {
-                var w = [Double](repeating: 0, count: d)
-                for a in 0..<d { for b in 0..<d { w[a] += cov[a * d + b] * v[b] } }
-                for c in comps { let dot = zip(w, c).reduce(0) { $0 + $1.0 * $1.1 }; for a in 0..<d { w[a] -= dot * c[a] } }
-                let norm = w.reduce(0) { $0 + $1 * $1 }.squareRoot()
-                if norm == 0 { break }
-                v = w.map { $0 / norm }
-            }
-            comps.append(v)
-        }
-        var points = [Float](repeating: 0, count: 2 * n)
-        for i in 0..<n {
-            for (k, c) in comps.enumerated() {
-                points[2 * i + k] = Float((0..<d).reduce(0) { $0 + (Double(f.values[i * d + $1]) - mean[$1]) * c[$1] })
-            }
-        }
-        return (points, "Map of the \(d)-D features: first two principal components (stand-in for t-SNE, perplexity \(perplexity) not used)")
-    }
-
 }
 
 /// The leave-one-out k-NN accuracy per class (`leaveOneOutAccuracy`, as `loupe neighbors

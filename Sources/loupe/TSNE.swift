@@ -48,6 +48,12 @@ struct TSNECommand: ParsableCommand {
     @Flag(help: "Print JSON: {points, dimension, iterations, perplexity, neighbours, method, kl_divergence, seconds, embedding: [[x, y], ...]}.")
     var json = false
 
+    @Flag(help: "Also write a mosaic of the images (read from the paths in the features file) placed on a grid by an optimal assignment of the map's points to its cells (Jonker-Volgenant), as MAP-thumbnails.png beside -o MAP.png.")
+    var thumbnails = false
+
+    @Option(name: .customLong("thumbnail-size"), help: "Pixels per thumbnail cell of --thumbnails (default 32).")
+    var thumbnailSize = 32
+
     @Flag(help: "Overwrite existing output files.")
     var force = false
 
@@ -61,6 +67,8 @@ struct TSNECommand: ParsableCommand {
         guard TSNEOptions.Method(rawValue: method) != nil else {
             throw ValidationError("--method must be auto, bh or fft; got '\(method)'.")
         }
+        if thumbnails && output == nil { throw ValidationError("--thumbnails writes its mosaic beside the map: give -o MAP.png too.") }
+        guard (4...512).contains(thumbnailSize) else { throw ValidationError("--thumbnail-size must be between 4 and 512 pixels; got \(thumbnailSize).") }
         if let output, !output.lowercased().hasSuffix(".png") {
             throw ValidationError("-o/--output writes a PNG; give a path ending in .png (got '\(output)').")
         }
@@ -87,6 +95,7 @@ struct TSNECommand: ParsableCommand {
         global.apply()
         try runReportingErrors {
             if let output { try checkWritable(output, force: force) }
+            if let mosaic = mosaicPath { try checkWritable(mosaic, force: force) }
             if let saveNpy { try checkWritable(saveNpy, force: force) }
             let file = try FeatureFile.read(features)
             guard file.rows > 0 else {
@@ -126,6 +135,9 @@ struct TSNECommand: ParsableCommand {
                 let image = try Scatter.render(points: result.embedding, labels: labels, classNames: names, title: title)
                 try ImageIO.writePNG(image, path: output)
             }
+            if let mosaic = mosaicPath {
+                try writeMosaic(result.embedding, paths: file.paths, to: mosaic)
+            }
             if json {
                 try printJSON(Summary(points: file.rows, dimension: file.dimension, iterations: result.iterations,
                                       perplexity: perplexity, neighbours: result.neighbours, method: result.method.rawValue,
@@ -135,6 +147,7 @@ struct TSNECommand: ParsableCommand {
                 print(String(format: "KL divergence %.4f after %d iterations (%@, %d points, %.1f s)", result.klDivergence,
                              result.iterations, result.method.rawValue, file.rows, seconds))
                 if let output { print("map -> \(output)") }
+                if let mosaic = mosaicPath { print("thumbnails -> \(mosaic)") }
                 if let saveNpy { print("embedding [\(file.rows), 2] -> \(saveNpy)") }
             }
         }
@@ -142,5 +155,34 @@ struct TSNECommand: ParsableCommand {
 
     private func formatNumber(_ v: Double) -> String {
         v == v.rounded() ? String(Int(v)) : String(v)
+    }
+
+    /// Where --thumbnails writes: MAP-thumbnails.png beside MAP.png.
+    var mosaicPath: String? {
+        guard thumbnails, let output else { return nil }
+        return String(output.dropLast(4)) + "-thumbnails.png"
+    }
+
+    /// The thumbnail mosaic: the map's points assigned to the cells of a near-square grid by
+    /// least total squared distance (`ThumbnailMosaic.place`, exact Jonker-Volgenant), each
+    /// cell showing its image. An image that cannot be read is drawn grey and listed.
+    func writeMosaic(_ embedding: [Float], paths: [String], to path: String) throws {
+        let err = FileHandle.standardError
+        let placement = try ThumbnailMosaic.place(points: embedding)
+        if placement.items.count < paths.count {
+            err.write(Data("thumbnails: \(placement.items.count) of \(paths.count) images (an even subsample, \(placement.rows) x \(placement.columns) cells)\n".utf8))
+        }
+        var unreadable = 0
+        let picture = try ThumbnailMosaic.render(placement, cellSize: thumbnailSize) { i in
+            do {
+                return try ImageIO.read(path: paths[i])
+            } catch {
+                unreadable += 1
+                err.write(Data("thumbnails: cannot read '\(paths[i])' (\(error)); its cell is grey\n".utf8))
+                return try RGBImage(width: 1, height: 1, fill: (0.6, 0.6, 0.6))
+            }
+        }
+        try ImageIO.writePNG(picture, path: path)
+        if unreadable > 0 { err.write(Data("thumbnails: \(unreadable) image(s) could not be read\n".utf8)) }
     }
 }

@@ -36,9 +36,9 @@ final class TSNETests: XCTestCase {
         return (num / den).squareRoot()
     }
 
-    func testAffinitiesEqualOpenTSNEs() {
+    func testAffinitiesEqualOpenTSNEs() throws {
         let x = FeatureMatrix(rows: ref.n, columns: ref.d, values: ref.x)
-        let mine = TSNEAffinities(x, neighbours: ref.k, perplexity: ref.perplexity)
+        let mine = try TSNEAffinities(x, neighbours: ref.k, perplexity: ref.perplexity)
         // Same sparsity pattern: the exact neighbours are the same sets.
         XCTAssertEqual(mine.rowStart, ref.p_indptr)
         XCTAssertEqual(mine.columns, ref.p_indices)

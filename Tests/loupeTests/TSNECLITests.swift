@@ -1,5 +1,6 @@
 import Foundation
 import LoupeFormats
+import LoupeRender
 import LoupeTensor
 import XCTest
 
@@ -61,7 +62,7 @@ final class TSNECLITests: XCTestCase {
     func testShapesMapSeparatesTheClasses() throws {
         let dir = try tempDir()
         let feats = try shapesFeatures(dir)
-        let r = try loupe(["tsne", feats, "-o", "\(dir)/map.png", "--save-npy", "\(dir)/emb.npy", "--seed", "3"])
+        let r = try loupe(["tsne", feats, "-o", "\(dir)/map.png", "--save-npy", "\(dir)/emb.npy", "--seed", "3", "--thumbnails"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("KL divergence"), r.stdout)
         XCTAssertTrue(r.stderr.contains("iteration 1000"), r.stderr)
@@ -84,6 +85,18 @@ final class TSNECLITests: XCTestCase {
             }
             XCTAssertTrue(found, "class \(k)'s colour")
         }
+
+        // --thumbnails: an 11 x 11 grid of 32-pixel cells (1-pixel gaps), each point's image in
+        // the cell the optimal assignment of the saved embedding gives it.
+        let mosaic = try ImageIO.read(path: "\(dir)/map-thumbnails.png")
+        XCTAssertEqual([mosaic.width, mosaic.height], [11 * 33 + 1, 11 * 33 + 1])
+        let placement = try ThumbnailMosaic.place(points: emb.floats)
+        XCTAssertEqual(placement.items, Array(0..<120))
+        XCTAssertEqual(Set(placement.cellOfItem).count, 120)
+        let expected = try ThumbnailMosaic.render(placement, cellSize: 32) { try ImageIO.read(path: file.paths[$0]) }
+        XCTAssertEqual(mosaic.pixels.count, expected.pixels.count)
+        let worst = zip(mosaic.pixels, expected.pixels).map { abs($0 - $1) }.max() ?? 1
+        XCTAssertLessThanOrEqual(worst, 1.0 / 255 + 1e-6)
 
         // JSON, and the same embedding bit for bit on one thread.
         let j = try loupe(["tsne", feats, "--json", "--seed", "3", "--threads", "1"])
