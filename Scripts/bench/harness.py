@@ -4,6 +4,7 @@ Imported by Scripts/bench/bench.py and Scripts/bench/bench-explain.py (run them 
 `.venv/bin/python Scripts/bench/NAME.py`; Python puts the script's folder on the path).
 """
 import datetime
+import json
 import os
 import platform
 import sys
@@ -38,24 +39,18 @@ def cpu_details():
 
 
 def openblas_core(loupe):
-    """The OpenBLAS that `loupe` links and the kernel it picks with this environment."""
-    lib = "libopenblas.so.0"
+    """The OpenBLAS kernel family `loupe` runs with this environment, as `loupe bench` reports it
+    (Loupe opens OpenBLAS itself and picks the family from the CPU unless OPENBLAS_CORETYPE is set)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    model = os.path.join(root, "SampleModels", "tiny-cnn", "tiny-cnn.onnx")
     try:
-        ldd = subprocess.run(["ldd", loupe], capture_output=True, text=True, timeout=30).stdout
-        for line in ldd.splitlines():
-            if "libopenblas" in line and "=>" in line:
-                lib = line.split("=>", 1)[1].split("(")[0].strip()
-                break
-    except (OSError, subprocess.SubprocessError):
-        pass
-    code = ("import ctypes,sys; l=ctypes.CDLL(sys.argv[1]); "
-            "l.openblas_get_config.restype=l.openblas_get_corename.restype=ctypes.c_char_p; "
-            "print(l.openblas_get_config().decode(), '/ core', l.openblas_get_corename().decode())")
-    try:
-        out = subprocess.run([sys.executable, "-c", code, lib], capture_output=True, text=True, timeout=30)
-        return f"{lib}: {out.stdout.strip()}" if out.returncode == 0 else f"{lib}: unknown"
-    except (OSError, subprocess.SubprocessError):
-        return f"{lib}: unknown"
+        out = subprocess.run([loupe, "bench", model, "--runs", "1", "--warmup", "0", "--json"],
+                             capture_output=True, text=True, timeout=60)
+        kernels = json.loads(out.stdout).get("blas_kernels", "unknown")
+    except (OSError, subprocess.SubprocessError, ValueError):
+        kernels = "unknown"
+    coretype = os.environ.get("OPENBLAS_CORETYPE") or "unset"
+    return f"OpenBLAS {kernels} kernels (OPENBLAS_CORETYPE {coretype})"
 
 
 def binary_time(path):
