@@ -9,7 +9,7 @@ import LoupeTensor
 /// extent, centred on the bounding box; a leaf holds one point, or several closer than 1e-6
 /// on both axes. For point i, a cell whose side / distance to its centre of mass is below
 /// `theta` (or a leaf) counts as its points at their centre of mass: qᵢ꜀ = 1 / (1 + d² + ε),
-/// Z += m·qᵢ꜀, Fᵢ -= m·qᵢ꜀² (yᵢ - c). A leaf at yᵢ itself (within ε) is skipped. Adds -F / Z
+/// Z += m·qᵢ꜀, Fᵢ -= m·qᵢ꜀² (yᵢ - c). A leaf at yᵢ itself (within 1e-6) is skipped. Adds -F / Z
 /// to `grad` and returns Z = Σᵢ≠ⱼ qᵢⱼ (approximated). Points run in parallel; Z sums per-point
 /// values in point order.
 func tsneBarnesHutRepulsion(_ y: [Double], theta: Double, into grad: inout [Double]) -> Double {
@@ -37,7 +37,8 @@ func tsneBarnesHutRepulsion(_ y: [Double], theta: Double, into grad: inout [Doub
                                 if cell.count == 0 { continue }
                                 let isLeaf = cell.firstChild < 0
                                 let c0 = cell.com0 - p0, c1 = cell.com1 - p1
-                                if isLeaf && abs(c0) < tsneEpsilon && abs(c1) < tsneEpsilon { continue }
+                                // openTSNE's `is_duplicate` (1e-6 in each coordinate): no self-interaction.
+                                if isLeaf && abs(c0) < 1e-6 && abs(c1) < 1e-6 { continue }
                                 let dist = tsneEpsilon + c0 * c0 + c1 * c1
                                 // openTSNE's test length / √dist < θ, squared.
                                 if isLeaf || cell.lengthSquared < theta2 * dist {
@@ -142,10 +143,12 @@ struct QuadTree {
                 }
                 cells[k].firstChild = Int32(first)
                 let c = first + childIndex(k, cell.com0, cell.com1)
-                // All of them (openTSNE's `split_node` moves them as a single point, so a leaf
-                // of near-duplicates would lose mass below it; here the count moves along).
+                // As openTSNE's `split_node`: they move as a single point, so a leaf of
+                // near-duplicates (within 1e-6, common in the first iterations, when the
+                // embedding spans about 1e-4) keeps a count of 1 below it. Carrying the whole
+                // count along instead changed the optimisation's path: over seeds 0-2 at 5,000
+                // points the final KL was 0.002-0.004 higher than with openTSNE's rule.
                 addMass(c, cell.com0, cell.com1)
-                cells[c].count = cell.count
             }
             addMass(k, p0, p1)
             k = Int(cells[k].firstChild) + childIndex(k, p0, p1)
