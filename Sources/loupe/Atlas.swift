@@ -15,8 +15,8 @@ struct Atlas: ParsableCommand {
             features`), giving each image its feature vector (by default the penultimate one; \
             --layer takes another, average-pooled) and its top class. The page shows a t-SNE \
             map of the features with the images' thumbnails (hover one for the image, its \
-            label and the prediction; click it for its -k nearest neighbours in feature space, \
-            Euclidean distance), the leave-one-out k-NN accuracy per class when the images \
+            label and the prediction; click it for its -k nearest neighbours in feature space \
+            by --metric, exact as `loupe neighbors` finds them), the leave-one-out k-NN accuracy per class when the images \
             have labels (--labels-from-folders), and for the last --patch-layers spatial \
             layers the image patches that excite their most active channels most.
 
@@ -184,15 +184,14 @@ struct Atlas: ParsableCommand {
     func computeFeaturesAndPredictions(_ g: Graph, collection: ImageCollection, classNames: [String]) throws -> FeatureRun {
         let tensor = try layer.map { try g.resolveTensor($0, argument: "`layer`") }
         let fg = try FeatureGraph.make(g, layer: tensor, pool: nil)
-        let input = fg.graph.inputs[0], outputName = fg.graph.outputs[0].name
-        let (prep, height, width) = try image.resolve(for: input)
-        let featureExec = try makeExecutor(fg.graph, path: model)
+        let (prep, height, width) = try image.resolve(for: fg.graph.inputs[0])
+        let extractor = try FeatureExtractor(model: model, featureGraph: fg, preprocessing: prep, height: height, width: width)
         let scores = try ClassScores(g)
         let modelExec = try makeExecutor(g, path: model)
         let modelBatchable = g.inputs[0].dims?.first?.value == nil
-        let one = prep.layout == .nchw ? [1, prep.channels, height, width] : [1, height, width, prep.channels]
+        let one = extractor.inputShape(batch: 1)
         let batchSize = fg.batchable ? batch : 1
-        var values: [Float] = [], dimension = 0
+        var values: [Float] = []
         var out = FeatureRun(features: FeatureMatrix(rows: 0, columns: 0, values: []), layer: fg.layer,
                              preprocessing: "preset \(image.preprocess), \(height)x\(width), \(prep.layout.rawValue.uppercased())")
         let progress = Progress(label: "atlas")
@@ -204,13 +203,9 @@ struct Atlas: ParsableCommand {
             for (path, message) in b.failures { note("skipped unreadable image '\(path)': \(message)") }
             if !b.paths.isEmpty {
                 let m = b.paths.count
-                let x = Tensor(shape: [m] + one.dropFirst(), floats: b.pixels)
-                let y = try featureExec.run([input.name: x])[outputName]!
-                guard y.isFloat, y.shape.first == m, y.count % m == 0 else {
-                    throw LoupeError.shape("\(model): the features '\(fg.layer)' of a batch of \(m) have shape \(describe(y.shape))")
-                }
-                dimension = y.count / m
-                values += y.floats
+                // Features: the graph and checks of `loupe features` (`FeatureExtractor`).
+                values += try extractor.run(pixels: b.pixels, count: m)
+                let x = Tensor(shape: extractor.inputShape(batch: m), floats: b.pixels)
                 // Class scores: the whole batch at once when the model's batch is dynamic.
                 let perImage = one.dropFirst().reduce(1, *)
                 let chunks: [Tensor] = modelBatchable ? [x] : (0..<m).map { Tensor(shape: one, floats: Array(b.pixels[($0 * perImage)..<(($0 + 1) * perImage)])) }
@@ -243,7 +238,7 @@ struct Atlas: ParsableCommand {
             start = end
         }
         guard !out.paths.isEmpty else { throw LoupeError(.invalidArgument, "none of the \(collection.paths.count) images could be read") }
-        out.features = FeatureMatrix(rows: out.paths.count, columns: dimension, values: values)
+        out.features = FeatureMatrix(rows: out.paths.count, columns: extractor.dimension, values: values)
         return out
     }
 
