@@ -1,5 +1,7 @@
 import ArgumentParser
+import Foundation
 import LoupeFormats
+import LoupeTensor
 
 struct FeaturesMerge: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,6 +34,13 @@ struct FeaturesMerge: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             if !force { try checkWritable(output, force: false) }
+            // Writing starts by truncating the output, so it must not be one of the shards read.
+            let target = URL(fileURLWithPath: output).resolvingSymlinksInPath().standardizedFileURL.path
+            if let shard = shards.first(where: {
+                URL(fileURLWithPath: $0).resolvingSymlinksInPath().standardizedFileURL.path == target
+            }) {
+                throw LoupeError(.invalidArgument, "the output \(output) is the shard \(shard) itself; write the merged file elsewhere")
+            }
             let merged = try FeatureFile.merge(shards, to: output, startOver: true)
             let n = shards.count
             print("merged \(n) shard\(n == 1 ? "" : "s") into \(output): \(merged.rows) rows of \(merged.dimension) features of '\(merged.header.layer)' (\(merged.header.totalImages) images, \(merged.header.totalImages - merged.rows) skipped as unreadable)")

@@ -163,6 +163,8 @@ final class FeaturesCLITests: XCTestCase {
         try features(Self.gap, [Self.test], "\(dir)/p1.h5", ["--shard", "1/3", "--stop-after", "5"])
         try refused(["features", "merge", "\(dir)/s0.h5", "\(dir)/p1.h5", "\(dir)/s2.h5", "-o", "\(dir)/x.h5"], "is unfinished")
         try refused(["features", "merge", "\(dir)/s0.h5", "\(dir)/s1.h5", "\(dir)/s2.h5", "-o", "\(dir)/all.h5"], "exists; pass --force")
+        try refused(["features", "merge", "\(dir)/s0.h5", "\(dir)/s1.h5", "\(dir)/s2.h5", "-o", "\(dir)/./s1.h5", "--force"],
+                    "is the shard \(dir)/s1.h5 itself")
         try refused(["features", Self.gap, Self.test, "-o", "\(dir)/x.h5", "--shard", "4/4"], "the index must be from 0 to 3")
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir)/x.h5"))
     }
