@@ -195,6 +195,8 @@ struct Atlas: ParsableCommand {
         var out = FeatureRun(features: FeatureMatrix(rows: 0, columns: 0, values: []), layer: fg.layer,
                              preprocessing: "preset \(image.preprocess), \(height)x\(width), \(prep.layout.rawValue.uppercased())")
         let progress = Progress(label: "atlas")
+        // Per image read, the class scores and the graph's softmax output (when it ends in one).
+        var logitRows: [[Float]] = [], outputRows: [[Float]] = []
         var start = 0
         while start < collection.paths.count {
             let end = min(start + batchSize, collection.paths.count)
@@ -217,18 +219,14 @@ struct Atlas: ParsableCommand {
                         throw LoupeError.invalid("\(model): output '\(scores.logits)' has shape \(describe(logits.shape)); expected class scores")
                     }
                     let classes = logits.count / rows
-                    let probs = scores.softmax == nil ? nil : r[scores.output]
+                    let outs = scores.softmax == nil ? nil : r[scores.output]
+                    if let outs, !(outs.isFloat && outs.count == logits.count) {
+                        throw LoupeError.shape("\(model): output '\(scores.output)' \(describe(outs.shape)) does not hold the softmax of '\(scores.logits)' \(describe(logits.shape)) value for value")
+                    }
                     for row in 0..<rows {
                         let span = (row * classes)..<((row + 1) * classes)
-                        var p: [Float]
-                        if let probs, probs.count == logits.count {
-                            p = Array(probs.floats[span])
-                            if scores.softmax?.opType == "LogSoftmax" { p = p.map { Float(exp(Double($0))) } }
-                        } else {
-                            p = softmax(Array(logits.floats[span]))
-                        }
-                        let best = p.indices.max { p[$0] < p[$1] || (p[$0] == p[$1] && $0 > $1) }!
-                        out.predicted.append((best < classNames.count ? classNames[best] : "class \(best)", Double(p[best])))
+                        logitRows.append(Array(logits.floats[span]))
+                        if let outs { outputRows.append(Array(outs.floats[span])) }
                     }
                 }
                 out.paths += b.paths
@@ -239,6 +237,13 @@ struct Atlas: ParsableCommand {
         }
         guard !out.paths.isEmpty else { throw LoupeError(.invalidArgument, "none of the \(collection.paths.count) images could be read") }
         out.features = FeatureMatrix(rows: out.paths.count, columns: extractor.dimension, values: values)
+        // Probabilities by the rule of `loupe predict` (`ClassScores.probabilities`).
+        let (probs, given) = scores.probabilities(logits: logitRows, softmaxOutputs: scores.endsInSoftmax ? outputRows : nil)
+        if given { note("no Softmax found, but every row of the output '\(scores.output)' is non-negative and sums to 1: taken as probabilities as they are") }
+        out.predicted = probs.map { p in
+            let best = p.indices.max { p[$0] < p[$1] || (p[$0] == p[$1] && $0 > $1) }!
+            return (best < classNames.count ? classNames[best] : "class \(best)", Double(p[best]))
+        }
         return out
     }
 

@@ -81,7 +81,7 @@ struct Predict: ParsableCommand {
                     guard p.isFloat, p.count == logits.count else {
                         throw LoupeError.shape("\(model): output '\(scores.output)' \(describe(p.shape)) does not hold the \(s.opType) '\(s.name)' of '\(scores.logits)' \(describe(logits.shape)) value for value")
                     }
-                    probs = s.opType == "LogSoftmax" ? p.floats.map { Float(exp(Double($0))) } : p.floats
+                    probs = p.floats
                 }
                 let n = logits.count / classes
                 for r in 0..<n {
@@ -90,15 +90,13 @@ struct Predict: ParsableCommand {
                 }
                 progress.update(i + 1, inputs.count)
             }
-            // No softmax found but the outputs already are probabilities: show them as they are.
-            let givenAsProbabilities = !scores.endsInSoftmax && rows.allSatisfy {
-                ClassScores.rowsAreProbabilities(Tensor(shape: [1, $0.logits.count], floats: $0.logits))
-            }
+            // The graph's softmax, or the outputs as they are when they already are probabilities.
+            let (probRows, givenAsProbabilities) = scores.probabilities(
+                logits: rows.map(\.logits), softmaxOutputs: scores.endsInSoftmax ? rows.map { $0.probs ?? [] } : nil)
             if givenAsProbabilities {
                 FileHandle.standardError.write(Data("loupe: note: no Softmax found, but every row of the output '\(scores.output)' is non-negative and sums to 1: shown as probabilities as they are (no softmax applied, no logit shown)\n".utf8))
             }
-            let results = rows.map { row in
-                let probs = givenAsProbabilities ? row.logits : row.probs ?? softmax(row.logits)
+            let results = zip(rows, probRows).map { row, probs in
                 let order = probs.indices.sorted { probs[$0] > probs[$1] || (probs[$0] == probs[$1] && $0 < $1) }
                 return ImageResult(image: row.name, predictions: order.prefix(top).map {
                     Entry(index: $0, label: $0 < labelList.count ? labelList[$0] : nil,

@@ -1,3 +1,4 @@
+import Foundation
 import LoupeTensor
 
 /// Where a classifier's class scores are: the one rule `predict`, every explanation and
@@ -61,6 +62,25 @@ public struct ClassScores: Sendable {
     }
 
     static func isONNX(_ n: Node) -> Bool { n.domain.isEmpty || n.domain == "ai.onnx" }
+
+    /// Class probabilities for rows of class scores: the one rule `predict` and `atlas` use.
+    ///
+    /// - `logits`: per row, the values of `logits` (the class scores);
+    /// - `softmaxOutputs`: per row, the values of `output` when the graph ends in a softmax
+    ///   (the same length as the row; exponentiated for a LogSoftmax), nil otherwise.
+    ///
+    /// Without a final softmax, when every row already is a distribution
+    /// (`rowsAreProbabilities`), the scores are the probabilities as they are
+    /// (`givenAsProbabilities`); otherwise each row's softmax is taken.
+    public func probabilities(logits: [[Float]], softmaxOutputs: [[Float]]?) -> (rows: [[Float]], givenAsProbabilities: Bool) {
+        if let softmax, let outs = softmaxOutputs, outs.count == logits.count,
+           zip(outs, logits).allSatisfy({ $0.count == $1.count }) {
+            return (softmax.opType == "LogSoftmax" ? outs.map { $0.map { Float(exp(Double($0))) } } : outs, false)
+        }
+        let given = !endsInSoftmax && !logits.isEmpty
+            && logits.allSatisfy { Self.rowsAreProbabilities(Tensor(shape: [1, $0.count], floats: $0)) }
+        return (given ? logits : logits.map(LoupeTensor.softmax), given)
+    }
 
     /// Whether every row of `t` (its last axis) is a probability distribution: all values
     /// non-negative and finite, each row summing to 1 within `tolerance`.
