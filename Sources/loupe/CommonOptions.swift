@@ -94,6 +94,10 @@ func checkWritable(_ path: String, force: Bool) throws {
     if FileManager.default.fileExists(atPath: path) && !force {
         throw LoupeError(.invalidArgument, "\(path) exists; pass --force to overwrite it")
     }
+    // A missing folder is found before any work (and before other outputs are written),
+    // in the words the writers use (`OutputFile.checkFolder`).
+    let kinds = ["png": "PNG", "npy": "npy file", "h5": "HDF5 file", "html": "HTML page", "json": "JSON file"]
+    try OutputFile.checkFolder(path, as: kinds[(path as NSString).pathExtension.lowercased()] ?? "file")
 }
 
 func printJSON<T: Encodable>(_ value: T) throws {

@@ -105,6 +105,17 @@ struct Explain: ParsableCommand {
             let several = inputs.count > 1
             let progress = Progress(label: "explain")
 
+            // Every output path is checked before any work, so a bad one leaves nothing half written.
+            let outMethod = methods.count > 1 ? "all" : methods[0].rawValue
+            for (name, _) in inputs {
+                if let saveNpy {
+                    for method in methods {
+                        try checkWritable(try outputPath(saveNpy, image: name, method: method, ext: "npy", several: several || methods.count > 1), force: force)
+                    }
+                }
+                try checkWritable(try outputPath(output, image: name, method: outMethod, ext: "png", several: several), force: force)
+            }
+
             for (i, (name, x)) in inputs.enumerated() {
                 let (logits, _) = try m.forward(x)
                 let t = try m.resolveTarget(explanation.target, logits: logits, labels: labelList)
@@ -143,7 +154,6 @@ struct Explain: ParsableCommand {
                     print("\(name): \(method.rawValue) for class \(t)\(label)\(where_)")
                 }
                 let picture = try compose(pictures, display: display, logits: logits, target: t, labels: labelList)
-                let outMethod = methods.count > 1 ? "all" : methods[0].rawValue
                 let path = try outputPath(output, image: name, method: outMethod, ext: "png", several: several)
                 try checkWritable(path, force: force)
                 try ImageIO.writePNG(picture, path: path)

@@ -223,6 +223,8 @@ final class BadInputTests: XCTestCase {
                  fragments: ["cannot write PNG '\(missing)/x.png': the folder '\(missing)' does not exist"]),
             Case(name: "--save-npy in a missing folder", args: ["filters", m, "-o", path("f.png"), "--save-npy", missing + "/f.npy"], status: 1,
                  fragments: ["cannot write npy file '\(missing)/f.npy': the folder '\(missing)' does not exist"]),
+            Case(name: "explain --save-npy in a missing folder", args: ["explain", m, img, "-o", path("e.png"), "--save-npy", missing + "/e.npy"],
+                 status: 1, fragments: ["cannot write npy file '\(missing)/e.npy': the folder '\(missing)' does not exist"]),
             Case(name: "-o under a file", args: ["filters", m, "-o", mine + "/f.png"], status: 1,
                  fragments: ["cannot write PNG '\(mine)/f.png': '\(mine)' is not a folder"]),
             Case(name: "report in a missing folder", args: ["report", m, img, "-o", missing + "/r.html"], status: 1,
@@ -248,6 +250,9 @@ final class BadInputTests: XCTestCase {
             Case(name: "unknown model extension", args: ["inspect", mine], status: 1,
                  fragments: ["unknown model format '.png'"]),
         ])
+        // Every output is checked before any is written: nothing half done.
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("e.png")))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("f.png")))
         XCTAssertEqual(try String(contentsOfFile: mine, encoding: .utf8), "mine\n", "a user's file was overwritten")
         XCTAssertFalse(FileManager.default.fileExists(atPath: missing), "a missing output folder was created")
     }
