@@ -301,8 +301,3 @@ private func atlasTopPatches(model: String, graph g: Graph, layers: [String], pa
             caption: "the \(found.channels.count) channels with the largest maximum over the set, each with its \(perChannel) strongest images (one unit per image), shown as the unit's receptive field in the model's input (striped where it leaves the input; + marks the unit's centre), as `loupe top-patches` shows them.")
     }
 }
-
-/// A line on stderr: `loupe: MESSAGE`.
-private func note(_ message: String) {
-    FileHandle.standardError.write(Data("loupe: \(message)\n".utf8))
-}

@@ -105,3 +105,8 @@ func printJSON<T: Encodable>(_ value: T) throws {
     enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     print(String(decoding: try enc.encode(value), as: UTF8.self))
 }
+
+/// A line for the user on stderr, beside the command's output: "loupe: MESSAGE".
+func note(_ message: String) {
+    FileHandle.standardError.write(Data("loupe: \(message)\n".utf8))
+}

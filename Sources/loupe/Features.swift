@@ -243,8 +243,3 @@ private func processCPUSeconds() -> Double {
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
     return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
 }
-
-/// A line on stderr: `loupe: MESSAGE`.
-private func note(_ message: String) {
-    FileHandle.standardError.write(Data("loupe: \(message)\n".utf8))
-}

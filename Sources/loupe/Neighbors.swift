@@ -368,8 +368,3 @@ struct Neighbors: ParsableCommand {
 private func seconds(since start: UInt64) -> Double {
     Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 }
-
-/// A line on stderr: `loupe: MESSAGE`.
-private func note(_ message: String) {
-    FileHandle.standardError.write(Data("loupe: \(message)\n".utf8))
-}

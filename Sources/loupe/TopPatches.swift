@@ -166,8 +166,3 @@ struct TopPatches: ParsableCommand {
         }
     }
 }
-
-/// A line on stderr: `loupe: MESSAGE`.
-private func note(_ message: String) {
-    FileHandle.standardError.write(Data("loupe: \(message)\n".utf8))
-}
