@@ -294,7 +294,7 @@ def main():
             "AVX2; `own 512` / `own AVX2` = the NCHWc direct kernels (best register blocking).")
         say("")
         head = ("| # | conv (ic→oc, k/s, input) | × | MFLOP | Loupe | oneDNN | reorders ms | bwd-data | Winograd "
-                "| oneDNN AVX2 | own 512 | own AVX2 | oneDNN kernel |")
+                "| Wino bwd-data | oneDNN AVX2 | own 512 | own AVX2 | oneDNN kernel |")
         say(head)
         say("|" + "---|" * (head.count("|") - 1))
         for i, ((ic, h, w, oc, k, s, p, _g), count) in enumerate(shapes):
@@ -305,7 +305,7 @@ def main():
             note = res.get((i, "onednn_fwd"), (0, 0, 0, 0, ""))[4].split(" ")[0]
             say(f"| {i} | {ic}→{oc}, {k}x{k}/{s}, {h}x{w} | {count} | {flops[i] / 1e6:.0f} | {g(res, 'loupe')} | "
                 f"{g(res, 'onednn_fwd')} | {reo:.3f} | {g(res, 'onednn_bwd_data')} | {g(res, 'onednn_winograd')} | "
-                f"{g(avx2_res[0], 'onednn_fwd')} | "
+                f"{g(res, 'onednn_winograd_bwd_data')} | {g(avx2_res[0], 'onednn_fwd')} | "
                 f"{g(res, 'own512')} | {g(res, 'own2')} | {note} |")
         say("")
         say("Whole network, convolutions only (sum of count × time), ms: wall median / fastest run / CPU median; "
@@ -330,11 +330,17 @@ def main():
                 best[(i, "onednn_best")] = wino
             else:
                 best[(i, "onednn_best")] = res[(i, "onednn_fwd")]
+            wino = res.get((i, "onednn_winograd_bwd_data"))
+            if wino and wino[col] < res[(i, "onednn_bwd_data")][col]:
+                best[(i, "onednn_best_bwd")] = wino
+            else:
+                best[(i, "onednn_best_bwd")] = res[(i, "onednn_bwd_data")]
         rows = [("Loupe today (im2col + OpenBLAS)", total(res, shapes, "loupe"), True),
                 ("oneDNN forward (blocked layouts)", base, True),
                 ("oneDNN forward, Winograd where faster (3x3/1)", total(best, shapes, "onednn_best"), True),
                 ("oneDNN reorders NCHW→src + dst→NCHW, every layer", reorders, False),
                 ("oneDNN backward-data", total(res, shapes, "onednn_bwd_data"), True),
+                ("oneDNN backward-data, Winograd where faster (3x3/1)", total(best, shapes, "onednn_best_bwd"), True),
                 ("oneDNN forward, max ISA AVX2", total(avx2_res[0], shapes, "onednn_fwd"), True),
                 ("oneDNN backward-data, max ISA AVX2", total(avx2_res[0], shapes, "onednn_bwd_data"), True)]
         if sse_res:

@@ -26,7 +26,8 @@
  * --peak, and `#` lines describing the run and each shape.
  *
  * Options: --shapes FILE --threads T --runs R --warmup W --check --peak
- *          --methods loupe,onednn,own512,own2   --onednn-isa all|avx512_core|avx2|sse41
+ *          --methods loupe,onednn,own512,own2   --onednn-isa env|all|avx512_core|avx2|sse41
+ *          (env, the default: oneDNN's cap comes from ONEDNN_MAX_CPU_ISA if set)
  */
 #define _GNU_SOURCE
 #include <math.h>
@@ -532,6 +533,49 @@ static void bench_onednn(int id, const shape *s, const float *x, const float *w,
         DNNL_CHECK(dnnl_memory_get_data_handle(m_dx_plain, &dxp));
         printf("check\tshape%d\tonednn_bwd_data\t%.3g\n", id, rel_error(dxp, dxref, (size_t)s->ic * s->h * s->w));
     }
+    /* Winograd backward-data (3x3 stride 1), where oneDNN has it: timed on its own layouts */
+    if (s->k == 3 && s->stride == 1 && s->groups == 1) {
+        dnnl_convolution_desc_t wfd, wbd;
+        dnnl_primitive_desc_t wfpd, wbpd;
+        DNNL_CHECK(dnnl_convolution_forward_desc_init(&wfd, dnnl_forward_training, dnnl_convolution_winograd, &src_any,
+                                                      &w_any, &b_md, &dst_any, strides, pad, pad_r));
+        DNNL_CHECK(dnnl_convolution_backward_data_desc_init(&wbd, dnnl_convolution_winograd, &src_any, &w_any, &dst_any,
+                                                            strides, pad, pad_r));
+        if (dnnl_primitive_desc_create(&wfpd, &wfd, NULL, eng, NULL) == dnnl_success &&
+            dnnl_primitive_desc_create(&wbpd, &wbd, NULL, eng, wfpd) == dnnl_success) {
+            const char *wimpl = NULL;
+            DNNL_CHECK(dnnl_primitive_desc_query(wbpd, dnnl_query_impl_info_str, 0, &wimpl));
+            dnnl_memory_t a = dnnl_mem(dnnl_primitive_desc_query_md(wbpd, dnnl_query_diff_dst_md, 0), NULL),
+                          b = dnnl_mem(dnnl_primitive_desc_query_md(wbpd, dnnl_query_weights_md, 0), NULL),
+                          c = dnnl_mem(dnnl_primitive_desc_query_md(wbpd, dnnl_query_diff_src_md, 0), NULL),
+                          cp = dnnl_mem(&src_plain, NULL);
+            dnnl_call r1 = make_reorder(m_dy_plain, a), r2 = make_reorder(m_w_plain, b), r3 = make_reorder(c, cp);
+            dnnl_run(&r1);
+            dnnl_run(&r2);
+            dnnl_call wb = {0};
+            DNNL_CHECK(dnnl_primitive_create(&wb.prim, wbpd));
+            wb.args[0] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_DST, a};
+            wb.args[1] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, b};
+            wb.args[2] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_SRC, c};
+            wb.nargs = 3;
+            report(id, "onednn_winograd_bwd_data", time_median(dnnl_run, &wb), s->flops, wimpl);
+            if (check) {
+                dnnl_run(&wb);
+                dnnl_run(&r3);
+                void *p;
+                DNNL_CHECK(dnnl_memory_get_data_handle(cp, &p));
+                printf("check\tshape%d\tonednn_winograd_bwd_data\t%.3g\n", id, rel_error(p, dxref, (size_t)s->ic * s->h * s->w));
+            }
+            dnnl_primitive_t ps[] = {r1.prim, r2.prim, r3.prim, wb.prim};
+            for (int i = 0; i < 4; i++) dnnl_primitive_destroy(ps[i]);
+            dnnl_memory_t ms[] = {a, b, c, cp};
+            for (int i = 0; i < 4; i++) dnnl_memory_destroy(ms[i]);
+            dnnl_primitive_desc_destroy(wfpd);
+            dnnl_primitive_desc_destroy(wbpd);
+        } else {
+            printf("# shape%d onednn_winograd_bwd_data: no implementation at this ISA\n", id);
+        }
+    }
     dnnl_primitive_t prims[] = {wre.prim, sre.prim, dre.prim, conv.prim, bwre.prim, dyre.prim, dxre.prim, bwd.prim};
     for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++) dnnl_primitive_destroy(prims[i]);
     dnnl_memory_t mems[] = {m_src_plain, m_w_plain, m_b, m_src, m_w, m_dst, m_dst_plain, m_dy_plain, m_dy, m_bw, m_dx, m_dx_plain};
@@ -688,7 +732,7 @@ static void bench_peak(const char *name, double (*loop)(long), int chains, int v
 /* ---------------------------------------------------------------- main */
 
 int main(int argc, char **argv) {
-    const char *shapes_path = NULL, *methods = "loupe,onednn,own512,own2", *isa = "all";
+    const char *shapes_path = NULL, *methods = "loupe,onednn,own512,own2", *isa = "env";
     int peak = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--shapes") && i + 1 < argc) shapes_path = argv[++i];
@@ -724,15 +768,17 @@ int main(int argc, char **argv) {
     if (!shapes_path) return 0;
 
     if (strstr(methods, "onednn")) {
+        /* "env" (the default) leaves the cap to ONEDNN_MAX_CPU_ISA; a value here calls
+         * dnnl_set_max_cpu_isa, which takes precedence over that variable */
         dnnl_cpu_isa_t max = dnnl_cpu_isa_all;
         if (!strcmp(isa, "avx512_core")) max = dnnl_cpu_isa_avx512_core;
         else if (!strcmp(isa, "avx2")) max = dnnl_cpu_isa_avx2;
         else if (!strcmp(isa, "sse41")) max = dnnl_cpu_isa_sse41;
-        else if (strcmp(isa, "all")) {
-            fprintf(stderr, "spike: --onednn-isa must be all, avx512_core, avx2 or sse41, not '%s'\n", isa);
+        else if (strcmp(isa, "all") && strcmp(isa, "env")) {
+            fprintf(stderr, "spike: --onednn-isa must be env, all, avx512_core, avx2 or sse41, not '%s'\n", isa);
             return 2;
         }
-        DNNL_CHECK(dnnl_set_max_cpu_isa(max));
+        if (strcmp(isa, "env")) DNNL_CHECK(dnnl_set_max_cpu_isa(max));
         DNNL_CHECK(dnnl_engine_create(&eng, dnnl_cpu, 0));
         DNNL_CHECK(dnnl_stream_create(&strm, eng, dnnl_stream_default_flags));
         const dnnl_version_t *v = dnnl_version();
