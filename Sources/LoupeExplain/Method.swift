@@ -95,6 +95,9 @@ public enum Method: String, Sendable, CaseIterable {
         public var integratedGradients = IntegratedGradients.Settings()
         /// Smooths the methods that `takesNoiseTunnel`; nil: no smoothing.
         public var noiseTunnel: NoiseTunnel.Settings?
+        /// Called with (done, total) by the methods that make many passes: integrated
+        /// gradients (path points) and noise tunnels (samples).
+        public var progress: (@Sendable (Int, Int) -> Void)?
 
         public init(target: Int? = nil, score: ExplainableModel.ScoreKind = .logit, layer: String? = nil,
                     occlusion: Occlusion.Settings = Occlusion.Settings()) {
@@ -125,7 +128,7 @@ public enum Method: String, Sendable, CaseIterable {
         case .guidedGradCAM: return try GuidedGradCAM.explain(model, x, r, layer: options.layer)
         case .occlusion: return try Occlusion.explain(model, x, r, settings: options.occlusion)
         case .activations: return try ActivationMaps.explain(model, x, layer: options.layer)
-        case .integratedGradients: return try IntegratedGradients.explain(model, x, r, settings: options.integratedGradients)
+        case .integratedGradients: return try IntegratedGradients.explain(model, x, r, settings: options.integratedGradients, progress: options.progress)
         case .gradientXInput: return try GradientXInput.explain(model, x, r)
         }
     }

@@ -62,6 +62,7 @@ public enum NoiseTunnel {
         guard sigma >= 0, sigma.isFinite else { throw LoupeError(.invalidArgument, "the noise's standard deviation must be non-negative, got \(sigma)") }
         var inner = options
         inner.noiseTunnel = nil
+        inner.progress = nil
         if inner.target == nil { inner.target = try model.resolveTarget(nil, logits: model.forward(x).logits, labels: []) }
         if method == .integratedGradients {
             let b = try IntegratedGradients.baselineTensor(inner.integratedGradients.baseline, for: x)
@@ -71,7 +72,7 @@ public enum NoiseTunnel {
         var sum = [Double](repeating: 0, count: plane), sumSq = sum
         var rng = SplitMix64(seed: s.seed)
         var shape: [Int] = []
-        for _ in 0..<s.samples {
+        for sample in 0..<s.samples {
             let eps = noise(count: plane, sigma: sigma, rng: &rng)
             let noisy = Tensor(shape: x.shape, floats: (0..<plane).map { x.floats[$0] + eps[$0] })
             let e = try method.run(on: model, input: noisy, options: inner)
@@ -86,6 +87,7 @@ public enum NoiseTunnel {
                     sumSq[i] += a * a
                 }
             }
+            options.progress?(sample + 1, s.samples)
         }
         let n = Double(s.samples)
         let map: [Float] = (0..<plane).map { i in

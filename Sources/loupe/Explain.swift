@@ -121,6 +121,8 @@ struct Explain: ParsableCommand {
                 for method in methods {
                     let e: Explanation
                     var npyPath: String?
+                    let stepProgress = Progress(label: "  \(method.rawValue)\(options.noiseTunnel != nil && method.takesNoiseTunnel ? " samples" : method == .integratedGradients ? " steps" : "")")
+                    options.progress = { stepProgress.update($0, $1) }
                     do { e = try method.run(on: m, input: x, options: options) } catch let err as LoupeError where method == .cam && methods.count > 1 {
                         FileHandle.standardError.write(Data("loupe: note: cam skipped: \(FlagNames.map(err).message)\n".utf8))
                         continue
