@@ -25,6 +25,15 @@ saved as .npy. Then, one method at a time, so both sides see the same machine st
      targets=[ClassifierOutputTarget(top)] (built once, outside the timing; a call includes the
      forward and backward passes, the map, its scaling and its resizing to 224x224). Loupe's
      layer is the ONNX node of that block's final Relu (found in the file).
+   - gradient-x-input: captum InputXGradient(model).attribute(x, target=top)
+   - integrated-gradients: captum IntegratedGradients(model).attribute(x, target=top, n_steps=50)
+     (its defaults: method="gausslegendre", zero baseline, all 50 steps in one batch) vs Loupe
+     --steps 50 (Gauss-Legendre, zero baseline, its default --steps-batch);
+   - smoothgrad: captum NoiseTunnel(Saliency(model)).attribute(x, nt_type="smoothgrad",
+     nt_samples=10, stdevs=0.15, target=top, abs=True) vs Loupe --method saliency --noise-tunnel
+     smoothgrad --noise-samples 10 --noise-std 0.15 (Captum batches the 10 noisy copies, Loupe runs
+     them one by one);
+     these two are slow and use --occlusion-runs/--occlusion-warmup like occlusion;
    - occlusion: captum Occlusion(model).attribute(x, target=top, sliding_window_shapes=(3,32,32),
      strides=(3,16,16), baselines=0, perturbations_per_eval=16) vs Loupe --window 32x32
      --stride 16x16 --occlusion-batch 16 (169 windows each). It is slow: it uses
@@ -61,7 +70,11 @@ import numpy as np
 from harness import cpu_model, cpu_details, openblas_core, binary_time, load_average, git_revision, last_error_line, fmt
 
 DEFAULT_MODELS = ["resnet18", "resnet50"]
-METHODS = ["saliency", "guided-backprop", "grad-cam", "occlusion"]
+METHODS = ["saliency", "guided-backprop", "grad-cam", "occlusion", "gradient-x-input", "integrated-gradients", "smoothgrad"]
+# Methods timed with --occlusion-runs/--occlusion-warmup (many passes per explanation).
+SLOW = ("occlusion", "integrated-gradients", "smoothgrad")
+IG_STEPS = 50
+NT_SAMPLES, NT_STD = 10, 0.15
 OCC_WINDOW, OCC_STRIDE, OCC_BATCH = 32, 16, 16
 LOGIT_TOLERANCE = 1e-4
 STEADY_RUNS = 10
@@ -111,7 +124,12 @@ def gradcam_layer_node(model_path):
 # --- Loupe --------------------------------------------------------------------------------------
 
 def loupe_method_args(method, layer):
+    if method == "smoothgrad":
+        return ["--method", "saliency", "--noise-tunnel", "smoothgrad", "--noise-samples", str(NT_SAMPLES),
+                "--noise-std", str(NT_STD)]
     args = ["--method", method]
+    if method == "integrated-gradients":
+        args += ["--steps", str(IG_STEPS), "--integration", "gauss-legendre"]
     if method == "grad-cam" and layer:
         args += ["--layer", layer]
     if method == "occlusion":
@@ -174,6 +192,18 @@ def pytorch_call(method, model, x, top):
         cam = GradCAM(model=model, target_layers=[model.layer4[-1]])
         targets = [ClassifierOutputTarget(top)]
         return lambda: cam(input_tensor=x, targets=targets)
+    if method == "gradient-x-input":
+        from captum.attr import InputXGradient
+        gxi = InputXGradient(model)
+        return lambda: gxi.attribute(x, target=top)
+    if method == "integrated-gradients":
+        from captum.attr import IntegratedGradients
+        ig = IntegratedGradients(model)
+        return lambda: ig.attribute(x, target=top, n_steps=IG_STEPS)
+    if method == "smoothgrad":
+        from captum.attr import NoiseTunnel, Saliency
+        nt = NoiseTunnel(Saliency(model))
+        return lambda: nt.attribute(x, nt_type="smoothgrad", nt_samples=NT_SAMPLES, stdevs=NT_STD, target=top, abs=True)
     if method == "occlusion":
         from captum.attr import Occlusion
         occ = Occlusion(model)
@@ -486,14 +516,14 @@ def main():
         layers[model] = layer
 
         for method in methods:
-            occ = method == "occlusion"
+            occ = method in SLOW
             runs = args.occlusion_runs if occ else args.runs
             warmup = args.occlusion_warmup if occ else args.warmup
             if occ and os.path.exists(args.loupe):
                 print(f"{model} {method}: loupe probe run ...", flush=True)
                 pr, perr = run_loupe_bench(args, model_path, input_path, method, layer, 1, 0)
                 if pr and pr["median_ms"] > args.occlusion_limit * 1000:
-                    msg = (f"{model} occlusion skipped: one Loupe run took {pr['median_ms'] / 1000:.0f} s "
+                    msg = (f"{model} {method} skipped: one Loupe run took {pr['median_ms'] / 1000:.0f} s "
                            f"(> {args.occlusion_limit:g} s)")
                     print("  " + msg, flush=True)
                     notes.append(msg)

@@ -16,6 +16,8 @@ public enum Method: String, Sendable, CaseIterable {
     case guidedGradCAM = "guided-grad-cam"
     case occlusion
     case activations
+    case integratedGradients = "integrated-gradients"
+    case gradientXInput = "gradient-x-input"
 
     /// The name people read, as in headings: "Grad-CAM".
     public var title: String {
@@ -28,6 +30,8 @@ public enum Method: String, Sendable, CaseIterable {
         case .guidedGradCAM: "Guided Grad-CAM"
         case .occlusion: "Occlusion"
         case .activations: "Activation map"
+        case .integratedGradients: "Integrated gradients"
+        case .gradientXInput: "Gradient × input"
         }
     }
 
@@ -42,6 +46,8 @@ public enum Method: String, Sendable, CaseIterable {
         case .guidedGradCAM: "Guided backpropagation times the upsampled Grad-CAM map (Selvaraju et al. 2017)."
         case .occlusion: "Drop of the class score when a sliding window is replaced by a baseline (Zeiler & Fergus 2014)."
         case .activations: "A layer's feature maps, thresholded at a quantile of each channel's values."
+        case .integratedGradients: "Input minus baseline times the class score's gradient averaged along the path between them (Sundararajan et al. 2017)."
+        case .gradientXInput: "Input gradient of the class score times the input (Shrikumar et al. 2016)."
         }
     }
 
@@ -53,6 +59,7 @@ public enum Method: String, Sendable, CaseIterable {
         case .cam, .gradCAM: .classMap
         case .occlusion: .scoreDrop
         case .activations: .featureMaps
+        case .integratedGradients, .gradientXInput: .inputGradient
         }
     }
 
@@ -61,6 +68,16 @@ public enum Method: String, Sendable, CaseIterable {
         switch self {
         case .gradCAM, .guidedGradCAM, .activations: true
         case .saliency, .deconvnet, .guidedBackprop, .cam, .occlusion: false
+        case .integratedGradients, .gradientXInput: false
+        }
+    }
+
+    /// Whether `Options.noiseTunnel` smooths the method (`NoiseTunnel`): the input-gradient
+    /// methods, whose map has the input's shape.
+    public var takesNoiseTunnel: Bool {
+        switch self {
+        case .saliency, .deconvnet, .guidedBackprop, .integratedGradients, .gradientXInput: true
+        case .cam, .gradCAM, .guidedGradCAM, .occlusion, .activations: false
         }
     }
 
@@ -75,6 +92,12 @@ public enum Method: String, Sendable, CaseIterable {
         /// nil: the last layer with a spatial output.
         public var layer: String?
         public var occlusion: Occlusion.Settings
+        public var integratedGradients = IntegratedGradients.Settings()
+        /// Smooths the methods that `takesNoiseTunnel`; nil: no smoothing.
+        public var noiseTunnel: NoiseTunnel.Settings?
+        /// Called with (done, total) by the methods that make many passes: integrated
+        /// gradients (path points) and noise tunnels (samples).
+        public var progress: (@Sendable (Int, Int) -> Void)?
 
         public init(target: Int? = nil, score: ExplainableModel.ScoreKind = .logit, layer: String? = nil,
                     occlusion: Occlusion.Settings = Occlusion.Settings()) {
@@ -93,6 +116,9 @@ public enum Method: String, Sendable, CaseIterable {
     /// global-average-pooling and linear tail.
     public func run(on model: ExplainableModel, input x: Tensor, options: Options = Options()) throws -> Explanation {
         let r = options.request
+        if let nt = options.noiseTunnel, takesNoiseTunnel {
+            return try NoiseTunnel.explain(self, model, x, options: options, settings: nt)
+        }
         switch self {
         case .saliency: return try Saliency.explain(model, x, r)
         case .deconvnet: return try Deconvnet.explain(model, x, r)
@@ -102,6 +128,8 @@ public enum Method: String, Sendable, CaseIterable {
         case .guidedGradCAM: return try GuidedGradCAM.explain(model, x, r, layer: options.layer)
         case .occlusion: return try Occlusion.explain(model, x, r, settings: options.occlusion)
         case .activations: return try ActivationMaps.explain(model, x, layer: options.layer)
+        case .integratedGradients: return try IntegratedGradients.explain(model, x, r, settings: options.integratedGradients, progress: options.progress)
+        case .gradientXInput: return try GradientXInput.explain(model, x, r)
         }
     }
 }

@@ -22,7 +22,7 @@ public enum ExplanationPicture {
 
     /// The picture for every method except activations, at the display image's size.
     public static func render(_ e: Explanation, over image: RGBImage, style: Style = Style()) throws -> RGBImage {
-        switch e.method.mapKind {
+        switch e.kind {
         case .inputMagnitude:
             let m = e.map
             let (c, h, w) = (m.shape[0], m.shape[1], m.shape[2])

@@ -116,7 +116,7 @@ extension Bench {
         if x.shape.first ?? 1 > 1 { x = Tensor(shape: [1] + x.shape.dropFirst(), floats: Array(x.floats[0..<(x.count / x.shape[0])])) }
         var target: Int?
         if let spec = explanation.target { target = try em.resolveTarget(spec, logits: try em.forward(x).logits, labels: []) }
-        let options = try explanation.options(target: target, occlusionBatch: occlusionBatch)
+        let options = try explanation.options(target: target, occlusionBatch: occlusionBatch, methods: [m], graph: em.graph)
         return ({ _ = try m.run(on: em, input: x, options: options) }, 1)
     }
 

@@ -25,6 +25,8 @@ struct Explain: ParsableCommand {
               loupe explain model.onnx a.png b.png --method all -o out/ --labels labels.txt
               loupe explain model.onnx cat.jpg --method occlusion --window 32x32 --stride 16x16
               loupe explain model.onnx cat.jpg --method activations --layer /layer1/layer1.0/relu/Relu --channels 0,5,9
+              loupe explain model.onnx cat.jpg --method integrated-gradients --steps 50 --baseline blur --json
+              loupe explain model.onnx cat.jpg --method guided-backprop --noise-tunnel smoothgrad --noise-samples 50 --noise-std 0.3
             """)
 
     @Argument(help: "The model file (.onnx, .h5 or .keras).")
@@ -62,6 +64,9 @@ struct Explain: ParsableCommand {
 
     @Flag(help: "Overwrite existing output files.")
     var force = false
+
+    @Flag(help: "Print one JSON document on stdout instead of the text lines: per image and method, the target, layer, picture and .npy paths, the noise tunnel used and, for integrated-gradients, the completeness (sum of attributions minus the score difference).")
+    var json = false
 
     @OptionGroup var explanation: ExplanationOptions
     @OptionGroup var image: ImageOptions
@@ -101,7 +106,9 @@ struct Explain: ParsableCommand {
             var style = ExplanationPicture.Style()
             style.colormap = try Colormap.named(colormap)
             style.alpha = alpha
-            var options = try explanation.options(target: nil, occlusionBatch: batch)
+            var options = try explanation.options(target: nil, occlusionBatch: batch, methods: methods, graph: m.graph, image: image)
+            var records: [ExplainRecord] = []
+            func say(_ line: String) { if !json { print(line) } }
             let several = inputs.count > 1
             let progress = Progress(label: "explain")
 
@@ -124,6 +131,9 @@ struct Explain: ParsableCommand {
                 var pictures: [(String, RGBImage)] = []
                 for method in methods {
                     let e: Explanation
+                    var npyPath: String?
+                    let stepProgress = Progress(label: "  \(method.rawValue)\(options.noiseTunnel != nil && method.takesNoiseTunnel ? " samples" : method == .integratedGradients ? " steps" : "")")
+                    options.progress = { stepProgress.update($0, $1) }
                     do { e = try method.run(on: m, input: x, options: options) } catch let err as LoupeError where method == .cam && methods.count > 1 {
                         FileHandle.standardError.write(Data("loupe: note: cam skipped: \(FlagNames.map(err).message)\n".utf8))
                         continue
@@ -132,6 +142,7 @@ struct Explain: ParsableCommand {
                         let path = try outputPath(saveNpy, image: name, method: method, ext: "npy", several: several || methods.count > 1)
                         try checkWritable(path, force: force)
                         try NPY.write(e.map, path: path)
+                        npyPath = path
                     }
                     if method.mapKind == .featureMaps {
                         let chosen = try channels.map(parseChannels) ?? mostActive(e.map, count: methods.count > 1 ? 1 : 8)
@@ -144,23 +155,50 @@ struct Explain: ParsableCommand {
                             let gridPath = (base as NSString).deletingPathExtension + "-channels.png"
                             try checkWritable(gridPath, force: force)
                             try ImageIO.writePNG(try ExplanationPicture.channelGrid(e.map), path: gridPath)
-                            print("  -> \(gridPath) (all \(e.map.shape[0]) channels)")
+                            say("  -> \(gridPath) (all \(e.map.shape[0]) channels)")
                         }
                     } else {
-                        pictures.append((method.rawValue, try ExplanationPicture.render(e, over: display, style: style)))
+                        pictures.append((e.noiseTunnel.map { "\($0.kind.rawValue) \(method.rawValue)" } ?? method.rawValue, try ExplanationPicture.render(e, over: display, style: style)))
                     }
                     let where_ = e.layer.map { " at \($0)" } ?? ""
                     let label = t < labelList.count ? " (\(labelList[t]))" : ""
-                    print("\(name): \(method.rawValue) for class \(t)\(label)\(where_)")
+                    let tunnel = e.noiseTunnel.map { String(format: " with %@ (%d samples, std %g, seed %llu)", $0.kind.rawValue, $0.samples, $0.std ?? 0, $0.seed) } ?? ""
+                    say("\(name): \(method.rawValue) for class \(t)\(label)\(where_)\(tunnel)")
+                    if let c = e.completeness {
+                        say(String(format: "  completeness: sum of attributions %.6g, score(input) - score(baseline) %.6g - %.6g = %.6g, error %.3g (%.3g %% of the difference)",
+                                   c.attributionSum, c.scoreInput, c.scoreBaseline, c.scoreDifference, c.error, c.relativeError * 100))
+                    }
+                    records.append(ExplainRecord(image: name, method: method.rawValue, target: t, label: t < labelList.count ? labelList[t] : nil,
+                                                 layer: e.layer, noise_tunnel: e.noiseTunnel.map(ExplainRecord.Tunnel.init),
+                                                 completeness: e.completeness, npy: npyPath))
                 }
                 let picture = try compose(pictures, display: display, logits: logits, target: t, labels: labelList)
                 let path = try outputPath(output, image: name, method: outMethod, ext: "png", several: several)
                 try checkWritable(path, force: force)
                 try ImageIO.writePNG(picture, path: path)
-                print("  -> \(path)")
+                say("  -> \(path)")
+                for k in records.indices where records[k].image == name && records[k].picture == nil { records[k].picture = path }
                 progress.update(i + 1, inputs.count)
             }
+            if json { try printJSON(records) }
         }
+    }
+
+    /// One line of `--json`.
+    struct ExplainRecord: Encodable {
+        struct Tunnel: Encodable {
+            var kind: String, samples: Int, std: Double, seed: UInt64
+            init(_ s: NoiseTunnel.Settings) { (kind, samples, std, seed) = (s.kind.rawValue, s.samples, s.std ?? 0, s.seed) }
+        }
+        var image: String
+        var method: String
+        var target: Int
+        var label: String?
+        var layer: String?
+        var noise_tunnel: Tunnel?
+        var completeness: Completeness?
+        var picture: String?
+        var npy: String?
     }
 
     /// Channels with the largest mean activation, most active first.

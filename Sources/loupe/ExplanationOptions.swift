@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import LoupeExplain
+import LoupeFormats
+import LoupeGraph
 import LoupeTensor
 
 /// The explanation parameters shared by every command that runs a method (`explain`,
@@ -22,26 +24,137 @@ struct ExplanationOptions: ParsableArguments {
     @Option(help: "Occlusion stride as HxW.")
     var stride: String = "8x8"
 
-    @Option(help: "Value the occlusion window is filled with (in the model's input space, after preprocessing).")
-    var baseline: Float = 0
+    @Option(help: ArgumentHelp("The baseline, in the model's input space (after preprocessing): for occlusion the value the window is filled with (zero or a number); for integrated-gradients also blur (the input blurred with a Gaussian of sigma 5 % of its shorter side), blur:SIGMA (sigma in pixels), or an image file (preprocessed like the input) or .npy tensor of the input's shape.", valueName: "zero|NUMBER|blur[:SIGMA]|FILE"))
+    var baseline: String = "zero"
+
+    @Option(help: "Integrated gradients: the number of points on the path from the baseline to the input (gradient evaluations).")
+    var steps: Int = 50
+
+    @Option(help: ArgumentHelp("Integrated gradients: the quadrature rule, gauss-legendre (Captum's default; exact for polynomials of degree 2*steps-1) or trapezoid (equally spaced points including both ends).", valueName: "gauss-legendre|trapezoid"))
+    var integration: String = IntegratedGradients.Rule.gaussLegendre.rawValue
+
+    @Option(name: .customLong("steps-batch"), help: "Integrated gradients: how many path points go through the model in one forward and backward pass.")
+    var stepsBatch: Int = IntegratedGradients.Settings().batch
+
+    @Option(name: .customLong("noise-tunnel"), help: ArgumentHelp("Smooth the gradient methods (\(Method.names(Method.allCases.filter(\.takesNoiseTunnel), last: "and"))) over noisy copies of the input: smoothgrad (mean of the maps), smoothgrad-sq (mean of their squares) or vargrad (their variance), as Captum's NoiseTunnel. Default: no smoothing.", valueName: "smoothgrad|smoothgrad-sq|vargrad"))
+    var noiseTunnel: String?
+
+    @Option(name: .customLong("noise-samples"), help: "Noise tunnel: the number of noisy copies.")
+    var noiseSamples: Int = NoiseTunnel.Settings().samples
+
+    @Option(name: .customLong("noise-std"), help: "Noise tunnel: the standard deviation of the Gaussian noise, absolute, in the model's input space (after preprocessing), as Captum's stdevs. Default: 15 % of the input's value range (max - min).")
+    var noiseStd: Double?
+
+    @Option(name: .customLong("noise-seed"), help: "Noise tunnel: the seed of Loupe's noise generator (the same seed gives the same noise and the same map).")
+    var noiseSeed: UInt64 = 0
 
     func validate() throws {
         guard ExplainableModel.ScoreKind(rawValue: score) != nil else { throw ValidationError("--score must be logit or probability") }
         _ = try parseHxW(window, "--window")
         _ = try parseHxW(stride, "--stride")
+        _ = try parsedBaseline()
+        guard let rule = IntegratedGradients.Rule(rawValue: integration) else {
+            throw ValidationError("--integration must be gauss-legendre or trapezoid, got '\(integration)'")
+        }
+        guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
+        if rule == .trapezoid && steps < 2 { throw ValidationError("--steps must be at least 2 with --integration trapezoid (its two end points), got \(steps)") }
+        guard stepsBatch >= 1 else { throw ValidationError("--steps-batch must be at least 1, got \(stepsBatch)") }
+        if let noiseTunnel, NoiseTunnel.Kind(rawValue: noiseTunnel) == nil {
+            throw ValidationError("--noise-tunnel must be smoothgrad, smoothgrad-sq or vargrad, got '\(noiseTunnel)'")
+        }
+        guard noiseSamples >= 1 else { throw ValidationError("--noise-samples must be at least 1, got \(noiseSamples)") }
+        if let noiseStd { guard noiseStd >= 0, noiseStd.isFinite else { throw ValidationError("--noise-std must be a non-negative number, got \(noiseStd)") } }
     }
+
+    /// What `--baseline` says, before any file is read.
+    enum BaselineSpec: Equatable {
+        case constant(Float), blur(Double?), file(String)
+    }
+
+    func parsedBaseline() throws -> BaselineSpec {
+        if baseline == "zero" { return .constant(0) }
+        if let v = Float(baseline) {
+            guard v.isFinite else { throw ValidationError("--baseline must be finite, got \(baseline)") }
+            return .constant(v)
+        }
+        if baseline == "blur" { return .blur(nil) }
+        if baseline.hasPrefix("blur:") {
+            guard let s = Double(baseline.dropFirst(5)), s > 0, s.isFinite else {
+                throw ValidationError("--baseline blur:SIGMA needs a positive sigma in pixels, got '\(baseline)'")
+            }
+            return .blur(s)
+        }
+        guard FileManager.default.fileExists(atPath: baseline) else {
+            throw ValidationError("--baseline: '\(baseline)' is neither zero, a number, blur, blur:SIGMA nor an existing image or .npy file")
+        }
+        return .file(baseline)
+    }
+
+    /// Checks that the methods can use the options given: a baseline other than a number only
+    /// for integrated gradients, a noise tunnel only with a method it smooths.
+    func check(methods: [Method]) throws {
+        if methods.contains(.occlusion), !isConstant(try parsedBaseline()) {
+            throw LoupeError(.invalidArgument, "--baseline \(baseline): occlusion fills its window with a number (zero or a value such as -0.5); blur and files apply to integrated-gradients only")
+        }
+        if let noiseTunnel, !methods.isEmpty, !methods.contains(where: \.takesNoiseTunnel) {
+            throw LoupeError(.invalidArgument, "--noise-tunnel \(noiseTunnel) smooths \(Method.names(Method.allCases.filter(\.takesNoiseTunnel))), not \(Method.names(methods, last: "and"))")
+        }
+    }
+
+    private func isConstant(_ b: BaselineSpec) -> Bool { if case .constant = b { return true } else { return false } }
 
     var scoreKind: ExplainableModel.ScoreKind { ExplainableModel.ScoreKind(rawValue: score)! }
 
     /// The library's options for one image: `target` resolved by the caller (it needs the
     /// image's logits and the labels), `layer` as given unless the caller resolved it.
-    func options(target: Int?, layer: String? = nil, occlusionBatch: Int = Occlusion.Settings().batch) throws -> Method.Options {
+    ///
+    /// `methods` are checked (`check(methods:)`); a `--baseline` file is read for `graph`'s
+    /// input, an image preprocessed with `image` (nil: only .npy baselines).
+    func options(target: Int?, layer: String? = nil, occlusionBatch: Int = Occlusion.Settings().batch,
+                 methods: [Method] = [], graph: Graph? = nil, image: ImageOptions? = nil) throws -> Method.Options {
+        try check(methods: methods)
         var occ = Occlusion.Settings()
         occ.window = try parseHxW(window, "--window")
         occ.stride = try parseHxW(stride, "--stride")
-        occ.baseline = baseline
         occ.batch = occlusionBatch
-        return Method.Options(target: target, score: scoreKind, layer: layer ?? self.layer, occlusion: occ)
+        var ig = IntegratedGradients.Settings()
+        ig.steps = steps
+        ig.rule = IntegratedGradients.Rule(rawValue: integration) ?? .gaussLegendre
+        ig.batch = stepsBatch
+        switch try parsedBaseline() {
+        case .constant(let v):
+            occ.baseline = v
+            ig.baseline = .constant(v)
+        case .blur(let sigma):
+            ig.baseline = .blur(sigma: sigma)
+        case .file(let path):
+            // Read only when a method uses it.
+            if methods.isEmpty || methods.contains(.integratedGradients) {
+                ig.baseline = .tensor(try readBaseline(path, graph: graph, image: image), source: path)
+            }
+        }
+        var o = Method.Options(target: target, score: scoreKind, layer: layer ?? self.layer, occlusion: occ)
+        o.integratedGradients = ig
+        if let kind = noiseTunnel.flatMap(NoiseTunnel.Kind.init(rawValue:)) {
+            var nt = NoiseTunnel.Settings(kind: kind)
+            nt.samples = noiseSamples
+            nt.std = noiseStd
+            nt.seed = noiseSeed
+            o.noiseTunnel = nt
+        }
+        return o
+    }
+
+    /// A `--baseline` file: a .npy tensor as it is, or an image preprocessed like the inputs.
+    func readBaseline(_ path: String, graph: Graph?, image: ImageOptions?) throws -> Tensor {
+        if path.lowercased().hasSuffix(".npy") {
+            do { return try NPY.read(path: path) } catch let e as LoupeError { throw e.context(path) }
+        }
+        guard let image, let graph, let input = graph.inputs.first else {
+            throw LoupeError(.invalidArgument, "--baseline \(path): this command takes a .npy baseline (a tensor of the input's shape), not an image")
+        }
+        let (p, h, w) = try image.resolve(for: input)
+        do { return try p.tensor(from: try image.readImage(path), height: h, width: w) } catch let e as LoupeError { throw e.context(path) }
     }
 }
 

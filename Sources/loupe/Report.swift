@@ -91,7 +91,7 @@ struct Report: ParsableCommand {
             if let first = inputs.first, chosenMethods.contains(where: \.takesLayer) {
                 do { chosenLayer = try m.resolveLayer(explanation.layer, for: first.tensor) } catch let e as LoupeError { throw e.context(model) }
             }
-            var options = try explanation.options(target: nil, layer: chosenLayer?.node)
+            var options = try explanation.options(target: nil, layer: chosenLayer?.node, methods: chosenMethods, graph: m.graph, image: image)
 
             for (i, (name, x)) in inputs.enumerated() {
                 let (logits, _) = try m.forward(x)
@@ -126,8 +126,13 @@ struct Report: ParsableCommand {
                     } else {
                         result.picture = try ExplanationPicture.render(e, over: display, style: style)
                         if let l = e.layer { result.detail = "At \(l)." }
+                        result.title = e.title
+                        if let c = e.completeness {
+                            result.detail = String(format: "Completeness: the attributions sum to %.4g; the score difference is %.4g (error %.2g %%).",
+                                                   c.attributionSum, c.scoreDifference, c.relativeError * 100)
+                        }
                     }
-                    result.legend = ExplanationPicture.legend(method.mapKind, style: style)
+                    result.legend = ExplanationPicture.legend(e.kind, style: style)
                     result.seconds = Date().timeIntervalSince(clock)
                     section.methods.append(result)
                 }
@@ -218,6 +223,12 @@ struct Report: ParsableCommand {
         }
         if chosenMethods.contains(.occlusion) {
             rows.append(("occlusion", "window \(occ.window.0)x\(occ.window.1), stride \(occ.stride.0)x\(occ.stride.1), baseline \(occ.baseline), batch \(occ.batch)"))
+        }
+        if chosenMethods.contains(.integratedGradients) {
+            rows.append(("integrated gradients", "\(explanation.steps) steps, \(explanation.integration) rule, baseline \(explanation.baseline)"))
+        }
+        if let nt = explanation.noiseTunnel {
+            rows.append(("noise tunnel", "\(nt) over \(Method.names(chosenMethods.filter(\.takesNoiseTunnel), last: "and")): \(explanation.noiseSamples) samples, std \(explanation.noiseStd.map { "\($0)" } ?? "15 % of each input's value range"), seed \(explanation.noiseSeed)"))
         }
         if chosenMethods.contains(.activations) { rows.append(("activations", "the most active channel, shown where it reaches its 0.99 quantile")) }
         rows.append(("heat-map colormap", "\(colormap), alpha 0.5 over the image"))

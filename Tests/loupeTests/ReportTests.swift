@@ -1,4 +1,5 @@
 import Foundation
+import LoupeExplain
 import LoupeRender
 import LoupeTensor
 import LoupeTestSupport
@@ -68,9 +69,9 @@ final class ReportTests: XCTestCase {
         XCTAssertFalse(html.contains("http://") || html.contains("https://"), "the report must not reference the network")
         XCTAssertFalse(html.contains("<link"))
         XCTAssertTrue(html.contains("<meta name=\"viewport\""))
-        // Pictures: filters, then per image the input, 8 methods (tiny-cnn is CAM-ready) and the channel grid.
+        // Pictures: filters, then per image the input, every method (tiny-cnn is CAM-ready) and the channel grid.
         let srcs = html.components(separatedBy: "<img ").dropFirst()
-        XCTAssertEqual(srcs.count, 1 + 2 * (1 + 8 + 1))
+        XCTAssertEqual(srcs.count, 1 + 2 * (1 + Method.allCases.count + 1))
         for s in srcs { XCTAssertTrue(s.contains("src=\"data:image/png;base64,iVBORw0KGgo"), String(s.prefix(80))) }
         // Model summary as `inspect` counts it, the SHA-256, each method's title and line.
         for part in ["23,909", "11,206,976", "ac3bfd722ff495fd3479d1d4efd85e169e5b3369f9b0db36931c703736ce753f",
@@ -193,7 +194,7 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         let html = try String(contentsOfFile: out, encoding: .utf8)
         let expected = html.components(separatedBy: "<img ").count - 1
-        XCTAssertEqual(expected, 21)
+        XCTAssertEqual(expected, 1 + 2 * (1 + Method.allCases.count + 1))
 
         let good = try openInChromium(html, dir: dir)
         XCTAssertEqual(good.total, expected)
