@@ -117,6 +117,8 @@ def main():
             ot.append(oj["seconds"])
             ok.append(oj["kl"])
             version = oj["version"]
+            print(f"  N={n} seed {seed}: loupe {lt[-1]:.2f} s KL {lk[-1]:.5f} | openTSNE {ot[-1]:.2f} s KL {ok[-1]:.5f}",
+                  file=sys.stderr, flush=True)
         row = (n, method, statistics.median(lt), statistics.median(ot), statistics.median(lk), statistics.median(ok))
         rows.append(row)
         print(f"N={n:6d} ({method}): loupe {row[2]:7.2f} s  KL {row[4]:.4f} | openTSNE {version} {row[3]:7.2f} s  "

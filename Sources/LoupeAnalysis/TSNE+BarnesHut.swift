@@ -9,7 +9,8 @@ import LoupeTensor
 /// extent, centred on the bounding box; a leaf holds one point, or several closer than 1e-6
 /// on both axes. For point i, a cell whose side / distance to its centre of mass is below
 /// `theta` (or a leaf) counts as its points at their centre of mass: qᵢ꜀ = 1 / (1 + d² + ε),
-/// Z += m·qᵢ꜀, Fᵢ -= m·qᵢ꜀² (yᵢ - c). A leaf at yᵢ itself (within 1e-6) is skipped. Adds -F / Z
+/// Z += m·qᵢ꜀, Fᵢ -= m·qᵢ꜀² (yᵢ - c). A leaf at yᵢ itself (within ε on both axes) is skipped;
+/// a leaf that also holds near-duplicates of yᵢ is not, as in openTSNE. Adds -F / Z
 /// to `grad` and returns Z = Σᵢ≠ⱼ qᵢⱼ (approximated). Points run in parallel; Z sums per-point
 /// values in point order.
 func tsneBarnesHutRepulsion(_ y: [Double], theta: Double, into grad: inout [Double]) -> Double {
@@ -37,8 +38,11 @@ func tsneBarnesHutRepulsion(_ y: [Double], theta: Double, into grad: inout [Doub
                                 if cell.count == 0 { continue }
                                 let isLeaf = cell.firstChild < 0
                                 let c0 = cell.com0 - p0, c1 = cell.com1 - p1
-                                // openTSNE's `is_duplicate` (1e-6 in each coordinate): no self-interaction.
-                                if isLeaf && abs(c0) < 1e-6 && abs(c1) < 1e-6 { continue }
+                                // openTSNE's `is_close(node, point, EPSILON)`: no self-interaction. Not
+                                // the 1e-6 of the tree's merging: a leaf of near-duplicates counts, its
+                                // own point included (an earlier version skipped it, and its gradient
+                                // on an embedding at the initial scale differed from openTSNE's by 1e-3).
+                                if isLeaf && abs(c0) < tsneEpsilon && abs(c1) < tsneEpsilon { continue }
                                 let dist = tsneEpsilon + c0 * c0 + c1 * c1
                                 // openTSNE's test length / √dist < θ, squared.
                                 if isLeaf || cell.lengthSquared < theta2 * dist {
