@@ -16,6 +16,14 @@ public enum Method: String, Sendable, CaseIterable {
     case guidedGradCAM = "guided-grad-cam"
     case occlusion
     case activations
+    // The CAM variants (pytorch-grad-cam's definitions; docs/explanations.md).
+    case gradCAMPlusPlus = "grad-cam++"
+    case xGradCAM = "xgrad-cam"
+    case hiResCAM = "hires-cam"
+    case layerCAM = "layer-cam"
+    case scoreCAM = "score-cam"
+    case ablationCAM = "ablation-cam"
+    case eigenCAM = "eigen-cam"
 
     /// The name people read, as in headings: "Grad-CAM".
     public var title: String {
@@ -28,6 +36,13 @@ public enum Method: String, Sendable, CaseIterable {
         case .guidedGradCAM: "Guided Grad-CAM"
         case .occlusion: "Occlusion"
         case .activations: "Activation map"
+        case .gradCAMPlusPlus: "Grad-CAM++"
+        case .xGradCAM: "XGrad-CAM"
+        case .hiResCAM: "HiResCAM"
+        case .layerCAM: "LayerCAM"
+        case .scoreCAM: "Score-CAM"
+        case .ablationCAM: "Ablation-CAM"
+        case .eigenCAM: "EigenCAM"
         }
     }
 
@@ -42,6 +57,13 @@ public enum Method: String, Sendable, CaseIterable {
         case .guidedGradCAM: "Guided backpropagation times the upsampled Grad-CAM map (Selvaraju et al. 2017)."
         case .occlusion: "Drop of the class score when a sliding window is replaced by a baseline (Zeiler & Fergus 2014)."
         case .activations: "A layer's feature maps, thresholded at a quantile of each channel's values."
+        case .gradCAMPlusPlus: "Layer features weighted by positive gradients with per-position coefficients, then ReLU (Chattopadhay et al. 2018)."
+        case .xGradCAM: "Layer features weighted by their activation-weighted, normalised gradients, then ReLU (Fu et al. 2020)."
+        case .hiResCAM: "Layer features times their gradients element by element, summed over channels, then ReLU (Draelos & Carin 2020)."
+        case .layerCAM: "Layer features times their positive gradients element by element, summed, then ReLU; suits early layers (Jiang et al. 2021)."
+        case .scoreCAM: "Layer features weighted by the softmax of the scores of the image masked by each feature map (Wang et al. 2020)."
+        case .ablationCAM: "Layer features weighted by the relative score drop when each one is ablated (Desai & Ramaswamy 2020)."
+        case .eigenCAM: "The first principal component of a layer's features, then ReLU; class-agnostic (Muhammad & Yeasin 2020)."
         }
     }
 
@@ -53,6 +75,7 @@ public enum Method: String, Sendable, CaseIterable {
         case .cam, .gradCAM: .classMap
         case .occlusion: .scoreDrop
         case .activations: .featureMaps
+        case .gradCAMPlusPlus, .xGradCAM, .hiResCAM, .layerCAM, .scoreCAM, .ablationCAM, .eigenCAM: .classMap
         }
     }
 
@@ -60,6 +83,7 @@ public enum Method: String, Sendable, CaseIterable {
     public var takesLayer: Bool {
         switch self {
         case .gradCAM, .guidedGradCAM, .activations: true
+        case .gradCAMPlusPlus, .xGradCAM, .hiResCAM, .layerCAM, .scoreCAM, .ablationCAM, .eigenCAM: true
         case .saliency, .deconvnet, .guidedBackprop, .cam, .occlusion: false
         }
     }
@@ -75,6 +99,9 @@ public enum Method: String, Sendable, CaseIterable {
         /// nil: the last layer with a spatial output.
         public var layer: String?
         public var occlusion: Occlusion.Settings
+        /// Score-CAM's batch and channel limit; Ablation-CAM's batch.
+        public var scoreCAM = ScoreCAM.Settings()
+        public var ablationCAM = AblationCAM.Settings()
 
         public init(target: Int? = nil, score: ExplainableModel.ScoreKind = .logit, layer: String? = nil,
                     occlusion: Occlusion.Settings = Occlusion.Settings()) {
@@ -102,6 +129,13 @@ public enum Method: String, Sendable, CaseIterable {
         case .guidedGradCAM: return try GuidedGradCAM.explain(model, x, r, layer: options.layer)
         case .occlusion: return try Occlusion.explain(model, x, r, settings: options.occlusion)
         case .activations: return try ActivationMaps.explain(model, x, layer: options.layer)
+        case .gradCAMPlusPlus: return try GradCAMPlusPlus.explain(model, x, r, layer: options.layer)
+        case .xGradCAM: return try XGradCAM.explain(model, x, r, layer: options.layer)
+        case .hiResCAM: return try HiResCAM.explain(model, x, r, layer: options.layer)
+        case .layerCAM: return try LayerCAM.explain(model, x, r, layer: options.layer)
+        case .scoreCAM: return try ScoreCAM.explain(model, x, r, layer: options.layer, settings: options.scoreCAM)
+        case .ablationCAM: return try AblationCAM.explain(model, x, r, layer: options.layer, settings: options.ablationCAM)
+        case .eigenCAM: return try EigenCAM.explain(model, x, r, layer: options.layer)
         }
     }
 }

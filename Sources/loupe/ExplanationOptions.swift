@@ -25,10 +25,14 @@ struct ExplanationOptions: ParsableArguments {
     @Option(help: "Value the occlusion window is filled with (in the model's input space, after preprocessing).")
     var baseline: Float = 0
 
+    @Option(name: .customLong("max-channels"), help: "Score-CAM runs one forward pass per channel of the layer: a layer with more channels than this is an error that says how long it would take.")
+    var maxChannels: Int = 2048
+
     func validate() throws {
         guard ExplainableModel.ScoreKind(rawValue: score) != nil else { throw ValidationError("--score must be logit or probability") }
         _ = try parseHxW(window, "--window")
         _ = try parseHxW(stride, "--stride")
+        guard maxChannels >= 1 else { throw ValidationError("--max-channels must be at least 1, got \(maxChannels)") }
     }
 
     var scoreKind: ExplainableModel.ScoreKind { ExplainableModel.ScoreKind(rawValue: score)! }
@@ -41,7 +45,12 @@ struct ExplanationOptions: ParsableArguments {
         occ.stride = try parseHxW(stride, "--stride")
         occ.baseline = baseline
         occ.batch = occlusionBatch
-        return Method.Options(target: target, score: scoreKind, layer: layer ?? self.layer, occlusion: occ)
+        var options = Method.Options(target: target, score: scoreKind, layer: layer ?? self.layer, occlusion: occ)
+        // Score-CAM and Ablation-CAM batch their forward passes as occlusion does.
+        options.scoreCAM.batch = occlusionBatch
+        options.scoreCAM.maxChannels = maxChannels
+        options.ablationCAM.batch = occlusionBatch
+        return options
     }
 }
 
