@@ -39,6 +39,12 @@ saved as .npy. Then, one method at a time, so both sides see the same machine st
      --stride 16x16 --occlusion-batch 16 (169 windows each). It is slow: it uses
      --occlusion-runs/--occlusion-warmup, and a model is skipped if one Loupe run (a probe run,
      untimed) takes longer than --occlusion-limit seconds.
+   - the CAM variants (only with --methods: grad-cam++, xgrad-cam, hires-cam, layer-cam,
+     score-cam, ablation-cam, eigen-cam): the pytorch_grad_cam class of the same name
+     (GradCAMPlusPlus, ..., EigenCAM) at model.layer4[-1], called as GradCAM is, vs Loupe at
+     the same Relu node. Score-CAM (ScoreCAM batch_size 16) and Ablation-CAM (AblationCAM's
+     default batch_size 32) use --occlusion-batch 16 / 32 on Loupe's side and, like
+     occlusion, --occlusion-runs/--occlusion-warmup/--occlusion-limit.
 
 Peak memory (unless --no-memory): for --memory-model (ResNet-50), each engine runs in its own
 process under /usr/bin/time -v, four times: starting without a model (Loupe: `loupe
@@ -75,6 +81,15 @@ METHODS = ["saliency", "guided-backprop", "grad-cam", "occlusion", "gradient-x-i
 SLOW = ("occlusion", "integrated-gradients", "smoothgrad")
 IG_STEPS = 50
 NT_SAMPLES, NT_STD = 10, 0.15
+# The CAM variants, each against its pytorch-grad-cam class at model.layer4[-1]; chosen with
+# --methods (Score-CAM and Ablation-CAM on ResNet-50 take minutes per run on each side).
+CAM_VARIANTS = {"grad-cam++": "GradCAMPlusPlus", "xgrad-cam": "XGradCAM", "hires-cam": "HiResCAM",
+                "layer-cam": "LayerCAM", "score-cam": "ScoreCAM", "ablation-cam": "AblationCAM",
+                "eigen-cam": "EigenCAM"}
+ALL_METHODS = METHODS + list(CAM_VARIANTS)
+# Methods timed with --occlusion-runs/--occlusion-warmup after a probe run; their batch: the
+# reference's default (occlusion: perturbations_per_eval; ScoreCAM: 16; AblationCAM: 32).
+SLOW_BATCH = {"occlusion": 16, "score-cam": 16, "ablation-cam": 32}
 OCC_WINDOW, OCC_STRIDE, OCC_BATCH = 32, 16, 16
 LOGIT_TOLERANCE = 1e-4
 STEADY_RUNS = 10
@@ -130,8 +145,10 @@ def loupe_method_args(method, layer):
     args = ["--method", method]
     if method == "integrated-gradients":
         args += ["--steps", str(IG_STEPS), "--integration", "gauss-legendre"]
-    if method == "grad-cam" and layer:
+    if (method == "grad-cam" or method in CAM_VARIANTS) and layer:
         args += ["--layer", layer]
+    if method in ("score-cam", "ablation-cam"):
+        args += ["--occlusion-batch", str(SLOW_BATCH[method])]
     if method == "occlusion":
         args += ["--window", f"{OCC_WINDOW}x{OCC_WINDOW}", "--stride", f"{OCC_STRIDE}x{OCC_STRIDE}",
                  "--occlusion-batch", str(OCC_BATCH)]
@@ -204,6 +221,15 @@ def pytorch_call(method, model, x, top):
         from captum.attr import NoiseTunnel, Saliency
         nt = NoiseTunnel(Saliency(model))
         return lambda: nt.attribute(x, nt_type="smoothgrad", nt_samples=NT_SAMPLES, stdevs=NT_STD, target=top, abs=True)
+    if method in CAM_VARIANTS:
+        import pytorch_grad_cam
+        from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+        cls = getattr(pytorch_grad_cam, CAM_VARIANTS[method])
+        cam = cls(model=model, target_layers=[model.layer4[-1]])
+        if method == "score-cam":
+            cam.batch_size = SLOW_BATCH[method]     # its default, set explicitly
+        targets = [ClassifierOutputTarget(top)]
+        return lambda: cam(input_tensor=x, targets=targets)
     if method == "occlusion":
         from captum.attr import Occlusion
         occ = Occlusion(model)
@@ -397,13 +423,14 @@ def main():
                                  epilog="\n".join(__doc__.splitlines()[1:]))
     ap.add_argument("--models", default=",".join(DEFAULT_MODELS),
                     help="comma-separated torchvision ResNets (files MODELS_DIR/NAME.onnx); default: resnet18,resnet50")
-    ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of: " + ", ".join(METHODS))
+    ap.add_argument("--methods", default=",".join(METHODS),
+                    help="comma-separated subset of: " + ", ".join(ALL_METHODS) + " (default: " + ",".join(METHODS) + ")")
     ap.add_argument("--models-dir", default="bench-out/models", help="where the .onnx files are")
     ap.add_argument("--threads", type=int, default=2, help="threads for both sides (default 2)")
     ap.add_argument("--runs", type=int, default=10, help="timed runs per method and side (default 10)")
     ap.add_argument("--warmup", type=int, default=2, help="untimed warm-up runs (default 2)")
-    ap.add_argument("--occlusion-runs", type=int, default=3, help="timed runs for occlusion (default 3)")
-    ap.add_argument("--occlusion-warmup", type=int, default=1, help="warm-up runs for occlusion (default 1)")
+    ap.add_argument("--occlusion-runs", type=int, default=3, help="timed runs for occlusion, score-cam and ablation-cam (default 3)")
+    ap.add_argument("--occlusion-warmup", type=int, default=1, help="warm-up runs for occlusion, score-cam and ablation-cam (default 1)")
     ap.add_argument("--occlusion-limit", type=float, default=120,
                     help="skip occlusion on a model if one Loupe run takes longer than this many seconds (default 120)")
     ap.add_argument("--rounds", type=int, default=1,
@@ -425,9 +452,9 @@ def main():
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    unknown = [m for m in methods if m not in METHODS]
+    unknown = [m for m in methods if m not in ALL_METHODS]
     if unknown:
-        ap.error(f"unknown method(s): {', '.join(unknown)}; choose from {', '.join(METHODS)}")
+        ap.error(f"unknown method(s): {', '.join(unknown)}; choose from {', '.join(ALL_METHODS)}")
     if (args.threads < 1 or args.runs < 1 or args.occlusion_runs < 1 or args.rounds < 1
             or args.warmup < 0 or args.occlusion_warmup < 0):
         ap.error("--threads, --runs, --occlusion-runs and --rounds must be at least 1, warm-ups at least 0")
@@ -516,7 +543,7 @@ def main():
         layers[model] = layer
 
         for method in methods:
-            occ = method in SLOW
+            occ = method in SLOW or method in SLOW_BATCH
             runs = args.occlusion_runs if occ else args.runs
             warmup = args.occlusion_warmup if occ else args.warmup
             if occ and os.path.exists(args.loupe):

@@ -12,29 +12,18 @@ import LoupeTensor
 public enum GradCAM {
     public static func explain(_ model: ExplainableModel, _ x: Tensor, _ request: GradientRequest,
                                layer: String? = nil) throws -> Explanation {
-        let (node, tensor) = try model.resolveLayer(layer, for: x)
-        let target = TargetBox()
-        let r = try model.executor.gradients(feeds: [model.inputName: x], output: model.logitsName,
-                                             seed: model.seed(for: request, chosen: target), wrt: [tensor])
-        let a = try firstItem(r.values[tensor]!), g = try firstItem(r.gradients[tensor]!)
-        return Explanation(method: .gradCAM, map: try camMap(activations: a, gradients: g), target: target.value, layer: node)
+        let l = try CAMFamily.layerGradients(model, x, request, layer: layer)
+        return Explanation(method: .gradCAM, map: camMap(activations: l.activations, gradients: l.gradients),
+                           target: l.target, layer: l.node)
     }
 
     /// ReLU(Σ_k mean(g_k) · a_k) for a, g of shape [K, h, w]; returns [h, w].
-    static func camMap(activations a: Tensor, gradients g: Tensor) throws -> Tensor {
-        let (k, h, w) = (a.shape[0], a.shape[1], a.shape[2])
-        let plane = h * w
-        var out = [Float](repeating: 0, count: plane)
-        a.floats.withUnsafeBufferPointer { pa in
-            g.floats.withUnsafeBufferPointer { pg in
-                for c in 0..<k {
-                    var s: Double = 0
-                    for i in 0..<plane { s += Double(pg[c * plane + i]) }
-                    let alpha = Float(s / Double(plane))
-                    for i in 0..<plane { out[i] += alpha * pa[c * plane + i] }
-                }
-            }
+    static func camMap(activations a: Tensor, gradients g: Tensor) -> Tensor {
+        let weights = CAMFamily.weightsFromGradients(a, g) { _, gk in
+            var s = 0.0
+            for v in gk { s += Double(v) }
+            return s / Double(gk.count)
         }
-        return Tensor(shape: [h, w], floats: out.map { max($0, 0) })
+        return CAMFamily.weightedMap(a, weights: weights)
     }
 }

@@ -19,6 +19,15 @@ public enum Method: String, Sendable, CaseIterable {
     case integratedGradients = "integrated-gradients"
     case gradientXInput = "gradient-x-input"
 
+    // The CAM variants (pytorch-grad-cam's definitions; docs/explanations.md).
+    case gradCAMPlusPlus = "grad-cam++"
+    case xGradCAM = "xgrad-cam"
+    case hiResCAM = "hires-cam"
+    case layerCAM = "layer-cam"
+    case scoreCAM = "score-cam"
+    case ablationCAM = "ablation-cam"
+    case eigenCAM = "eigen-cam"
+
     /// The name people read, as in headings: "Grad-CAM".
     public var title: String {
         switch self {
@@ -32,6 +41,13 @@ public enum Method: String, Sendable, CaseIterable {
         case .activations: "Activation map"
         case .integratedGradients: "Integrated gradients"
         case .gradientXInput: "Gradient × input"
+        case .gradCAMPlusPlus: "Grad-CAM++"
+        case .xGradCAM: "XGrad-CAM"
+        case .hiResCAM: "HiResCAM"
+        case .layerCAM: "LayerCAM"
+        case .scoreCAM: "Score-CAM"
+        case .ablationCAM: "Ablation-CAM"
+        case .eigenCAM: "EigenCAM"
         }
     }
 
@@ -48,6 +64,13 @@ public enum Method: String, Sendable, CaseIterable {
         case .activations: "A layer's feature maps, thresholded at a quantile of each channel's values."
         case .integratedGradients: "Input minus baseline times the class score's gradient averaged along the path between them (Sundararajan et al. 2017)."
         case .gradientXInput: "Input gradient of the class score times the input (Shrikumar et al. 2016)."
+        case .gradCAMPlusPlus: "Layer features weighted by positive gradients with per-position coefficients, then ReLU (Chattopadhay et al. 2018)."
+        case .xGradCAM: "Layer features weighted by their activation-weighted, normalised gradients, then ReLU (Fu et al. 2020)."
+        case .hiResCAM: "Layer features times their gradients element by element, summed over channels, then ReLU (Draelos & Carin 2020)."
+        case .layerCAM: "Layer features times their positive gradients element by element, summed, then ReLU; suits early layers (Jiang et al. 2021)."
+        case .scoreCAM: "Layer features weighted by the softmax of the scores of the image masked by each feature map (Wang et al. 2020)."
+        case .ablationCAM: "Layer features weighted by the relative score drop when each one is ablated (Desai & Ramaswamy 2020)."
+        case .eigenCAM: "The first principal component of a layer's features, then ReLU; class-agnostic (Muhammad & Yeasin 2020)."
         }
     }
 
@@ -60,6 +83,7 @@ public enum Method: String, Sendable, CaseIterable {
         case .occlusion: .scoreDrop
         case .activations: .featureMaps
         case .integratedGradients, .gradientXInput: .inputGradient
+        case .gradCAMPlusPlus, .xGradCAM, .hiResCAM, .layerCAM, .scoreCAM, .ablationCAM, .eigenCAM: .classMap
         }
     }
 
@@ -67,6 +91,7 @@ public enum Method: String, Sendable, CaseIterable {
     public var takesLayer: Bool {
         switch self {
         case .gradCAM, .guidedGradCAM, .activations: true
+        case .gradCAMPlusPlus, .xGradCAM, .hiResCAM, .layerCAM, .scoreCAM, .ablationCAM, .eigenCAM: true
         case .saliency, .deconvnet, .guidedBackprop, .cam, .occlusion: false
         case .integratedGradients, .gradientXInput: false
         }
@@ -78,6 +103,7 @@ public enum Method: String, Sendable, CaseIterable {
         switch self {
         case .saliency, .deconvnet, .guidedBackprop, .integratedGradients, .gradientXInput: true
         case .cam, .gradCAM, .guidedGradCAM, .occlusion, .activations: false
+        case .gradCAMPlusPlus, .xGradCAM, .hiResCAM, .layerCAM, .scoreCAM, .ablationCAM, .eigenCAM: false
         }
     }
 
@@ -98,6 +124,10 @@ public enum Method: String, Sendable, CaseIterable {
         /// Called with (done, total) by the methods that make many passes: integrated
         /// gradients (path points) and noise tunnels (samples).
         public var progress: (@Sendable (Int, Int) -> Void)?
+
+        /// Score-CAM's batch and channel limit; Ablation-CAM's batch.
+        public var scoreCAM = ScoreCAM.Settings()
+        public var ablationCAM = AblationCAM.Settings()
 
         public init(target: Int? = nil, score: ExplainableModel.ScoreKind = .logit, layer: String? = nil,
                     occlusion: Occlusion.Settings = Occlusion.Settings()) {
@@ -130,6 +160,13 @@ public enum Method: String, Sendable, CaseIterable {
         case .activations: return try ActivationMaps.explain(model, x, layer: options.layer)
         case .integratedGradients: return try IntegratedGradients.explain(model, x, r, settings: options.integratedGradients, progress: options.progress)
         case .gradientXInput: return try GradientXInput.explain(model, x, r)
+        case .gradCAMPlusPlus: return try GradCAMPlusPlus.explain(model, x, r, layer: options.layer)
+        case .xGradCAM: return try XGradCAM.explain(model, x, r, layer: options.layer)
+        case .hiResCAM: return try HiResCAM.explain(model, x, r, layer: options.layer)
+        case .layerCAM: return try LayerCAM.explain(model, x, r, layer: options.layer)
+        case .scoreCAM: return try ScoreCAM.explain(model, x, r, layer: options.layer, settings: options.scoreCAM)
+        case .ablationCAM: return try AblationCAM.explain(model, x, r, layer: options.layer, settings: options.ablationCAM)
+        case .eigenCAM: return try EigenCAM.explain(model, x, r, layer: options.layer)
         }
     }
 }

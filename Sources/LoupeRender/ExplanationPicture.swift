@@ -8,7 +8,8 @@ import LoupeTensor
 ///   (`Scaling.clipAbsPercentile`), blended over the image;
 /// - deconvnet, guided backprop, guided Grad-CAM: the C×H×W gradient as an image with
 ///   pytorch-grad-cam's `deprocess_image` scaling (`Scaling.deprocessImage`), not overlaid;
-/// - CAM, Grad-CAM: min–max normalised, upsampled bilinearly to the image, blended over it;
+/// - CAM, Grad-CAM and the CAM variants: pytorch-grad-cam's displayed map (min–max scaled,
+///   upsampled bilinearly to the image, scaled again: `CAMFamily.displayed`), blended over it;
 /// - occlusion: signed, scaled symmetrically around 0 (`Scaling.symmetric`) in the diverging
 ///   colormap, blended over the image;
 /// - activations: one tile per chosen channel, each thresholded at its own quantile and
@@ -37,7 +38,8 @@ public enum ExplanationPicture {
             }
             return img
         case .classMap:
-            return try Overlay.blend(try Scaling.normalizeMinMax(e.map), over: image, colormap: style.colormap, alpha: style.alpha)
+            let shown = try CAMFamily.displayed(e.map, height: image.height, width: image.width)
+            return try Overlay.blend(shown, over: image, colormap: style.colormap, alpha: style.alpha)
         case .scoreDrop:
             return try Overlay.blend(try Scaling.symmetric(e.map), over: image, colormap: .rdBuR, alpha: style.alpha)
         case .featureMaps:

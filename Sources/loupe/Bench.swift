@@ -40,7 +40,7 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("Time an explanation method instead of the forward pass: \(Method.names()) (batch 1; target: --target, else the top class)."))
     var method: String?
 
-    @Option(name: .customLong("occlusion-batch"), help: "Occluded images per forward pass, for --method occlusion.")
+    @Option(name: .customLong("occlusion-batch"), help: "Occluded, masked or ablated images per forward pass, for --method occlusion, score-cam or ablation-cam.")
     var occlusionBatch: Int = 16
 
     @Flag(help: "Print {\"median_ms\", \"min_ms\", \"max_ms\", \"runs\", \"batch\", \"threads\", \"blas_kernels\"} as JSON.")

@@ -41,7 +41,7 @@ struct Explain: ParsableCommand {
     @Option(help: "A text file with one class label per line.")
     var labels: String?
 
-    @Option(help: "How many occluded images run through the model at once.")
+    @Option(help: "How many occluded (occlusion), masked (score-cam) or ablated (ablation-cam) copies of the image run through the model at once.")
     var batch: Int = 16
 
     @Option(help: "Channels to show for activations, as a comma-separated list (default: the 8 most active).")

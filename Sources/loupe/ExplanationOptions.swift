@@ -48,6 +48,9 @@ struct ExplanationOptions: ParsableArguments {
     @Option(name: .customLong("noise-seed"), help: "Noise tunnel: the seed of Loupe's noise generator (the same seed gives the same noise and the same map).")
     var noiseSeed: UInt64 = 0
 
+    @Option(name: .customLong("max-channels"), help: "Score-CAM runs one forward pass per channel of the layer: a layer with more channels than this is an error that says how long it would take.")
+    var maxChannels: Int = 2048
+
     func validate() throws {
         guard ExplainableModel.ScoreKind(rawValue: score) != nil else { throw ValidationError("--score must be logit or probability") }
         _ = try parseHxW(window, "--window")
@@ -64,6 +67,7 @@ struct ExplanationOptions: ParsableArguments {
         }
         guard noiseSamples >= 1 else { throw ValidationError("--noise-samples must be at least 1, got \(noiseSamples)") }
         if let noiseStd { guard noiseStd >= 0, noiseStd.isFinite else { throw ValidationError("--noise-std must be a non-negative number, got \(noiseStd)") } }
+        guard maxChannels >= 1 else { throw ValidationError("--max-channels must be at least 1, got \(maxChannels)") }
     }
 
     /// What `--baseline` says, before any file is read.
@@ -142,6 +146,10 @@ struct ExplanationOptions: ParsableArguments {
             nt.seed = noiseSeed
             o.noiseTunnel = nt
         }
+        // Score-CAM and Ablation-CAM batch their forward passes as occlusion does.
+        o.scoreCAM.batch = occlusionBatch
+        o.scoreCAM.maxChannels = maxChannels
+        o.ablationCAM.batch = occlusionBatch
         return o
     }
 

@@ -15,6 +15,7 @@ enum FlagNames {
         ("`labels`", "--labels"),
         ("`at`", "--at"),
         ("`layer`", "--layer"),
+        ("`maxChannels`", "--max-channels"),
         ("`outputs`", "--outputs"),
         ("`pool`", "--pool"),
         ("`augment`", "--augment"),

@@ -14,7 +14,7 @@ struct Report: ParsableCommand {
             inline, there is no script and nothing is fetched from the network. It holds the \
             model summary (inputs, outputs, parameters, MACs, the layer table), the first \
             convolution's filters, and per image the input after preprocessing, the top 5 \
-            classes, and the chosen methods (default: all) with a colour legend and one line \
+            classes, and the chosen methods (default: the classic eight, from saliency to activations, plus integrated-gradients and grad-cam++; `all` adds the other CAM variants and gradient methods) with a colour legend and one line \
             on what each shows. CAM needs a model ending in global average pooling and one \
             linear layer; for other models the report says why and points to \
             `loupe surgery cam`. The settings (method parameters, layer, target, Loupe \
@@ -37,8 +37,13 @@ struct Report: ParsableCommand {
     @Option(help: "A text file with one class label per line.")
     var labels: String?
 
+    /// The default: the classic set (the CAM variants are chosen by name, or with `all`).
+    /// The classic eight (saliency to activations) plus integrated gradients and Grad-CAM++.
+    static let defaultMethods: [Method] = [.saliency, .deconvnet, .guidedBackprop, .cam, .gradCAM, .guidedGradCAM, .occlusion, .activations,
+                                           .integratedGradients, .gradCAMPlusPlus]
+
     @Option(help: ArgumentHelp(Method.help(list: true, all: true)))
-    var methods: String = "all"
+    var methods: String = Report.defaultMethods.map(\.rawValue).joined(separator: ",")
 
     @Option(help: "Colormap for heat maps: jet, viridis, inferno or gray.")
     var colormap: String = "jet"
