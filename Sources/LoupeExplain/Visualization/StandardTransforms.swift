@@ -6,7 +6,8 @@ import Foundation
 /// (lucent/optvis/transform.py), in order:
 ///
 /// 1. `pad(12, mode="constant", constant_value=0.5)`;
-/// 2. `jitter(8)`: a shift by dx, dy drawn from 0..<8, zeros coming in;
+/// 2. `jitter(8)`: a shift by dx, dy drawn from 0..<8, zeros coming in (kornia's `translate`:
+///    by d·n/(n − 1) pixels, sub-pixel, see `Warp.korniaAffine`);
 /// 3. `random_scale([1 + (i − 5)/50 for i in 0..<11])`: bilinear resize (`align_corners=True`)
 ///    to ⌈s·H⌉ × ⌈s·W⌉, then zero padding by ⌈(H − ⌈s·H⌉)/2⌉ (at least 0) as Lucent pads it:
 ///    `F.pad(x, [pad_y, pad_x] * 2)` puts pad_y left and top, pad_x right and bottom;
@@ -39,14 +40,9 @@ public struct StandardTransforms: Sendable {
             warps.append(.translate(height: h, width: w, dx: dx, dy: dy))
         }
         if !scales.isEmpty {
-            let s = random.choice(scales)
-            let sh = Int((s * Double(h)).rounded(.up)), sw = Int((s * Double(w)).rounded(.up))
-            let padX = max(0, Int((Double(w - sw) / 2).rounded(.up)))
-            let padY = max(0, Int((Double(h - sh) / 2).rounded(.up)))
-            let (oh, ow) = (sh + padY + padX, sw + padY + padX)
-            warps.append(.resize(height: h, width: w, toHeight: sh, toWidth: sw, top: padY, left: padY,
-                                 canvasHeight: oh, canvasWidth: ow))
-            (h, w) = (oh, ow)
+            let scaled = Self.scale(height: h, width: w, by: random.choice(scales))
+            warps.append(scaled)
+            (h, w) = (scaled.outHeight, scaled.outWidth)
         }
         if !angles.isEmpty {
             let a = random.choice(angles)
@@ -57,5 +53,16 @@ public struct StandardTransforms: Sendable {
             warps.append(.translate(height: h, width: w, dx: dx, dy: dy))
         }
         return warps
+    }
+
+    /// Lucent's `random_scale` for the drawn scale s: resize to ⌈s·H⌉ × ⌈s·W⌉ (`align_corners=True`),
+    /// then `F.pad(x, [pad_y, pad_x] * 2)`: pad_y columns left and rows on top, pad_x columns
+    /// right and rows at the bottom, pad_y = max(0, ⌈(H − ⌈s·H⌉)/2⌉), pad_x likewise with W.
+    public static func scale(height h: Int, width w: Int, by s: Double) -> Warp {
+        let sh = Int((s * Double(h)).rounded(.up)), sw = Int((s * Double(w)).rounded(.up))
+        let padX = max(0, Int((Double(w - sw) / 2).rounded(.up)))
+        let padY = max(0, Int((Double(h - sh) / 2).rounded(.up)))
+        return .resize(height: h, width: w, toHeight: sh, toWidth: sw, top: padY, left: padY,
+                       canvasHeight: sh + padY + padX, canvasWidth: sw + padY + padX)
     }
 }

@@ -95,10 +95,22 @@ extension Warp {
         }
     }
 
-    /// kornia's `translate(x, [[dx, dy]])`: the content moves by (dx, dy), zeros come in.
+    /// kornia's `translate(x, [[dx, dy]])` as Lucent's `jitter` calls it: the content moves by
+    /// about (dx, dy), zeros come in (see `korniaAffine` for the exact, sub-pixel, amount).
     public static func translate(height: Int, width: Int, dx: Int, dy: Int) -> Warp {
-        Warp(inHeight: height, inWidth: width, outHeight: height, outWidth: width) { oy, ox in
-            (Double(oy - dy), Double(ox - dx))
+        korniaAffine(height: height, width: width) { y, x in (y - Double(dy), x - Double(dx)) }
+    }
+
+    /// An affine warp as kornia ≤ 0.4.1 (the version Lucent pins) computes `warp_affine` and
+    /// `translate`: the matrix is normalised for `align_corners=True` pixel coordinates, but the
+    /// sampling grid uses `align_corners=False`. Output pixel o (along an axis of n pixels) thus
+    /// reads s = n/(n − 1) · M⁻¹((o + ½)(n − 1)/n) − ½, with `inverse` = M⁻¹ in (y, x) pixel
+    /// coordinates: a shift by d moves the content by d·n/(n − 1) pixels, bilinearly.
+    static func korniaAffine(height: Int, width: Int, inverse: @escaping (Double, Double) -> (Double, Double)) -> Warp {
+        let (h, w) = (Double(height), Double(width))
+        return Warp(inHeight: height, inWidth: width, outHeight: height, outWidth: width) { oy, ox in
+            let (qy, qx) = inverse((Double(oy) + 0.5) * (h - 1) / h, (Double(ox) + 0.5) * (w - 1) / w)
+            return (qy * h / (h - 1) - 0.5, qx * w / (w - 1) - 0.5)
         }
     }
 
@@ -115,15 +127,16 @@ extension Warp {
     }
 
     /// kornia's `warp_affine(x, get_rotation_matrix2d(center, angle, 1), dsize=(H, W))` with the
-    /// centre ((W − 1)/2, (H − 1)/2): a rotation by `degrees` (counter-clockwise on screen for
-    /// positive angles, as OpenCV's `getRotationMatrix2D`), bilinear, zeros outside.
+    /// centre ((W − 1)/2, (H − 1)/2), as Lucent's `random_rotate` calls it: a rotation by
+    /// `degrees` (counter-clockwise on screen for positive angles, as OpenCV's
+    /// `getRotationMatrix2D`), bilinear, zeros outside, with kornia's coordinates (`korniaAffine`).
     public static func rotate(height: Int, width: Int, degrees: Double) -> Warp {
         let t = degrees * Double.pi / 180
         let (a, b) = (cos(t), sin(t))
         let (cx, cy) = (Double(width - 1) / 2, Double(height - 1) / 2)
-        // M maps source to destination: [[a, b], [−b, a]]; each output pixel reads M⁻¹(p − c) + c.
-        return Warp(inHeight: height, inWidth: width, outHeight: height, outWidth: width) { oy, ox in
-            let (u, v) = (Double(ox) - cx, Double(oy) - cy)
+        // M maps source to destination: [[a, b], [−b, a]] about the centre; M⁻¹ = [[a, −b], [b, a]].
+        return korniaAffine(height: height, width: width) { y, x in
+            let (u, v) = (x - cx, y - cy)
             return (b * u + a * v + cy, a * u - b * v + cx)
         }
     }
