@@ -35,9 +35,10 @@ public struct Warp: Sendable {
                 let (sy, sx) = point
                 let y0 = Int(sy.rounded(.down)), x0 = Int(sx.rounded(.down))
                 let fy = sy - Double(y0), fx = sx - Double(x0)
-                let taps = [(y0, x0, (1 - fy) * (1 - fx)), (y0, x0 + 1, (1 - fy) * fx),
-                            (y0 + 1, x0, fy * (1 - fx)), (y0 + 1, x0 + 1, fy * fx)]
-                for (t, (y, x, w)) in taps.enumerated() where w != 0 && y >= 0 && y < inHeight && x >= 0 && x < inWidth {
+                for t in 0..<4 {
+                    let (y, x) = (y0 + t / 2, x0 + t % 2)
+                    let w = (t / 2 == 0 ? 1 - fy : fy) * (t % 2 == 0 ? 1 - fx : fx)
+                    guard w != 0, y >= 0, y < inHeight, x >= 0, x < inWidth else { continue }
                     index[4 * o + t] = Int32(y * inWidth + x)
                     weight[4 * o + t] = Float(w)
                 }
