@@ -303,11 +303,16 @@ final class ElementwiseGradientTests: XCTestCase {
             .standard: [0, 0, 5, -5],   // g · [x > 0]
             .deconvnet: [3, 0, 5, 0],   // max(g, 0)
             .guided: [0, 0, 5, 0],      // max(g, 0) · [x > 0]
+            .redirected: [0, 0, 5, -5], // some gradient passes: the true one
         ]
         for rule in ReluRule.allCases {
             let r = try backward("Relu", inputs: [v], gradients: [g], rules: BackwardRules(relu: rule))
             assertClose(r[0], expected[rule]!)
         }
+        // A ReLU that passes nothing: the redirected rule lets g through where x > 0 or g > 0.
+        let dead = Tensor(shape: [4], floats: [-2, -1, -1, -2])
+        let r = try backward("Relu", inputs: [dead], gradients: [g], rules: BackwardRules(relu: .redirected))
+        assertClose(r[0], [3, 0, 5, 0])
     }
 
     func testLeakyReluRules() throws {
@@ -317,6 +322,7 @@ final class ElementwiseGradientTests: XCTestCase {
             .standard: [0.3, -0.3, 5, -5],  // alpha · g on the negative side
             .deconvnet: [3, 0, 5, 0],       // the negative side as ReLU's zero side
             .guided: [0, 0, 5, 0],
+            .redirected: [0.3, -0.3, 5, -5],  // a leaky unit always passes gradient: the true one
         ]
         for rule in ReluRule.allCases {
             let r = try backward("LeakyRelu", attributes: ["alpha": .float(0.1)], inputs: [v], gradients: [g],
@@ -340,6 +346,7 @@ final class ElementwiseGradientTests: XCTestCase {
             .standard: [0, 0, 5, -5, 0, 0],   // [0 < x < 6]
             .deconvnet: [3, 0, 5, 0, 0, 0],   // max(g, 0) · [x < 6]
             .guided: [0, 0, 5, 0, 0, 0],      // max(g, 0) · [0 < x < 6]
+            .redirected: [0, 0, 5, -5, 0, 0], // some gradient passes: the true one
         ]
         for rule in ReluRule.allCases {
             let r = try backward("Clip", opset: 13, inputs: [v, .scalar(0), .scalar(6)], gradients: [g],

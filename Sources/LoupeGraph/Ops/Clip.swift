@@ -70,12 +70,20 @@ public struct Clip: Operator {
               let g = try incomingGradient(gradients, 0, shape: x.shape, Self.opType) else { return r }
         let lo = boundsAreInputs ? try bound(inputs, 1)?.floatValues[0] ?? -.infinity : minAttribute
         let hi = boundsAreInputs ? try bound(inputs, 2)?.floatValues[0] ?? .infinity : maxAttribute
+        func masked(_ rule: ReluRule) -> Tensor {
+            Tensor(shape: x.shape, floats: buildFloats(x.count) { i in
+                let v = x.floats[i]
+                guard v < hi else { return 0 }
+                return reluGradient(g.floats[i], active: v > lo, rule)
+            })
+        }
         let rule = lo == 0 ? rules.relu : .standard
-        r[0] = Tensor(shape: x.shape, floats: buildFloats(x.count) { i in
-            let v = x.floats[i]
-            guard v < hi else { return 0 }
-            return reluGradient(g.floats[i], active: v > lo, rule)
-        })
+        if rule == .redirected {
+            // Lucid's redirected ReLU6: the true gradient unless none of it passes.
+            let standard = masked(.standard)
+            if standard.floats.contains(where: { $0 != 0 }) { r[0] = standard; return r }
+        }
+        r[0] = masked(rule)
         return r
     }
 }

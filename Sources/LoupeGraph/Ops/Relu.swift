@@ -13,9 +13,14 @@ public struct Relu: Operator {
         [try mapFloat(try float(inputs, 0)) { max($0, 0) }]
     }
 
-    /// Backward: g · [x > 0] under the standard rule; the deconvnet and guided rules per `BackwardRules`.
+    /// Backward: g · [x > 0] under the standard rule; the deconvnet, guided and redirected rules
+    /// per `BackwardRules` (redirected: the true gradient unless it is zero everywhere).
     public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
                          rules: BackwardRules) throws -> [Tensor?] {
-        try unaryGradient(inputs, outputs: outputs, gradients: gradients, wanted: wanted, Self.opType) { g, x, y in reluGradient(g, active: x > 0, rules.relu) }
+        if rules.relu == .redirected {
+            let standard = try backward(inputs, outputs: outputs, gradients: gradients, wanted: wanted, rules: .standard)
+            if standard.first??.floats.contains(where: { $0 != 0 }) ?? true { return standard }
+        }
+        return try unaryGradient(inputs, outputs: outputs, gradients: gradients, wanted: wanted, Self.opType) { g, x, y in reluGradient(g, active: x > 0, rules.relu) }
     }
 }

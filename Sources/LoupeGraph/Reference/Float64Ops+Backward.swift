@@ -18,6 +18,8 @@ extension Float64Ops {
             return pad([T(shape: x.shape, data: gy.data)])
         case "Relu":
             let x = try need(xs, 0, op)
+            let standard = (0..<x.count).map { relu(gy.data[$0], active: x.data[$0] > 0, .standard) }
+            if rules.relu == .redirected, standard.contains(where: { $0 != 0 }) { return pad([T(shape: x.shape, data: standard)]) }
             return pad([T(shape: x.shape, data: (0..<x.count).map { relu(gy.data[$0], active: x.data[$0] > 0, rules.relu) })])
         case "Clip":
             let x = try need(xs, 0, op)
@@ -141,6 +143,7 @@ extension Float64Ops {
         case .standard: return active ? g : 0
         case .deconvnet: return max(g, 0)
         case .guided: return active && g > 0 ? g : 0
+        case .redirected: return active || g > 0 ? g : 0
         }
     }
 }

@@ -193,10 +193,11 @@ func variadicExtremumGradient(
 
 /// dX for a ReLU-like op whose slope on the passing side (x > 0) is 1 and on the other side
 /// `negativeSlope` (0 for Relu, alpha for LeakyRelu, the broadcast slope for PRelu). Under the
-/// deconvnet and guided rules the other side is treated as the ReLU's zero side.
+/// deconvnet and guided rules the other side is treated as the ReLU's zero side; the redirected
+/// rule keeps the true gradient (a leaky unit always passes some).
 @inline(__always)
 func leakyGradient(_ g: Float, _ x: Float, negativeSlope: Float, _ rule: ReluRule) -> Float {
-    if rule == .standard { return x > 0 ? g : negativeSlope * g }
+    if rule == .standard || rule == .redirected { return x > 0 ? g : negativeSlope * g }
     return reluGradient(g, active: x > 0, rule)
 }
 

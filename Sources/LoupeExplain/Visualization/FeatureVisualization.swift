@@ -1,0 +1,175 @@
+import Foundation
+import LoupeGraph
+import LoupeTensor
+
+/// Feature visualisation by gradient ascent on the input. Erhan, Bengio, Courville and
+/// Vincent, "Visualizing Higher-Layer Features of a Deep Network", 2009; Simonyan, Vedaldi and
+/// Zisserman, "Deep Inside Convolutional Networks", ICLR workshop 2014 (class models, the
+/// `naive` method); Olah, Mordvintsev and Schubert, "Feature Visualization", Distill 2017
+/// (the regularised default, following Lucent's `render_vis`, lucent/optvis/render.py).
+///
+/// Every step: the parameters give a unit image u [C, H, W] (`ImageParameterization`); a
+/// random `StandardTransforms` draw warps it; it is resized (bilinear, `align_corners=True`)
+/// to the model's input size when that differs (Lucent resizes images below 224 to 224; Loupe
+/// to the model's declared size, or 224 when the input size is dynamic and the image smaller);
+/// `InputValues` maps it to the model's values; one forward and one backward pass give the
+/// objective's gradient on the input (seeded at the objective's tensor); the adjoints carry it
+/// back to the parameters; `Penalties` are subtracted; Adam takes a step.
+///
+/// For the first `redirectedReluSteps` steps the ReLUs pass gradient by Lucid's redirected
+/// rule (`ReluRule.redirected`), which differs from the true gradient only where no gradient
+/// at all reaches a ReLU, e.g. for a unit that does not activate on the start image: without
+/// it such a unit's picture stays gray (lucent#34, lucid#68). Lucid keeps the rule for the
+/// whole run; Loupe lets the true gradient take over once the unit is alive.
+///
+/// Output: the final unit image [C, H, W] (RGB order for 3 channels, values in [0, 1]), the
+/// objective on it (untransformed), the model's class scores for it, and the objective
+/// at each step. Deterministic for a seed: all randomness comes from `VisualizationRandom`.
+public enum FeatureVisualization {
+    public struct Settings: Sendable {
+        /// Lucent's `thresholds=(512,)`.
+        public var steps = 512
+        /// Lucent's Adam learning rate.
+        public var learningRate: Float = 0.05
+        public var seed: UInt64 = 0
+        /// The optimised image's size; nil: the model's input size (224 × 224 when dynamic).
+        public var height: Int?, width: Int?
+        public var start: Start = .gray
+        /// The textbook method: pixels, no transforms, no decorrelation, L2 decay only.
+        public var naive = false
+        public var penalties = Penalties()
+        /// Lucent's `decay_power`.
+        public var decayPower = 1.0
+        public var transforms = StandardTransforms()
+        public var redirectedReluSteps = 16
+
+        public enum Start: Sendable, Equatable {
+            /// Lucent's start: a random spectrum of sd 0.01, nearly uniform mid-gray.
+            case gray
+            /// Uniformly random pixels in [0.25, 0.75] from the seed.
+            case random
+            /// This unit image, [C, H, W] at the image size.
+            case image([Float])
+        }
+
+        /// The L2 weight `--naive` uses when no penalty is given.
+        public static let naiveL2: Float = 1e-3
+
+        public init() {}
+    }
+
+    public struct Result: Sendable {
+        /// The unit image [C, H, W].
+        public var image: Tensor
+        /// The objective on the final image, untransformed.
+        public var objective: Float
+        /// The model's class scores (logits) for the final image.
+        public var logits: [Float]
+        /// The objective at each step, on that step's transformed image.
+        public var history: [Float]
+        public var steps: Int
+        /// The layer's node name for channel and neuron objectives.
+        public var layer: String?
+    }
+
+    /// The model's input [N, C, H, W] as (C, H?, W?), or a reason it cannot be visualised.
+    public static func inputGeometry(_ model: ExplainableModel) throws -> (channels: Int, height: Int?, width: Int?) {
+        let input = model.graph.inputs[0]
+        guard input.dtype.isFloatingPoint else {
+            throw LoupeError(.invalidArgument, "input '\(input.name)' is \(input.dtype.name), not a float image: gradient ascent needs a float input")
+        }
+        guard let d = input.dims, d.count == 4 else {
+            throw LoupeError(.invalidArgument, "input '\(input.name)' has shape \(input.dims.map { "\($0.map { $0.value.map(String.init) ?? "?" })" } ?? "undeclared"); visualisation needs an image input [N, C, H, W]")
+        }
+        guard let c = d[1].value, c > 0 else {
+            throw LoupeError(.invalidArgument, "input '\(input.name)' has a dynamic channel count; visualisation needs a known one")
+        }
+        return (c, d[2].value, d[3].value)
+    }
+
+    public static func run(_ model: ExplainableModel, objective: VisualizationObjective, input values: InputValues,
+                           settings: Settings, onStep: ((_ step: Int, _ objective: Float, _ image: () -> Tensor) -> Void)? = nil) throws -> Result {
+        let geo = try inputGeometry(model)
+        try values.check(channels: geo.channels)
+        let c = geo.channels
+        let h = settings.height ?? geo.height ?? 224, w = settings.width ?? geo.width ?? 224
+        guard h > 0, w > 0 else { throw LoupeError(.invalidArgument, "image size \(h)x\(w) must be positive") }
+        // Lucent's render_vis: images smaller than 224 go to the model at 224 × 224.
+        let mh = geo.height ?? (h < 224 || w < 224 ? 224 : h)
+        let mw = geo.width ?? (h < 224 || w < 224 ? 224 : w)
+        let param = ImageParameterization(channels: c, height: h, width: w,
+                                          basis: settings.naive ? .pixels : .fourier(decayPower: settings.decayPower))
+        var penalties = settings.penalties
+        if settings.naive && penalties.isEmpty { penalties.l2 = Settings.naiveL2 }
+
+        let probe = try Tensor(zeros: [1, c, mh, mw])
+        let target: VisualizationObjective.Resolved
+        target = try objective.resolve(model, for: probe)
+
+        var random = VisualizationRandom(seed: settings.seed)
+        var p: [Float]
+        switch settings.start {
+        case .gray:
+            p = param.initialParameters(random: &random)
+        case .random:
+            p = param.parameters(for: (0..<c * h * w).map { _ in 0.25 + 0.5 * Float(random.uniform()) })
+        case .image(let u):
+            guard u.count == c * h * w else {
+                throw LoupeError(.invalidArgument, "the start image has \(u.count) values; expected \(c)x\(h)x\(w)")
+            }
+            p = param.parameters(for: u)
+        }
+        var adam = Adam(count: p.count, learningRate: settings.learningRate)
+
+        func toModel(_ u: [Float], warps: [Warp]) -> (Tensor, [Warp]) {
+            var v = u, warps = warps
+            var (vh, vw) = (h, w)
+            for wp in warps { v = wp.apply(v, channels: c); (vh, vw) = (wp.outHeight, wp.outWidth) }
+            if (vh, vw) != (mh, mw) {
+                let r = Warp.resize(height: vh, width: vw, toHeight: mh, toWidth: mw)
+                v = r.apply(v, channels: c)
+                warps.append(r)
+            }
+            return (Tensor(shape: [1, c, mh, mw], floats: values.toModel(v, channels: c, plane: mh * mw)), warps)
+        }
+
+        var history: [Float] = []
+        history.reserveCapacity(settings.steps)
+        for step in 0..<settings.steps {
+            let u = param.image(p)
+            let drawn = settings.naive ? [] : settings.transforms.sample(height: h, width: w, random: &random)
+            let (x, warps) = toModel(u, warps: drawn)
+            let rules = BackwardRules(relu: step < settings.redirectedReluSteps ? .redirected : .standard)
+            let r: GradientResult
+            do {
+                r = try model.executor.gradients(feeds: [model.inputName: x], output: target.tensor, seed: { target.seed($0) },
+                                                 wrt: [model.inputName], rules: rules)
+            } catch let e as LoupeError where e.message.contains("no differentiable path") {
+                throw LoupeError(.invalidArgument, "\(objective.title): the layer has no differentiable path to the input '\(model.inputName)', so its gradient cannot change the image")
+            }
+            history.append(target.value(r.values[target.tensor]!))
+            // Back through the values, the warps (in reverse) and the parameterisation.
+            var g = values.adjoint(r.gradients[model.inputName]!.floats, channels: c, plane: mh * mw)
+            for wp in warps.reversed() { g = wp.adjoint(g, channels: c) }
+            if !penalties.isEmpty {
+                let pg = penalties.evaluate(u, channels: c, height: h, width: w).gradient
+                for i in g.indices { g[i] -= pg[i] }
+            }
+            var gp = param.backward(g, image: u)
+            for i in gp.indices { gp[i] = -gp[i] }   // Adam descends the loss −objective
+            adam.step(&p, gradient: gp)
+            param.project(&p)
+            if let onStep {
+                onStep(step + 1, history.last!, { Tensor(shape: [c, h, w], floats: param.image(p)) })
+            }
+        }
+
+        let u = param.image(p)
+        let (x, _) = toModel(u, warps: [])
+        let v = try model.executor.run([model.inputName: x], keep: [target.tensor, model.logitsName])
+        let l = v[model.logitsName]!
+        let k = l.shape.last ?? 0
+        return Result(image: Tensor(shape: [c, h, w], floats: u), objective: target.value(v[target.tensor]!),
+                      logits: Array(l.floats[0..<k]), history: history, steps: settings.steps, layer: target.node)
+    }
+}
