@@ -55,7 +55,7 @@ else:
 model.eval()
 torch.manual_seed(seed)
 t0 = time.perf_counter()
-images = render.render_vis(model, f"{layer}:{klass}", param_f=lambda: param.image(size), thresholds=(steps,),
+images = render.render_vis(model, f"{layer}:{klass}", param_f=lambda: param.image(size), thresholds=(steps,), fixed_image_size=size,
                            preprocess=preprocess, show_image=False, progress=False)
 t1 = time.perf_counter()
 print(json.dumps({"seconds": t1 - t0}))

@@ -45,6 +45,9 @@ struct Report: ParsableCommand {
     @Option(help: ArgumentHelp(Method.help(list: true, all: true)))
     var methods: String = Report.defaultMethods.map(\.rawValue).joined(separator: ",")
 
+    @Option(name: .customLong("visualize-steps"), help: "Steps of the picture of each predicted class by gradient ascent (`loupe visualize --class C` with its defaults, seed 0); 0 leaves it out.")
+    var visualizeSteps: Int = 512
+
     @Option(help: "Colormap for heat maps: jet, viridis, inferno or gray.")
     var colormap: String = "jet"
 
@@ -63,6 +66,7 @@ struct Report: ParsableCommand {
             throw ValidationError("--colormap must be jet, viridis, inferno or gray")
         }
         if images.isEmpty && image.inputNpy == nil { throw ValidationError("give at least one image, or --input-npy FILE") }
+        guard visualizeSteps >= 0 else { throw ValidationError("--visualize-steps must be 0 (no visualisation) or more, got \(visualizeSteps)") }
     }
 
     func run() throws {
@@ -98,6 +102,8 @@ struct Report: ParsableCommand {
             }
             var options = try explanation.options(target: nil, layer: chosenLayer?.node, methods: chosenMethods, graph: m.graph, image: image)
 
+            // One picture per predicted class, made once however many images predict it.
+            var visualizations: [Int: ReportDocument.Figure] = [:]
             for (i, (name, x)) in inputs.enumerated() {
                 let (logits, _) = try m.forward(x)
                 let t = try m.resolveTarget(explanation.target, logits: logits, labels: labelList)
@@ -141,6 +147,14 @@ struct Report: ParsableCommand {
                     result.seconds = Date().timeIntervalSince(clock)
                     section.methods.append(result)
                 }
+                if visualizeSteps > 0 {
+                    let c = preds[0].index
+                    if visualizations[c] == nil {
+                        progress.say("image \(i + 1)/\(inputs.count) \((name as NSString).lastPathComponent): visualising class \(c)")
+                        visualizations[c] = try classVisualization(m, class: c, labels: labelList)
+                    }
+                    section.extras.append(visualizations[c]!)
+                }
                 let top = preds[0]
                 print(String(format: "%@: class %d%@ %.1f%%; %d method%@", name, top.index, top.label.map { " (\($0))" } ?? "",
                              top.probability * 100, section.methods.count, section.methods.count == 1 ? "" : "s"))
@@ -161,6 +175,22 @@ struct Report: ParsableCommand {
     }
 
     // MARK: - Pieces
+
+    /// The predicted class as `loupe visualize --class C` draws it (its defaults, seed 0,
+    /// `--visualize-steps` steps), with the probability the model gives the picture.
+    func classVisualization(_ m: ExplainableModel, class c: Int, labels: [String]) throws -> ReportDocument.Figure {
+        let geo = try FeatureVisualization.inputGeometry(m)
+        var settings = FeatureVisualization.Settings()
+        settings.steps = visualizeSteps
+        let values = try Visualize.inputValues(image, for: m.graph.inputs[0], channels: geo.channels)
+        let r = try FeatureVisualization.run(m, objective: .classScore(c), input: values, settings: settings, onStep: nil)
+        let p = softmax(r.logits)
+        let name = c < labels.count ? "class \(c) (\(labels[c]))" : "class \(c)"
+        return ReportDocument.Figure(
+            title: "What the model takes for \(name)",
+            image: try Visualize.picture(r.image),
+            caption: String(format: "An image made to raise the score of %@ by gradient ascent (loupe visualize: Fourier parameterisation, decorrelated colour, random transformations each step, Adam; %d steps, seed 0). The model gives it probability %.4f for that class.", name, r.steps, Double(c < p.count ? p[c] : 0)))
+    }
 
     func pictureStyle() throws -> ExplanationPicture.Style {
         var s = ExplanationPicture.Style()
@@ -236,6 +266,7 @@ struct Report: ParsableCommand {
             rows.append(("noise tunnel", "\(nt) over \(Method.names(chosenMethods.filter(\.takesNoiseTunnel), last: "and")): \(explanation.noiseSamples) samples, std \(explanation.noiseStd.map { "\($0)" } ?? "15 % of each input's value range"), seed \(explanation.noiseSeed)"))
         }
         if chosenMethods.contains(.activations) { rows.append(("activations", "the most active channel, shown where it reaches its 0.99 quantile")) }
+        rows.append(("class visualisation", visualizeSteps > 0 ? "loupe visualize --class C for each predicted class: \(visualizeSteps) steps, seed 0, its defaults otherwise" : "left out (--visualize-steps 0)"))
         rows.append(("heat-map colormap", "\(colormap), alpha 0.5 over the image"))
         if let npy = image.inputNpy {
             rows.append(("input", "\(npy) (a tensor fed as it is)"))

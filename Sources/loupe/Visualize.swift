@@ -247,6 +247,11 @@ struct Visualize: ParsableCommand {
     /// The preprocessing flags as the unit image's map to model values; for channel counts other
     /// than 1 and 3 a three-value mean or std becomes its average.
     func inputValues(for input: ValueInfo, channels: Int) throws -> InputValues {
+        try Self.inputValues(image, for: input, channels: channels)
+    }
+
+    /// `inputValues(for:channels:)` for any command's image options (`loupe report`'s too).
+    static func inputValues(_ image: ImageOptions, for input: ValueInfo, channels: Int) throws -> InputValues {
         let (p, _, _) = try image.resolve(for: input)
         var mean = p.mean, std = p.std
         if channels != 3 && channels != 1 {
@@ -268,7 +273,9 @@ struct Visualize: ParsableCommand {
 
     /// The unit image [C, H, W] as a picture: RGB, gray, or (other channel counts) the first
     /// three channels; enlarged by an integer factor to at least 256 pixels on its longer side.
-    func picture(_ u: Tensor) throws -> RGBImage {
+    func picture(_ u: Tensor) throws -> RGBImage { try Self.picture(u) }
+
+    static func picture(_ u: Tensor) throws -> RGBImage {
         let (c, h, w) = (u.shape[0], u.shape[1], u.shape[2])
         let shown = c >= 3 ? 3 : 1
         var px = [Float](repeating: 0, count: h * w * 3)

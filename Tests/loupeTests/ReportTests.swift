@@ -76,12 +76,13 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(html.contains("<meta name=\"viewport\""))
         // Pictures: filters, then per image the input, every method (tiny-cnn is CAM-ready) and the channel grid.
         let srcs = html.components(separatedBy: "<img ").dropFirst()
-        XCTAssertEqual(srcs.count, 1 + 2 * (1 + Self.defaultMethods.count + 1))
+        // Per image: the input, each method, the channel grid and the predicted class's visualisation.
+        XCTAssertEqual(srcs.count, 1 + 2 * (1 + Self.defaultMethods.count + 1 + 1))
         for s in srcs { XCTAssertTrue(s.contains("src=\"data:image/png;base64,iVBORw0KGgo"), String(s.prefix(80))) }
         // Model summary as `inspect` counts it, the SHA-256, each method's title and line.
         for part in ["23,909", "11,206,976", "ac3bfd722ff495fd3479d1d4efd85e169e5b3369f9b0db36931c703736ce753f",
                      "/8/Conv", "[1, 64, 16, 16]", "Saliency", "Deconvnet", "Guided backprop", "CAM", "Grad-CAM",
-                     "Guided Grad-CAM", "Occlusion", "Activation map", "Integrated gradients", "Grad-CAM++", "Sundararajan", "Chattopadhay", "Simonyan", "Selvaraju", "window 16x16, stride 8x8",
+                     "Guided Grad-CAM", "Occlusion", "Activation map", "Integrated gradients", "Grad-CAM++", "What the model takes for class", "512 steps, seed 0", "Sundararajan", "Chattopadhay", "Simonyan", "Selvaraju", "window 16x16, stride 8x8",
                      "Loupe version", "square.png", "Top 5 predictions", "linear-gradient"] {
             XCTAssertTrue(html.contains(part), "missing '\(part)'")
         }
@@ -90,9 +91,12 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(again.status, 1)
         XCTAssertTrue(again.stderr.contains("exists; pass --force"), again.stderr)
         XCTAssertEqual(try String(contentsOfFile: out, encoding: .utf8), html)
-        let forced = try loupe(["report", Self.model, imgs[0], "--preprocess", "none", "--methods", "saliency", "-o", out, "--force"])
+        let forced = try loupe(["report", Self.model, imgs[0], "--preprocess", "none", "--methods", "saliency", "--visualize-steps", "0", "-o", out, "--force"])
         XCTAssertEqual(forced.status, 0, forced.stderr)
-        XCTAssertEqual(try String(contentsOfFile: out, encoding: .utf8).components(separatedBy: "<img ").count - 1, 1 + 1 + 1)
+        let saliencyOnly = try String(contentsOfFile: out, encoding: .utf8)
+        // Filters, input, saliency: no class visualisation with --visualize-steps 0.
+        XCTAssertEqual(saliencyOnly.components(separatedBy: "<img ").count - 1, 1 + 1 + 1)
+        XCTAssertTrue(saliencyOnly.contains("left out (--visualize-steps 0)"))
     }
 
     func testCAMNoteForAModelThatIsNotCAMReady() throws {
@@ -104,8 +108,8 @@ final class ReportTests: XCTestCase {
         let html = try String(contentsOfFile: out, encoding: .utf8)
         XCTAssertTrue(html.contains("class=\"note\">Not available for this model."), "no CAM note")
         XCTAssertTrue(html.contains("loupe surgery cam"))
-        // Filters, input and Grad-CAM: CAM has a note instead of a picture.
-        XCTAssertEqual(html.components(separatedBy: "<img ").count - 1, 3)
+        // Filters, input, Grad-CAM and the class visualisation: CAM has a note instead of a picture.
+        XCTAssertEqual(html.components(separatedBy: "<img ").count - 1, 4)
     }
 
     func testTargetAndLayerAreUsedAndListed() throws {
@@ -122,8 +126,8 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(html.contains("of 32 (the most active) at /4/Conv."), "activations did not read /4/Conv (32 channels)")
         XCTAssertTrue(html.contains("All 32 channels at /4/Conv"))
         XCTAssertFalse(html.contains("Saliency"))
-        // Filters, input, Grad-CAM, activation channel, channel grid.
-        XCTAssertEqual(html.components(separatedBy: "<img ").count - 1, 5)
+        // Filters, input, Grad-CAM, activation channel, channel grid, the predicted class's visualisation.
+        XCTAssertEqual(html.components(separatedBy: "<img ").count - 1, 6)
     }
 
     func testReportErrors() throws {
@@ -199,7 +203,7 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         let html = try String(contentsOfFile: out, encoding: .utf8)
         let expected = html.components(separatedBy: "<img ").count - 1
-        XCTAssertEqual(expected, 1 + 2 * (1 + Self.defaultMethods.count + 1))
+        XCTAssertEqual(expected, 1 + 2 * (1 + Self.defaultMethods.count + 1 + 1))
 
         let good = try openInChromium(html, dir: dir)
         XCTAssertEqual(good.total, expected)
