@@ -284,15 +284,20 @@ final class OneDNNConvolution {
     var implementation: String { pd.implementation }
 
     /// Runs on NCHW buffers: `input` is x (forward) or dy (backward-data), `output` y or dx.
+    /// The blocked copies of input and output live in scratch buffers reused across calls
+    /// (`ScratchPool`): fresh allocations each call cost page faults every time.
     func run(input: UnsafePointer<Float>, bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) throws {
+        let scratchIn = ScratchPool.take(), scratchOut = ScratchPool.take()
+        defer { ScratchPool.give(scratchIn); ScratchPool.give(scratchOut) }
         let inUser = try OneDNN.memory(&inPlain, eng, UnsafeMutableRawPointer(mutating: input))
         var inMem = inUser
         if let r = reorderIn {
-            inMem = try OneDNN.memory(&inDesc, eng, nil)
+            inMem = try OneDNN.memory(&inDesc, eng, scratchIn.reserve(dnnl_memory_desc_get_size(&inDesc)))
             try OneDNN.execute(r, [(DNNL_ARG_FROM, inUser), (DNNL_ARG_TO, inMem)], eng)
         }
         let outUser = try OneDNN.memory(&outPlain, eng, UnsafeMutableRawPointer(output))
-        let outMem = reorderOut == nil ? outUser : try OneDNN.memory(&outDesc, eng, nil)
+        let outMem = reorderOut == nil ? outUser
+            : try OneDNN.memory(&outDesc, eng, scratchOut.reserve(dnnl_memory_desc_get_size(&outDesc)))
         var args: [(Int32, OneDNN.Memory)]
         switch direction {
         case .forward:
@@ -331,4 +336,32 @@ final class PreparedWeightStore: @unchecked Sendable {
         }
         return p
     }
+}
+
+/// A 64-byte-aligned buffer that grows to the largest size asked of it.
+final class ScratchBuffer {
+    private(set) var pointer: UnsafeMutableRawPointer? = nil
+    private(set) var bytes = 0
+
+    func reserve(_ n: Int) -> UnsafeMutableRawPointer {
+        if n > bytes || pointer == nil {
+            free(pointer)
+            var p: UnsafeMutableRawPointer? = nil
+            guard posix_memalign(&p, 64, max(n, 64)) == 0, let p else { fatalError("out of memory (\(n) bytes of scratch)") }
+            pointer = p
+            bytes = max(n, 64)
+        }
+        return pointer!
+    }
+
+    deinit { free(pointer) }
+}
+
+/// Scratch buffers shared by every convolution of the process: a call takes two and gives
+/// them back, so the pool holds two per convolution running at once, each as large as the
+/// largest blocked activation seen.
+enum ScratchPool {
+    private static let spare = Locked<[ScratchBuffer]>([])
+    static func take() -> ScratchBuffer { spare.mutate { $0.popLast() } ?? ScratchBuffer() }
+    static func give(_ b: ScratchBuffer) { spare.mutate { $0.append(b) } }
 }
