@@ -23,6 +23,8 @@ let package = Package(
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg"),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5"),
         .systemLibrary(name: "CFFTW", path: "Sources/CFFTW", pkgConfig: "fftw3f"),
+        // oneDNN (libdnnl-dev): convolutions, imported only by LoupeTensor/OneDNN.swift.
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
         // protoc-c output for Schemas/onnx.proto (Scripts/gen-onnx-proto.sh).
         .target(
             name: "CONNXProto",
@@ -31,7 +33,7 @@ let package = Package(
             linkerSettings: [.linkedLibrary("protobuf-c")]
         ),
         // OpenBLAS is opened at run time (LoupeTensor/OpenBLAS.swift), not linked.
-        .target(name: "LoupeTensor"),
+        .target(name: "LoupeTensor", dependencies: ["CDNNL"]),
         .target(name: "LoupeGraph", dependencies: ["LoupeTensor"]),
         .target(name: "LoupeFormats", dependencies: ["LoupeGraph", "CONNXProto", "CProtobufC", "CPNG", "CJPEG", "CHDF5"]),
         .target(name: "LoupeExplain", dependencies: ["LoupeGraph"]),

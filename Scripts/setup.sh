@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source Scripts/apt-get-wait.sh
 
-packages=(libprotobuf-c-dev libopenblas-dev libpng-dev libjpeg62-turbo-dev libhdf5-dev libfftw3-dev pkg-config)
+packages=(libprotobuf-c-dev libopenblas-dev libpng-dev libjpeg62-turbo-dev libhdf5-dev libfftw3-dev libdnnl-dev pkg-config)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -28,11 +28,14 @@ public struct LoupeConfiguration: Sendable, Equatable {
     public var im2colTileFloats: Int
     /// The fewest GEMM columns (output positions) an im2col tile may have (512).
     public var im2colMinTileColumns: Int
+    /// Which kernels run 2-D convolutions: oneDNN (default) or im2col + OpenBLAS; the
+    /// default comes from `LOUPE_CONV` (see `ConvEngine`).
+    public var convolutions: ConvEngine
 
     /// The defaults; `threads` nil means the online processors.
     public init(threads: Int? = nil, maxElements: Int = 1 << 31, gemmSplitMinMACs: Int = 1 << 18,
                 gemmSplitMinSide: Int = 16, splitRowsMin: Int = 32, im2colTileFloats: Int = 1 << 18,
-                im2colMinTileColumns: Int = 512) {
+                im2colMinTileColumns: Int = 512, convolutions: ConvEngine = .fromEnvironment) {
         self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
         self.maxElements = maxElements
         self.gemmSplitMinMACs = gemmSplitMinMACs
@@ -40,6 +43,7 @@ public struct LoupeConfiguration: Sendable, Equatable {
         self.splitRowsMin = splitRowsMin
         self.im2colTileFloats = im2colTileFloats
         self.im2colMinTileColumns = im2colMinTileColumns
+        self.convolutions = convolutions
     }
 
     /// The configuration in force.

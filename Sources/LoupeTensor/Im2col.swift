@@ -10,7 +10,7 @@
 /// outside `0..<input[i]` are padding. For a transposed convolution, `input` is the
 /// transposed convolution's *output* and `output` its input (the forward convolution it
 /// transposes).
-public struct ConvGeometry: Sendable, Equatable, CustomStringConvertible {
+public struct ConvGeometry: Sendable, Hashable, CustomStringConvertible {
     public var input: [Int]
     public var kernel: [Int]
     public var strides: [Int]

@@ -43,7 +43,7 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("occlusion-batch"), help: "Occluded, masked or ablated images per forward pass, for --method occlusion, score-cam or ablation-cam.")
     var occlusionBatch: Int = 16
 
-    @Flag(help: "Print {\"median_ms\", \"min_ms\", \"max_ms\", \"runs\", \"batch\", \"threads\", \"blas_kernels\"} as JSON.")
+    @Flag(help: "Print {\"median_ms\", \"min_ms\", \"max_ms\", \"runs\", \"batch\", \"threads\", \"blas_kernels\", \"isa\", \"conv_kernels\"} as JSON.")
     var json = false
 
     @OptionGroup var explanation: ExplanationOptions
@@ -66,6 +66,10 @@ struct Bench: ParsableCommand {
         var threads: Int
         /// OpenBLAS's kernel family (LoupeTensor/OpenBLAS.swift), e.g. "SkylakeX".
         var blas_kernels: String
+        /// The ISA path of the fast kernels (LoupeTensor/ISA.swift): avx512, avx2 or baseline.
+        var isa: String
+        /// What runs the convolutions: "onednn:<its ISA>", e.g. "onednn:avx512_core_amx", or "blas".
+        var conv_kernels: String
     }
 
     func run() throws {
@@ -88,12 +92,14 @@ struct Bench: ParsableCommand {
             let sorted = times.sorted()
             let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
             let r = Result(median_ms: median, min_ms: sorted.first!, max_ms: sorted.last!, runs: runs,
-                           batch: shownBatch, threads: Threads.count, blas_kernels: OpenBLAS.coreName)
+                           batch: shownBatch, threads: Threads.count, blas_kernels: OpenBLAS.coreName,
+                           isa: try ISAPath.current().rawValue,
+                           conv_kernels: LoupeConfiguration.current.convolutions == .blas ? "blas" : "onednn:" + ISAPath.kernelISA)
             if json {
                 try printJSON(r)
             } else {
-                print(String(format: "%@: median %.2f ms, min %.2f ms, max %.2f ms (%d runs, batch %d, %d threads, OpenBLAS %@ kernels)",
-                             model, r.median_ms, r.min_ms, r.max_ms, r.runs, r.batch, r.threads, r.blas_kernels))
+                print(String(format: "%@: median %.2f ms, min %.2f ms, max %.2f ms (%d runs, batch %d, %d threads, ISA path %@, convolutions %@, OpenBLAS %@ kernels)",
+                             model, r.median_ms, r.min_ms, r.max_ms, r.runs, r.batch, r.threads, r.isa, r.conv_kernels, r.blas_kernels))
             }
         }
     }

@@ -1,13 +1,15 @@
 import LoupeTensor
 
 /// Conv: Y[N, M, out...] = X[N, C, in...] ⋆ W[M, C/group, k...] + B[M] (cross-correlation),
-/// any spatial rank: 1-D and 2-D through im2col + GEMM (direct kernel for depthwise), 3-D
-/// and above through the direct N-d loops.
+/// any spatial rank: 1-D and 2-D through `ConvolutionPlan` (oneDNN, or im2col + GEMM with
+/// `LOUPE_CONV=blas`), 3-D and above through the direct N-d loops.
 public struct Conv: Operator {
     public static let opType = "Conv"
     let attrs: ConvAttributes
     /// A Relu or Clip folded in by `fuseActivations` (inference plans only).
     let clip: (Float, Float)?
+    /// This node's primitives and prepared weights; the op lives as long as its plan.
+    let plan = ConvolutionPlan()
     public init(_ context: OpContext) throws {
         attrs = try ConvAttributes(context, op: "Conv")
         clip = fusedClip(context)
@@ -52,8 +54,8 @@ public struct Conv: Operator {
                             py.initialize(repeating: 0); clipped = false; return
                         }
                         if let g2 = g.as2D {
-                            try conv2d(x: xp, batch: N, channels: C, w: wp, outChannels: M, group: attrs.group,
-                                       bias: pb, g2, clip: clip, y: yp)
+                            try plan.forward(x: xp, batch: N, channels: C, weights: w.floats, outChannels: M,
+                                             group: attrs.group, bias: pb, g2, clip: clip, y: yp)
                         } else {
                             convNdNaive(x: xp, batch: N, channels: C, w: wp, outChannels: M, group: attrs.group,
                                         bias: pb, g, y: yp)
@@ -68,7 +70,8 @@ public struct Conv: Operator {
         return [y]
     }
 
-    /// dX by the data-gradient kernel (GEMM + col2im, a direct kernel for depthwise), dW by
+    /// dX by the data-gradient kernel (`ConvolutionPlan.backwardData`: oneDNN, or GEMM +
+    /// col2im and a direct kernel for depthwise), dW by
     /// im2col + GEMM, dB by summing dY; each only when wanted (explanations want dX alone).
     /// 3-D and above use the naive N-d loops.
     public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
@@ -87,7 +90,8 @@ public struct Conv: Operator {
                         guard let dx = px.baseAddress else { return }
                         guard let wp = pw.baseAddress else { px.initialize(repeating: 0); return }
                         if let g2 = g.as2D {
-                            try conv2dBackwardData(dy: gp, batch: N, outChannels: M, w: wp, channels: C, group: group, g2, dx: dx)
+                            try plan.backwardData(dy: gp, batch: N, outChannels: M, weights: w.floats, channels: C,
+                                                  group: group, g2, dx: dx)
                         } else {
                             convNdBackwardDataNaive(dy: gp, batch: N, outChannels: M, w: wp, channels: C, group: group, g, dx: dx)
                         }

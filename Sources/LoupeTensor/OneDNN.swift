@@ -1,0 +1,367 @@
+import CDNNL
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The one place Loupe touches oneDNN (Debian's libdnnl 2.6, `Sources/CDNNL`): the ISA cap,
+/// the CPU engine, and convolution primitives (forward inference with a fused bias and
+/// Relu/Clip, and backward-data, the input gradient) on NCHW buffers. Every oneDNN status
+/// becomes a Swift `throws`; every handle is destroyed in a `deinit`.
+///
+/// Layouts: Loupe's tensors stay NCHW at the op boundary; each call reorders the input into
+/// the layout oneDNN's kernel chose (`format_tag_any`: NHWC for its AVX-512 brgconv, nChw16c
+/// / nChw8c for its jit kernels) and the output back, which costs about 20 % of the
+/// convolution (docs/engine-decision.md). Weights are reordered once per plan
+/// (`PreparedWeights`), primitives are created once per shape (`ConvPrimitives`).
+///
+/// Threads: Debian builds oneDNN with OpenMP. Before each primitive runs, the calling
+/// thread's OpenMP team size is set to Loupe's thread count (1 inside a `parallelFor`), so
+/// `--threads 1` runs each convolution on one thread.
+enum OneDNN {
+    /// `loupe_cpu_features()` from the shim: bit 0 SSE4.1, bit 1 AVX2 + FMA, bit 2 AVX-512 core.
+    static let cpuFeatures: UInt32 = UInt32(loupe_cpu_features())
+
+    /// Caps oneDNN's JIT at `path` (before its first kernel; once per process).
+    static func capISA(_ path: ISAPath) throws {
+        let isa: dnnl_cpu_isa_t
+        switch path {
+        case .avx512: isa = dnnl_cpu_isa_all
+        case .avx2: isa = dnnl_cpu_isa_avx2
+        case .baseline: isa = dnnl_cpu_isa_sse41
+        }
+        try check(dnnl_set_max_cpu_isa(isa), "setting the ISA cap to \(path.rawValue) (oneDNN accepts it only before its first kernel)")
+    }
+
+    /// The ISA oneDNN's kernels actually use, as oneDNN names it (e.g. `avx512_core_amx`).
+    static var effectiveISAName: String {
+        let isa = dnnl_get_effective_cpu_isa()
+        let names: [(dnnl_cpu_isa_t, String)] = [
+            (dnnl_cpu_isa_avx512_core_amx, "avx512_core_amx"), (dnnl_cpu_isa_avx512_core_bf16, "avx512_core_bf16"),
+            (dnnl_cpu_isa_avx512_core_vnni, "avx512_core_vnni"), (dnnl_cpu_isa_avx512_core, "avx512_core"),
+            (dnnl_cpu_isa_avx2_vnni, "avx2_vnni"), (dnnl_cpu_isa_avx2, "avx2"), (dnnl_cpu_isa_avx, "avx"),
+            (dnnl_cpu_isa_sse41, "sse41"),
+        ]
+        return names.first { $0.0 == isa }?.1 ?? "0x" + String(isa.rawValue, radix: 16)
+    }
+
+    static func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) throws {
+        guard status != dnnl_success else { return }
+        throw LoupeError(.unsupported, "oneDNN: \(what()) failed (dnnl_status_t \(status.rawValue))")
+    }
+
+    /// The CPU engine, created after the ISA cap is fixed.
+    static func engine() throws -> dnnl_engine_t {
+        _ = try ISAPath.current()
+        return try sharedEngine.mutate { e in
+            if let e { return e }
+            var created: dnnl_engine_t?
+            try check(dnnl_engine_create(&created, dnnl_cpu, 0), "creating the CPU engine")
+            e = created
+            return created!
+        }
+    }
+    private static let sharedEngine = Locked<dnnl_engine_t?>(nil)
+
+    typealias SetThreads = @convention(c) (Int32) -> Void
+    typealias GetThreads = @convention(c) () -> Int32
+    /// libgomp's `omp_set_num_threads` / `omp_get_max_threads`, found in the process (libdnnl
+    /// links libgomp), nil if oneDNN was built with another runtime.
+    static let openMP: (set: SetThreads, get: GetThreads)? = {
+        guard let s = dlsym(nil, "omp_set_num_threads"), let g = dlsym(nil, "omp_get_max_threads") else { return nil }
+        return (unsafeBitCast(s, to: SetThreads.self), unsafeBitCast(g, to: GetThreads.self))
+    }()
+
+    /// Sets the calling thread's OpenMP team to Loupe's thread count (1 inside a `parallelFor`).
+    static func applyThreads() {
+        guard let omp = openMP else { return }
+        let n = Int32(ParallelRegion.isInside ? 1 : Threads.count)
+        if omp.get() != n { omp.set(n) }
+    }
+
+    /// A memory descriptor of `dims` with a plain tag.
+    static func plainDesc(_ dims: [Int], _ tag: dnnl_format_tag_t) throws -> dnnl_memory_desc_t {
+        var md = dnnl_memory_desc_t()
+        try check(dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), dims.map(Int64.init), dnnl_f32, tag), "describing \(describe(dims))")
+        return md
+    }
+
+    /// A memory on `md` over `handle` (Loupe's buffer), or allocated by oneDNN when nil.
+    static func memory(_ md: UnsafePointer<dnnl_memory_desc_t>, _ eng: dnnl_engine_t, _ handle: UnsafeMutableRawPointer?) throws -> Memory {
+        var m: dnnl_memory_t?
+        try check(dnnl_memory_create(&m, md, eng, handle ?? loupe_dnnl_memory_allocate()), "creating a memory")
+        return Memory(m!)
+    }
+
+    /// A reorder primitive between two layouts, nil when they are the same.
+    static func reorder(_ from: UnsafePointer<dnnl_memory_desc_t>, _ to: UnsafePointer<dnnl_memory_desc_t>,
+                        _ eng: dnnl_engine_t) throws -> Primitive? {
+        if dnnl_memory_desc_equal(from, to) != 0 { return nil }
+        var pd: dnnl_primitive_desc_t?
+        try check(dnnl_reorder_primitive_desc_create(&pd, from, eng, to, eng, nil), "creating a reorder")
+        defer { dnnl_primitive_desc_destroy(pd) }
+        var p: dnnl_primitive_t?
+        try check(dnnl_primitive_create(&p, pd), "creating a reorder")
+        return Primitive(p!)
+    }
+
+    /// Runs `primitive` with `args` on a fresh stream and waits for it.
+    static func execute(_ primitive: Primitive, _ args: [(Int32, Memory)], _ eng: dnnl_engine_t) throws {
+        applyThreads()
+        var stream: dnnl_stream_t?
+        try check(dnnl_stream_create(&stream, eng, dnnl_stream_default_flags.rawValue), "creating a stream")
+        defer { dnnl_stream_destroy(stream) }
+        let exec = args.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.handle) }
+        try check(dnnl_primitive_execute(primitive.handle, stream, Int32(exec.count), exec), "executing a primitive")
+        try check(dnnl_stream_wait(stream), "waiting for a stream")
+    }
+
+    /// Owns a `dnnl_memory_t`.
+    final class Memory {
+        let handle: dnnl_memory_t
+        init(_ h: dnnl_memory_t) { handle = h }
+        deinit { dnnl_memory_destroy(handle) }
+    }
+
+    /// Owns a `dnnl_primitive_t`.
+    final class Primitive {
+        let handle: dnnl_primitive_t
+        init(_ h: dnnl_primitive_t) { handle = h }
+        deinit { dnnl_primitive_destroy(handle) }
+    }
+
+    /// Owns a `dnnl_primitive_desc_t`.
+    final class PrimitiveDesc {
+        let handle: dnnl_primitive_desc_t
+        init(_ h: dnnl_primitive_desc_t) { handle = h }
+        deinit { dnnl_primitive_desc_destroy(handle) }
+        func md(_ what: dnnl_query_t) -> dnnl_memory_desc_t { dnnl_primitive_desc_query_md(handle, what, 0).pointee }
+        var implementation: String {
+            var p: UnsafePointer<CChar>?
+            guard dnnl_primitive_desc_query(handle, dnnl_query_impl_info_str, 0, &p) == dnnl_success, let p else { return "?" }
+            return String(cString: p)
+        }
+    }
+
+    /// A convolution problem in oneDNN's terms: plain NCHW / (g)oihw descriptors and the
+    /// strides, dilations (oneDNN counts the gaps: ONNX's minus one) and paddings.
+    struct Problem {
+        var src: dnnl_memory_desc_t, weights: dnnl_memory_desc_t, dst: dnnl_memory_desc_t
+        var srcAny: dnnl_memory_desc_t, weightsAny: dnnl_memory_desc_t, dstAny: dnnl_memory_desc_t
+        var strides: [Int64], dilates: [Int64], padL: [Int64], padR: [Int64]
+        var description: String
+
+        init(batch N: Int, channels C: Int, outChannels M: Int, group: Int, _ g: ConvGeometry) throws {
+            let wDims = group > 1 ? [group, M / group, C / group] + g.kernel : [M, C] + g.kernel
+            let srcDims = [N, C] + g.input, dstDims = [N, M] + g.output
+            src = try plainDesc(srcDims, dnnl_nchw)
+            dst = try plainDesc(dstDims, dnnl_nchw)
+            weights = try plainDesc(wDims, group > 1 ? dnnl_goihw : dnnl_oihw)
+            srcAny = try plainDesc(srcDims, dnnl_format_tag_any)
+            dstAny = try plainDesc(dstDims, dnnl_format_tag_any)
+            weightsAny = try plainDesc(wDims, dnnl_format_tag_any)
+            strides = g.strides.map(Int64.init)
+            dilates = g.dilations.map { Int64($0 - 1) }
+            padL = g.padsBegin.map(Int64.init)
+            // oneDNN's right padding is what the output size implies (negative when the
+            // last input rows are never read).
+            padR = (0..<2).map { (i: Int) -> Int64 in
+                let reach: Int = (g.output[i] - 1) * g.strides[i] + (g.kernel[i] - 1) * g.dilations[i] + 1
+                return Int64(reach - g.input[i] - g.padsBegin[i])
+            }
+            description = "x \(describe(srcDims)), W \(describe(wDims)), group \(group), \(g)"
+        }
+    }
+}
+
+/// Weights reordered once into the layout a primitive chose. Holds the source array, so its
+/// buffer (the cache key) cannot be freed and reused by other weights while cached.
+final class PreparedWeights {
+    let source: [Float]
+    let desc: dnnl_memory_desc_t
+    let memory: OneDNN.Memory
+
+    init(_ weights: [Float], plain: dnnl_memory_desc_t, into desc: dnnl_memory_desc_t, _ eng: dnnl_engine_t) throws {
+        source = weights
+        self.desc = desc
+        var plain = plain, d = desc
+        memory = try OneDNN.memory(&d, eng, nil)
+        try weights.withUnsafeBufferPointer { p in
+            let from = try OneDNN.memory(&plain, eng, UnsafeMutableRawPointer(mutating: p.baseAddress!))
+            if let r = try OneDNN.reorder(&plain, &d, eng) {
+                try OneDNN.execute(r, [(DNNL_ARG_FROM, from), (DNNL_ARG_TO, memory)], eng)
+            } else {
+                var to: UnsafeMutableRawPointer?
+                try OneDNN.check(dnnl_memory_get_data_handle(memory.handle, &to), "reading a memory")
+                to!.copyMemory(from: p.baseAddress!, byteCount: p.count * MemoryLayout<Float>.size)
+            }
+        }
+    }
+}
+
+/// One convolution, ready to run on NCHW buffers: the primitive for one shape, its
+/// prepared weights, and the reorders of the activations in and out.
+final class OneDNNConvolution {
+    enum Direction { case forward, backwardData }
+    let direction: Direction
+    let pd: OneDNN.PrimitiveDesc
+    let primitive: OneDNN.Primitive
+    let weights: PreparedWeights
+    /// NCHW and the primitive's layout of its input (src, or diff_dst) and output.
+    var inPlain: dnnl_memory_desc_t, inDesc: dnnl_memory_desc_t
+    var outPlain: dnnl_memory_desc_t, outDesc: dnnl_memory_desc_t
+    let reorderIn: OneDNN.Primitive?, reorderOut: OneDNN.Primitive?
+    let eng: dnnl_engine_t
+    let hasBias: Bool
+
+    /// Creates the primitive for one shape; its weights come from `store` (reordered only
+    /// the first time this array meets this layout).
+    init(_ direction: Direction, batch: Int, channels C: Int, outChannels M: Int, group: Int, _ g: ConvGeometry,
+         bias: Bool, clip: (Float, Float)?, weights array: [Float], id: UInt, store: PreparedWeightStore) throws {
+        var p = try OneDNN.Problem(batch: batch, channels: C, outChannels: M, group: group, g)
+        let eng = try OneDNN.engine()
+        self.eng = eng
+        self.direction = direction
+        hasBias = bias
+        var biasDesc = dnnl_memory_desc_t()
+        if bias { biasDesc = try OneDNN.plainDesc([Int(p.dst.dims.1)], dnnl_a) }
+        var cd = dnnl_convolution_desc_t()
+        let made: OneDNN.PrimitiveDesc
+        switch direction {
+        case .forward:
+            let status = withUnsafePointer(to: &biasDesc) { b in
+                dnnl_dilated_convolution_forward_desc_init(
+                    &cd, dnnl_forward_inference, dnnl_convolution_direct, &p.srcAny, &p.weightsAny,
+                    bias ? b : nil, &p.dstAny, p.strides, p.dilates, p.padL, p.padR)
+            }
+            try OneDNN.check(status, "describing the convolution \(p.description)")
+            var attr: dnnl_primitive_attr_t?
+            try OneDNN.check(dnnl_primitive_attr_create(&attr), "creating attributes")
+            defer { dnnl_primitive_attr_destroy(attr) }
+            if let (lo, hi) = clip {
+                var ops: dnnl_post_ops_t?
+                try OneDNN.check(dnnl_post_ops_create(&ops), "creating post-ops")
+                defer { dnnl_post_ops_destroy(ops) }
+                if lo == 0 && hi == .infinity {
+                    try OneDNN.check(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_relu, 0, 0), "adding a Relu post-op")
+                } else {
+                    try OneDNN.check(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_clip, lo, hi), "adding a Clip post-op")
+                }
+                try OneDNN.check(dnnl_primitive_attr_set_post_ops(attr, ops), "setting post-ops")
+            }
+            var pd: dnnl_primitive_desc_t?
+            try OneDNN.check(dnnl_primitive_desc_create(&pd, &cd, attr, eng, nil), "creating the convolution \(p.description)")
+            made = OneDNN.PrimitiveDesc(pd!)
+            inPlain = p.src; inDesc = made.md(dnnl_query_src_md)
+            outPlain = p.dst; outDesc = made.md(dnnl_query_dst_md)
+        case .backwardData:
+            var fd = dnnl_convolution_desc_t()
+            try OneDNN.check(dnnl_dilated_convolution_forward_desc_init(
+                &fd, dnnl_forward_training, dnnl_convolution_direct, &p.srcAny, &p.weightsAny, nil, &p.dstAny,
+                p.strides, p.dilates, p.padL, p.padR), "describing the convolution \(p.description)")
+            var hint: dnnl_primitive_desc_t?
+            try OneDNN.check(dnnl_primitive_desc_create(&hint, &fd, nil, eng, nil), "creating the convolution \(p.description)")
+            defer { dnnl_primitive_desc_destroy(hint) }
+            try OneDNN.check(dnnl_dilated_convolution_backward_data_desc_init(
+                &cd, dnnl_convolution_direct, &p.srcAny, &p.weightsAny, &p.dstAny,
+                p.strides, p.dilates, p.padL, p.padR), "describing the input gradient of \(p.description)")
+            var pd: dnnl_primitive_desc_t?
+            try OneDNN.check(dnnl_primitive_desc_create(&pd, &cd, nil, eng, hint), "creating the input gradient of \(p.description)")
+            made = OneDNN.PrimitiveDesc(pd!)
+            inPlain = p.dst; inDesc = made.md(dnnl_query_diff_dst_md)
+            outPlain = p.src; outDesc = made.md(dnnl_query_diff_src_md)
+        }
+        pd = made
+        var prim: dnnl_primitive_t?
+        try OneDNN.check(dnnl_primitive_create(&prim, made.handle), "creating the primitive for \(p.description)")
+        primitive = OneDNN.Primitive(prim!)
+        weights = try store.weights(array, id: id, plain: p.weights, desc: made.md(dnnl_query_weights_md), eng)
+        reorderIn = try OneDNN.reorder(&inPlain, &inDesc, eng)
+        reorderOut = try OneDNN.reorder(&outDesc, &outPlain, eng)
+    }
+
+    /// The implementation oneDNN chose, e.g. `brgconv:avx512_core`.
+    var implementation: String { pd.implementation }
+
+    /// Runs on NCHW buffers: `input` is x (forward) or dy (backward-data), `output` y or dx.
+    /// The blocked copies of input and output live in scratch buffers reused across calls
+    /// (`ScratchPool`): fresh allocations each call cost page faults every time.
+    func run(input: UnsafePointer<Float>, bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) throws {
+        let scratchIn = ScratchPool.take(), scratchOut = ScratchPool.take()
+        defer { ScratchPool.give(scratchIn); ScratchPool.give(scratchOut) }
+        let inUser = try OneDNN.memory(&inPlain, eng, UnsafeMutableRawPointer(mutating: input))
+        var inMem = inUser
+        if let r = reorderIn {
+            inMem = try OneDNN.memory(&inDesc, eng, scratchIn.reserve(dnnl_memory_desc_get_size(&inDesc)))
+            try OneDNN.execute(r, [(DNNL_ARG_FROM, inUser), (DNNL_ARG_TO, inMem)], eng)
+        }
+        let outUser = try OneDNN.memory(&outPlain, eng, UnsafeMutableRawPointer(output))
+        let outMem = reorderOut == nil ? outUser
+            : try OneDNN.memory(&outDesc, eng, scratchOut.reserve(dnnl_memory_desc_get_size(&outDesc)))
+        var args: [(Int32, OneDNN.Memory)]
+        switch direction {
+        case .forward:
+            args = [(DNNL_ARG_SRC, inMem), (DNNL_ARG_WEIGHTS, weights.memory), (DNNL_ARG_DST, outMem)]
+            if hasBias, let bias {
+                var bd = try OneDNN.plainDesc([Int(outPlain.dims.1)], dnnl_a)
+                args.append((DNNL_ARG_BIAS, try OneDNN.memory(&bd, eng, UnsafeMutableRawPointer(mutating: bias))))
+            }
+        case .backwardData:
+            args = [(DNNL_ARG_DIFF_DST, inMem), (DNNL_ARG_WEIGHTS, weights.memory), (DNNL_ARG_DIFF_SRC, outMem)]
+        }
+        try OneDNN.execute(primitive, args, eng)
+        if let r = reorderOut { try OneDNN.execute(r, [(DNNL_ARG_FROM, outMem), (DNNL_ARG_TO, outUser)], eng) }
+    }
+}
+
+/// The weights a plan has prepared, by array identity and layout; emptied past `capacity`.
+final class PreparedWeightStore: @unchecked Sendable {
+    private let list = Locked<[(id: UInt, weights: PreparedWeights)]>([])
+    let capacity: Int
+    init(capacity: Int) { self.capacity = capacity }
+
+    func weights(_ array: [Float], id: UInt, plain: dnnl_memory_desc_t, desc: dnnl_memory_desc_t,
+                 _ eng: dnnl_engine_t) throws -> PreparedWeights {
+        var d = desc
+        if let p = list.value.first(where: { entry in
+            var other = entry.weights.desc
+            return entry.id == id && dnnl_memory_desc_equal(&d, &other) != 0
+        }) {
+            return p.weights
+        }
+        let p = try PreparedWeights(array, plain: plain, into: desc, eng)
+        list.mutate { l in
+            if l.count >= capacity { l.removeAll() }
+            l.append((id, p))
+        }
+        return p
+    }
+}
+
+/// A 64-byte-aligned buffer that grows to the largest size asked of it.
+final class ScratchBuffer {
+    private(set) var pointer: UnsafeMutableRawPointer? = nil
+    private(set) var bytes = 0
+
+    func reserve(_ n: Int) -> UnsafeMutableRawPointer {
+        if n > bytes || pointer == nil {
+            free(pointer)
+            var p: UnsafeMutableRawPointer? = nil
+            guard posix_memalign(&p, 64, max(n, 64)) == 0, let p else { fatalError("out of memory (\(n) bytes of scratch)") }
+            pointer = p
+            bytes = max(n, 64)
+        }
+        return pointer!
+    }
+
+    deinit { free(pointer) }
+}
+
+/// Scratch buffers shared by every convolution of the process: a call takes two and gives
+/// them back, so the pool holds two per convolution running at once, each as large as the
+/// largest blocked activation seen.
+enum ScratchPool {
+    private static let spare = Locked<[ScratchBuffer]>([])
+    static func take() -> ScratchBuffer { spare.mutate { $0.popLast() } ?? ScratchBuffer() }
+    static func give(_ b: ScratchBuffer) { spare.mutate { $0.append(b) } }
+}
