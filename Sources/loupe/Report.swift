@@ -46,6 +46,12 @@ struct Report: ParsableCommand {
     @Flag(help: "Overwrite the report if it exists.")
     var force = false
 
+    @Option(name: .customLong("auc-step"), help: "Deletion and insertion AUC beside each map (RISE; see `loupe evaluate`): pixels changed per step. Each map costs 2 x (pixels / step + 1) forward passes.")
+    var aucStep: Int = 224
+
+    @Flag(name: .customLong("no-auc"), help: "Leave out the deletion and insertion AUC beside each map.")
+    var noAUC = false
+
     @OptionGroup var explanation: ExplanationOptions
     @OptionGroup var image: ImageOptions
     @OptionGroup var global: GlobalOptions
@@ -58,6 +64,7 @@ struct Report: ParsableCommand {
             throw ValidationError("--colormap must be jet, viridis, inferno or gray")
         }
         if images.isEmpty && image.inputNpy == nil { throw ValidationError("give at least one image, or --input-npy FILE") }
+        guard aucStep >= 1 else { throw ValidationError("--auc-step must be at least 1 pixel, got \(aucStep)") }
     }
 
     func run() throws {
@@ -130,6 +137,13 @@ struct Report: ParsableCommand {
                         if let c = e.completeness {
                             result.detail = String(format: "Completeness: the attributions sum to %.4g; the score difference is %.4g (error %.2g %%).",
                                                    c.attributionSum, c.scoreDifference, c.relativeError * 100)
+                        }
+                        if !noAUC {
+                            let map = try AttributionMap(e, height: x.shape[2], width: x.shape[3])
+                            let score = ClassProbability(model: m, target: t)
+                            let del = try DeletionInsertion.curve(.deletion, score: score, input: x, map: map, step: aucStep)
+                            let ins = try DeletionInsertion.curve(.insertion, score: score, input: x, map: map, step: aucStep)
+                            result.detail += (result.detail.isEmpty ? "" : " ") + String(format: "Deletion AUC %.3f, insertion AUC %.3f.", del.auc, ins.auc)
                         }
                     }
                     result.legend = ExplanationPicture.legend(e.kind, style: style)
@@ -231,6 +245,9 @@ struct Report: ParsableCommand {
             rows.append(("noise tunnel", "\(nt) over \(Method.names(chosenMethods.filter(\.takesNoiseTunnel), last: "and")): \(explanation.noiseSamples) samples, std \(explanation.noiseStd.map { "\($0)" } ?? "15 % of each input's value range"), seed \(explanation.noiseSeed)"))
         }
         if chosenMethods.contains(.activations) { rows.append(("activations", "the most active channel, shown where it reaches its 0.99 quantile")) }
+        if !noAUC {
+            rows.append(("deletion / insertion AUC", "RISE's areas under the softmax probability of the target as the map's pixels, most attributed first, are set to zero (deletion: lower is better) or put back into a blurred copy (insertion: higher is better), \(aucStep) pixels per step; docs/evaluate.md"))
+        }
         rows.append(("heat-map colormap", "\(colormap), alpha 0.5 over the image"))
         if let npy = image.inputNpy {
             rows.append(("input", "\(npy) (a tensor fed as it is)"))

@@ -93,4 +93,29 @@ final class EvaluateCLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("exists; pass --force"), r.stderr)
         XCTAssertEqual(try String(contentsOf: png, encoding: .utf8), "keep")
     }
+
+    /// `loupe report` prints the same deletion and insertion AUC beside each map as `evaluate`.
+    func testReportShowsTheAUCsOfEvaluate() throws {
+        let dir = try TemporaryFolder.make("evaluate-report", for: self)
+        let html = dir.appendingPathComponent("r.html").path
+        let img = Self.image("003-star.png")
+        let r = try CLITests.run(["report", Self.model, img, "--preprocess", "none", "--methods", "grad-cam,saliency", "-o", html])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let page = try String(contentsOfFile: html, encoding: .utf8)
+        XCTAssertTrue(page.contains("deletion / insertion AUC"), "settings row")
+        let e = try CLITests.run(["evaluate", Self.model, img, "--preprocess", "none", "--methods", "grad-cam,saliency",
+                                  "--metrics", "deletion,insertion", "--json"])
+        XCTAssertEqual(e.status, 0, e.stderr)
+        let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as? [String: Any])
+        for rec in try XCTUnwrap(doc["results"] as? [[String: Any]]) {
+            let m = try XCTUnwrap(rec["metrics"] as? [String: Any])
+            let d = try XCTUnwrap((m["deletion"] as? [String: Any])?["auc"] as? Double)
+            let i = try XCTUnwrap((m["insertion"] as? [String: Any])?["auc"] as? Double)
+            let text = String(format: "Deletion AUC %.3f, insertion AUC %.3f.", d, i)
+            XCTAssertTrue(page.contains(text), "\(rec["method"] ?? ""): '\(text)' not in the report")
+        }
+        let off = try CLITests.run(["report", Self.model, img, "--preprocess", "none", "--methods", "saliency", "--no-auc", "-o", html, "--force"])
+        XCTAssertEqual(off.status, 0, off.stderr)
+        XCTAssertFalse(try String(contentsOfFile: html, encoding: .utf8).contains("Deletion AUC"))
+    }
 }
