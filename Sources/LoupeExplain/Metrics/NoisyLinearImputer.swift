@@ -28,72 +28,90 @@ public enum NoisyLinearImputer {
         let hw = h * w
         precondition(image.count == c * hw && keep.count == hw)
         let unknown = (0..<hw).filter { !keep[$0] }
-        guard !unknown.isEmpty else { return image }
-        // s_p over in-image neighbours.
-        var diagonal = [Double](repeating: 0, count: hw)
-        for p in unknown {
+        let n = unknown.count
+        guard n > 0 else { return image }
+        var slot = [Int](repeating: -1, count: hw)
+        for (i, p) in unknown.enumerated() { slot[p] = i }
+        // The system over the removed pixels as a sparse matrix M (rows in `unknown` order):
+        // M_ii = s_i, M_ij = −w_ij for removed neighbours j; `known` lists each row's kept
+        // neighbours (pixel, weight) for the right-hand sides.
+        var diagonal = [Double](repeating: 0, count: n)
+        var rowStart = [Int](repeating: 0, count: n + 1), column: [Int] = [], weight: [Double] = []
+        var knownStart = [Int](repeating: 0, count: n + 1), knownPixel: [Int] = [], knownWeight: [Double] = []
+        column.reserveCapacity(8 * n); weight.reserveCapacity(8 * n)
+        for (i, p) in unknown.enumerated() {
             let (y, x) = (p / w, p % w)
-            for (dy, dx, wt) in neighbours where y + dy >= 0 && y + dy < h && x + dx >= 0 && x + dx < w { diagonal[p] += wt }
-        }
-        // (M v)_p for p removed, v zero on kept pixels.
-        func apply(_ v: [Double], into out: inout [Double]) {
-            for p in unknown {
-                let (y, x) = (p / w, p % w)
-                var s = diagonal[p] * v[p]
-                for (dy, dx, wt) in neighbours {
-                    let (yy, xx) = (y + dy, x + dx)
-                    if yy >= 0 && yy < h && xx >= 0 && xx < w { s -= wt * v[yy * w + xx] }
+            for (dy, dx, wt) in neighbours {
+                let (yy, xx) = (y + dy, x + dx)
+                guard yy >= 0 && yy < h && xx >= 0 && xx < w else { continue }
+                diagonal[i] += wt
+                let q = yy * w + xx
+                if slot[q] >= 0 {
+                    column.append(slot[q]); weight.append(wt)
+                } else {
+                    knownPixel.append(q); knownWeight.append(wt)
                 }
-                out[p] = s
+            }
+            rowStart[i + 1] = column.count
+            knownStart[i + 1] = knownPixel.count
+        }
+        func apply(_ v: UnsafeBufferPointer<Double>, _ out: UnsafeMutableBufferPointer<Double>) {
+            column.withUnsafeBufferPointer { col in
+                weight.withUnsafeBufferPointer { wt in
+                    for i in 0..<n {
+                        var s = diagonal[i] * v[i]
+                        for k in rowStart[i]..<rowStart[i + 1] { s -= wt[k] * v[col[k]] }
+                        out[i] = s
+                    }
+                }
             }
         }
         var result = image
         for k in 0..<c {
             let plane = k * hw
-            var b = [Double](repeating: 0, count: hw)
-            for p in unknown {
-                let (y, x) = (p / w, p % w)
-                for (dy, dx, wt) in neighbours {
-                    let (yy, xx) = (y + dy, x + dx)
-                    if yy >= 0 && yy < h && xx >= 0 && xx < w && keep[yy * w + xx] { b[p] += wt * Double(image[plane + yy * w + xx]) }
-                }
+            var b = [Double](repeating: 0, count: n)
+            for i in 0..<n {
+                for j in knownStart[i]..<knownStart[i + 1] { b[i] += knownWeight[j] * Double(image[plane + knownPixel[j]]) }
             }
-            let xs = conjugateGradient(b, unknown: unknown, count: hw, apply: apply)
-            for p in unknown { result[plane + p] = Float(xs[p]) }
+            let xs = conjugateGradient(b, apply: apply)
+            for (i, p) in unknown.enumerated() { result[plane + p] = Float(xs[i]) }
         }
         if noise > 0 {
-            let n = NoiseTunnel.noise(count: c * unknown.count, sigma: noise, rng: &rng)
+            let z = NoiseTunnel.noise(count: c * n, sigma: noise, rng: &rng)
             for k in 0..<c {
-                for (j, p) in unknown.enumerated() { result[k * hw + p] += n[k * unknown.count + j] }
+                for (j, p) in unknown.enumerated() { result[k * hw + p] += z[k * n + j] }
             }
         }
         return result
     }
 
-    /// Solves M x = b on the `unknown` entries (x is 0 elsewhere) by conjugate gradients.
-    static func conjugateGradient(_ b: [Double], unknown: [Int], count: Int,
-                                  apply: ([Double], inout [Double]) -> Void) -> [Double] {
-        var x = [Double](repeating: 0, count: count)
-        var r = b
-        var d = b
-        var q = [Double](repeating: 0, count: count)
-        func dot(_ u: [Double], _ v: [Double]) -> Double { unknown.reduce(0) { $0 + u[$1] * v[$1] } }
+    /// Solves M x = b by conjugate gradients from x = 0, to ‖r‖ ≤ 1e-12 ‖b‖.
+    static func conjugateGradient(_ b: [Double], apply: (UnsafeBufferPointer<Double>, UnsafeMutableBufferPointer<Double>) -> Void) -> [Double] {
+        let n = b.count
+        var x = [Double](repeating: 0, count: n)
+        var r = b, d = b
+        var q = [Double](repeating: 0, count: n)
+        func dot(_ u: [Double], _ v: [Double]) -> Double {
+            var s = 0.0
+            for i in 0..<n { s += u[i] * v[i] }
+            return s
+        }
         var rr = dot(r, r)
         let stop = 1e-24 * rr
         var iteration = 0
-        while rr > stop && rr > 0 && iteration < 10 * unknown.count + 100 {
-            apply(d, &q)
+        while rr > stop && rr > 0 && iteration < 10 * n + 100 {
+            d.withUnsafeBufferPointer { dv in q.withUnsafeMutableBufferPointer { qv in apply(dv, qv) } }
             let dq = dot(d, q)
             guard dq > 0 else { break }
             let alpha = rr / dq
-            for p in unknown {
-                x[p] += alpha * d[p]
-                r[p] -= alpha * q[p]
+            for i in 0..<n {
+                x[i] += alpha * d[i]
+                r[i] -= alpha * q[i]
             }
             let next = dot(r, r)
             let beta = next / rr
             rr = next
-            for p in unknown { d[p] = r[p] + beta * d[p] }
+            for i in 0..<n { d[i] = r[i] + beta * d[i] }
             iteration += 1
         }
         return x
