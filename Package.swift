@@ -50,7 +50,7 @@ let package = Package(
             ]
         ),
         // What the test targets share (no tests of its own).
-        .target(name: "LoupeTestSupport", dependencies: ["LoupeGraph", "LoupeTensor", "LoupeFormats"], path: "Tests/LoupeTestSupport"),
+        .target(name: "LoupeTestSupport", dependencies: ["LoupeGraph", "LoupeTensor", "LoupeFormats", "LoupeExplain"], path: "Tests/LoupeTestSupport"),
         .testTarget(name: "LoupeTensorTests", dependencies: ["LoupeTensor", "LoupeTestSupport"]),
         .testTarget(name: "LoupeGraphTests", dependencies: ["LoupeGraph", "LoupeFormats", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeFormatsTests", dependencies: ["LoupeFormats", "LoupeTestSupport", "loupe-check-model"], exclude: ["Fixtures"]),

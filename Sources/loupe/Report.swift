@@ -54,6 +54,12 @@ struct Report: ParsableCommand {
     @Flag(help: "Overwrite the report if it exists.")
     var force = false
 
+    @Option(name: .customLong("auc-step"), help: "Deletion and insertion AUC beside each map (RISE; see `loupe evaluate`): pixels changed per step. Each map costs 2 x (pixels / step + 1) forward passes.")
+    var aucStep: Int = 224
+
+    @Flag(name: .customLong("no-auc"), help: "Leave out the deletion and insertion AUC beside each map.")
+    var noAUC = false
+
     @OptionGroup var explanation: ExplanationOptions
     @OptionGroup var image: ImageOptions
     @OptionGroup var global: GlobalOptions
@@ -67,6 +73,7 @@ struct Report: ParsableCommand {
         }
         if images.isEmpty && image.inputNpy == nil { throw ValidationError("give at least one image, or --input-npy FILE") }
         guard visualizeSteps >= 0 else { throw ValidationError("--visualize-steps must be 0 (no visualisation) or more, got \(visualizeSteps)") }
+        guard aucStep >= 1 else { throw ValidationError("--auc-step must be at least 1 pixel, got \(aucStep)") }
     }
 
     func run() throws {
@@ -141,6 +148,13 @@ struct Report: ParsableCommand {
                         if let c = e.completeness {
                             result.detail = String(format: "Completeness: the attributions sum to %.4g; the score difference is %.4g (error %.2g %%).",
                                                    c.attributionSum, c.scoreDifference, c.relativeError * 100)
+                        }
+                        if !noAUC {
+                            let map = try AttributionMap(e, height: x.shape[2], width: x.shape[3])
+                            let score = ClassProbability(model: m, target: t)
+                            let del = try DeletionInsertion.curve(.deletion, score: score, input: x, map: map, step: aucStep)
+                            let ins = try DeletionInsertion.curve(.insertion, score: score, input: x, map: map, step: aucStep)
+                            result.detail += (result.detail.isEmpty ? "" : " ") + String(format: "Deletion AUC %.3f, insertion AUC %.3f.", del.auc, ins.auc)
                         }
                     }
                     result.legend = ExplanationPicture.legend(e.kind, style: style)
@@ -267,6 +281,9 @@ struct Report: ParsableCommand {
         }
         if chosenMethods.contains(.activations) { rows.append(("activations", "the most active channel, shown where it reaches its 0.99 quantile")) }
         rows.append(("class visualisation", visualizeSteps > 0 ? "loupe visualize --class C for each predicted class: \(visualizeSteps) steps, seed 0, its defaults otherwise" : "left out (--visualize-steps 0)"))
+        if !noAUC {
+            rows.append(("deletion / insertion AUC", "RISE's areas under the softmax probability of the target as the map's pixels, most attributed first, are set to zero (deletion: lower is better) or put back into a blurred copy (insertion: higher is better), \(aucStep) pixels per step; docs/evaluate.md"))
+        }
         rows.append(("heat-map colormap", "\(colormap), alpha 0.5 over the image"))
         if let npy = image.inputNpy {
             rows.append(("input", "\(npy) (a tensor fed as it is)"))
