@@ -24,8 +24,8 @@ struct Sanity: ParsableCommand {
             layer reached.
 
             Examples:
-              loupe sanity shapes-gap.onnx circle.png --method guided-backprop --preprocess none
-              loupe sanity model.onnx cat.jpg --method grad-cam --json -o sanity.png --seed 3
+              loupe sanity shapes-gap.onnx circle.png --method saliency --preprocess none
+              loupe sanity model.onnx cat.jpg --method grad-cam --json -o plot.png
             """)
 
     @Argument(help: "The model file (.onnx, .h5 or .keras).")
@@ -34,7 +34,7 @@ struct Sanity: ParsableCommand {
     @Argument(help: "The image to explain (PNG or JPEG).")
     var image: String
 
-    @Option(help: ArgumentHelp("The method to check: " + Method.help(list: false, all: false)))
+    @Option(help: ArgumentHelp("The method whose maps are checked. " + Method.help(list: false, all: false)))
     var method: String
 
     @Option(help: "The seed of the random weights (the same seed gives the same weights and the same numbers).")

@@ -103,4 +103,23 @@ final class SanityTests: XCTestCase {
         XCTAssertEqual(a.steps.map(\.layer.node), ["/15/Gemm", "/10/Conv", "/7/Conv", "/3/Conv", "/0/Conv"])
         XCTAssertEqual(a.steps.map(\.scores), b.steps.map(\.scores))
     }
+
+    /// The paper's finding on the top layers (Adebayo et al. 2018, Fig. 2): once the classifier
+    /// is random, guided backprop's map is closer to the original than saliency's. Averaged
+    /// over the first 24 test images of the shapes set (rank correlation of absolute values).
+    func testGuidedBackpropChangesLessThanSaliencyAtTheTop() throws {
+        let g = try ONNXImporter.load(path: Self.shapes.appendingPathComponent("shapes-gap.onnx").path)
+        let m = try ExplainableModel(graph: g)
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.shapes.appendingPathComponent("test").path)
+            .filter { $0.hasSuffix(".png") }.sorted().prefix(24)
+        var gbp = 0.0, sal = 0.0
+        for f in files {
+            let image = try ImageIO.read(path: Self.shapes.appendingPathComponent("test/\(f)").path)
+            let x = try Preprocessing.none.tensor(from: image, height: 64, width: 64)
+            gbp += try SanityCheck.run(.guidedBackprop, model: m, input: x, options: Method.Options(), seed: 0).steps[0].scores.spearmanAbs
+            sal += try SanityCheck.run(.saliency, model: m, input: x, options: Method.Options(), seed: 0).steps[0].scores.spearmanAbs
+        }
+        print("after randomising /15/Gemm, mean spearman_abs over \(files.count) images: guided backprop \(gbp / Double(files.count)), saliency \(sal / Double(files.count))")
+        XCTAssertGreaterThan(gbp, sal)
+    }
 }
