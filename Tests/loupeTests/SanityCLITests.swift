@@ -44,6 +44,10 @@ final class SanityCLITests: XCTestCase {
         XCTAssertEqual(l.status, 1)
         XCTAssertTrue(l.stderr.contains("needs a layer") && l.stderr.contains("no layer with a spatial"), l.stderr)
         XCTAssertFalse(l.stderr.contains("Fatal"), l.stderr)
+        let sqrt = CLITests.root.appendingPathComponent("Tests/LoupeExplainTests/Fixtures/sanity/sqrt-head.onnx").path
+        let n = try CLITests.run(["sanity", sqrt, Self.circle, "--method", "saliency", "--preprocess", "none"])
+        XCTAssertEqual(n.status, 1)
+        XCTAssertTrue(n.stderr.contains("sqrt-head.onnx: randomising layer '") && n.stderr.contains("non-finite"), n.stderr)
         let missing = try CLITests.run(["sanity", Self.gap, "/nonexistent.png", "--method", "saliency", "--preprocess", "none"])
         XCTAssertEqual(missing.status, 1)
         XCTAssertTrue(missing.stderr.contains("/nonexistent.png"), missing.stderr)
