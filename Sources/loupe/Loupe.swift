@@ -14,7 +14,7 @@ struct Loupe: ParsableCommand {
               loupe bench model.onnx --runs 20 --threads 2
             """,
         version: LoupeVersion.string,
-        subcommands: [Inspect.self, Run.self, Predict.self, Filters.self, Explain.self, Report.self, Convert.self, Bench.self, Surgery.self, Features.self, Neighbors.self, TSNECommand.self, ReceptiveFieldCommand.self, TopPatches.self, Atlas.self, Visualize.self, Evaluate.self, CheckModel.self]
+        subcommands: [Inspect.self, Run.self, Predict.self, Filters.self, Explain.self, Report.self, Convert.self, Bench.self, Surgery.self, Features.self, Neighbors.self, TSNECommand.self, ReceptiveFieldCommand.self, TopPatches.self, Atlas.self, Visualize.self, Evaluate.self, Sanity.self, CheckModel.self]
     )
 }
 
