@@ -61,15 +61,17 @@ esac
 OPENBLAS_CORETYPE=$other run "the numeric tests again with OPENBLAS_CORETYPE=$other" \
     'LoupeTensorTests|LoupeGraphTests|LoupeFormatsTests|LoupeExplainTests|LoupeSurgeryTests'
 
-# The kernel tests once per ISA path this CPU supports: oneDNN fixes its path per process, so
-# each path is a separate run with LOUPE_ISA set (docs/engine.md).
+# The kernel tests, and the explanation methods against their references (Captum,
+# pytorch-grad-cam), once per ISA path this CPU supports: oneDNN fixes its path per process,
+# so each path is a separate run with LOUPE_ISA set (docs/engine.md).
 cpu_flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
 has_flags() { for f in "$@"; do [[ "$cpu_flags" == *" $f "* ]] || return 1; done; }
 isa_paths=(baseline)
 has_flags avx2 fma && isa_paths+=(avx2)
 has_flags avx512f avx512cd avx512bw avx512dq avx512vl && isa_paths+=(avx512)
 for isa in "${isa_paths[@]}"; do
-    LOUPE_ISA=$isa run "the kernel tests with LOUPE_ISA=$isa" 'LoupeTensorTests'
+    LOUPE_ISA=$isa run "the kernel and explanation reference tests with LOUPE_ISA=$isa" \
+        'LoupeTensorTests|LoupeExplainTests.ReferenceTests|CAMVariantReferenceTests|CaptumGradientTests'
 done
 
 # One closing line with the totals of all runs.
