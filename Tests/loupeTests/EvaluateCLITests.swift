@@ -34,8 +34,10 @@ final class EvaluateCLITests: XCTestCase {
             XCTAssertEqual(ins_.count, 20)
             let conf = try XCTUnwrap(m["confidence"] as? [String: Any])
             let p = try XCTUnwrap(conf["original"] as? Double)
-            XCTAssertEqual(ds[0], p, accuracy: 1e-9)
-            XCTAssertEqual(ins_[19], p, accuracy: 1e-9)
+            // The curves' end points are the unchanged image, scored in a batch: batched
+            // convolution kernels may sum in another order than the single forward pass.
+            XCTAssertEqual(ds[0], p, accuracy: 1e-6)
+            XCTAssertEqual(ins_[19], p, accuracy: 1e-6)
             for a in [del["auc"], ins["auc"]] { XCTAssertTrue((0...1).contains(try XCTUnwrap(a as? Double))) }
             let road = try XCTUnwrap(m["road"] as? [String: Any])
             XCTAssertEqual((road["morf_curve"] as? [Double])?.count, 9)
