@@ -108,12 +108,15 @@ public final class ConvolutionPlan: @unchecked Sendable {
 
     /// Whether a convolution should run by Winograd (when `LoupeConfiguration.winograd`
     /// allows and oneDNN has a kernel on this ISA path): 3×3, stride 1, no dilation, no
-    /// groups; forward at every size, backward-data only from 28×28 outputs up, where oneDNN's
-    /// F(4,3) kernel beat its direct one on ResNet-50's shapes (2.1× at 56×56, 1.1× at 28×28,
-    /// but 0.55× at 14×14 and 0.19× at 7×7: docs/engine-decision.md, docs/engine.md).
-    static func prefersWinograd(backward: Bool, group: Int, _ g: ConvGeometry) -> Bool {
-        guard group == 1, g.kernel == [3, 3], g.strides == [1, 1], g.dilations == [1, 1] else { return false }
-        return !backward || g.output[0] * g.output[1] >= 28 * 28
+    /// groups, at least 16 input channels; forward from 14×14 outputs up, backward-data from
+    /// 28×28 up. Measured per layer on ResNet-18/50 and VGG-16 (docs/engine.md): oneDNN's F(2,3)
+    /// forward is 0.33–0.83× the direct kernel's time from 56×56 to 14×14 but 1.8–7× slower
+    /// on the 512-channel 7×7 layers and on VGG's 3-channel stem; its F(4,3) backward-data is
+    /// 2.1× faster at 56×56 and 1.1× at 28×28 but 0.55× at 14×14 and 0.19× at 7×7
+    /// (docs/engine-decision.md).
+    static func prefersWinograd(backward: Bool, channels C: Int, group: Int, _ g: ConvGeometry) -> Bool {
+        guard group == 1, C >= 16, g.kernel == [3, 3], g.strides == [1, 1], g.dilations == [1, 1] else { return false }
+        return g.output[0] * g.output[1] >= (backward ? 28 * 28 : 14 * 14)
     }
 
     private func isEmpty(_ batch: Int, _ C: Int, _ M: Int, _ g: ConvGeometry) -> Bool {
@@ -124,7 +127,7 @@ public final class ConvolutionPlan: @unchecked Sendable {
                              group: Int, _ g: ConvGeometry, bias: Bool, clip: (Float, Float)?,
                              sum: Bool = false) throws -> OneDNNConvolution {
         let id = weights.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
-        let winograd = LoupeConfiguration.current.winograd && Self.prefersWinograd(backward: backward, group: group, g)
+        let winograd = LoupeConfiguration.current.winograd && Self.prefersWinograd(backward: backward, channels: C, group: group, g)
         let key = Key(backward: backward, weights: id, batch: batch, channels: C, outChannels: M, group: group, geometry: g,
                       bias: bias, clipLo: clip?.0 ?? .nan, clipHi: clip?.1 ?? .nan, sum: sum, winograd: winograd)
         if let c = entries.value[key] { return c }

@@ -10,7 +10,8 @@ import XCTest
 /// What oneDNN 2.6 offers (read back from the primitive, `dnnl_query_impl_info_str`):
 /// Winograd only on the avx512 path (`jit_fp32_wino_2x3` forward, `jit_wino_4x3`
 /// backward-data); on avx2 and baseline creating it fails and `ConvolutionPlan` runs the
-/// direct kernel. The test asserts exactly that, so a library that gains or loses a kernel
+/// direct kernel. Where it exists, `ConvolutionPlan.prefersWinograd` picks the layers (7×7
+/// outputs and 3-channel inputs stay direct). The test asserts exactly that, so a library that gains or loses a kernel
 /// shows up here.
 ///
 /// Tolerance: max |fast − reference| ≤ 1e-5 · max |reference| (as OneDNNConvTests).
@@ -84,6 +85,8 @@ final class WinogradConvTests: XCTestCase {
             XCTAssertTrue(allowed[0].forward.contains("wino"), "\(allowed[0])")
             XCTAssertTrue(allowed[1].forward.contains("wino") && allowed[1].backward.contains("wino"), "\(allowed[1])")
             XCTAssertFalse(allowed[0].backward.contains("wino"), "14×14 backward-data stays direct: \(allowed[0])")
+            XCTAssertFalse(allowed[3].forward.contains("wino"), "7×7 stays direct: \(allowed[3])")
+            XCTAssertFalse(allowed[7].forward.contains("wino"), "3-channel stem stays direct: \(allowed[7])")
         case .avx2, .baseline:
             for u in allowed {
                 XCTAssertFalse(u.forward.contains("wino") || u.backward.contains("wino"), "no Winograd in oneDNN 2.6 here: \(u)")
