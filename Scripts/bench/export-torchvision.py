@@ -11,6 +11,10 @@ dynamic batch axis. The classic TorchScript-based exporter (dynamo=False) is use
 writes the graphs most users have; if it is unavailable the dynamo exporter is used and
 the script says so. Nothing is downloaded: the weights are random, which is fine for timing
 and for comparing two engines on the same file.
+
+The exporter folds BatchNorm into the convolutions. `--keep-batchnorm` writes NAME-bn.onnx
+instead, with every BatchNormalization node kept (TrainingMode.PRESERVE in eval mode, no
+constant folding), for timing Loupe's own BatchNorm folding at plan time.
 """
 import argparse
 import os
@@ -32,18 +36,20 @@ MODELS = {
 OPSET = 17
 
 
-def export(name, out_dir):
+def export(name, out_dir, keep_batchnorm=False):
     torch.manual_seed(0)
     model = MODELS[name](weights=None).eval()
     x = torch.rand(1, 3, 224, 224)
-    path = os.path.join(out_dir, name + ".onnx")
+    path = os.path.join(out_dir, name + ("-bn" if keep_batchnorm else "") + ".onnx")
     kwargs = dict(
         input_names=["input"],
         output_names=["logits"],
         dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
         opset_version=OPSET,
-        do_constant_folding=True,
+        do_constant_folding=not keep_batchnorm,
     )
+    if keep_batchnorm:
+        kwargs["training"] = torch.onnx.TrainingMode.PRESERVE
     exporter = "classic (dynamo=False)"
     # The legacy exporter is what we want here; its deprecation notice is noise.
     warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -69,6 +75,8 @@ def main():
     ap.add_argument("out_dir", nargs="?", default="bench-out/models/")
     ap.add_argument("--models", default=",".join(MODELS),
                     help="comma-separated subset of: " + ", ".join(MODELS))
+    ap.add_argument("--keep-batchnorm", action="store_true",
+                    help="keep the BatchNormalization nodes (writes NAME-bn.onnx)")
     args = ap.parse_args()
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     unknown = [n for n in names if n not in MODELS]
@@ -78,7 +86,7 @@ def main():
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, onnx {onnx.__version__}, opset {OPSET}")
     for name in names:
         t0 = time.time()
-        path, exporter, ops = export(name, args.out_dir)
+        path, exporter, ops = export(name, args.out_dir, args.keep_batchnorm)
         size = os.path.getsize(path) / 2**20
         print(f"{name}: {path} ({size:.1f} MiB, {exporter} exporter, {time.time() - t0:.1f} s)")
         print(f"  ops: {', '.join(ops)}")

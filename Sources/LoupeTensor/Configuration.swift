@@ -31,11 +31,15 @@ public struct LoupeConfiguration: Sendable, Equatable {
     /// Which kernels run 2-D convolutions: oneDNN (default) or im2col + OpenBLAS; the
     /// default comes from `LOUPE_CONV` (see `ConvEngine`).
     public var convolutions: ConvEngine
+    /// Whether oneDNN may run 3×3 stride-1 convolutions by Winograd's minimal filtering
+    /// where it has such a kernel and it is faster (default true); false (`--exact`) runs
+    /// every convolution by the direct algorithm. See `ConvolutionPlan`.
+    public var winograd: Bool
 
     /// The defaults; `threads` nil means the online processors.
     public init(threads: Int? = nil, maxElements: Int = 1 << 31, gemmSplitMinMACs: Int = 1 << 18,
                 gemmSplitMinSide: Int = 16, splitRowsMin: Int = 32, im2colTileFloats: Int = 1 << 18,
-                im2colMinTileColumns: Int = 512, convolutions: ConvEngine = .fromEnvironment) {
+                im2colMinTileColumns: Int = 512, convolutions: ConvEngine = .fromEnvironment, winograd: Bool = true) {
         self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
         self.maxElements = maxElements
         self.gemmSplitMinMACs = gemmSplitMinMACs
@@ -44,6 +48,7 @@ public struct LoupeConfiguration: Sendable, Equatable {
         self.im2colTileFloats = im2colTileFloats
         self.im2colMinTileColumns = im2colMinTileColumns
         self.convolutions = convolutions
+        self.winograd = winograd
     }
 
     /// The configuration in force.

@@ -39,6 +39,8 @@ public final class ConvolutionPlan: @unchecked Sendable {
         let geometry: ConvGeometry
         let bias: Bool
         let clipLo: Float, clipHi: Float
+        let sum: Bool
+        let winograd: Bool
     }
 
     private let entries = Locked<[Key: OneDNNConvolution]>([:])
@@ -47,25 +49,33 @@ public final class ConvolutionPlan: @unchecked Sendable {
 
     public init() { store = PreparedWeightStore(capacity: capacity) }
 
-    /// y = conv(x, w) + bias, clamped to `clip`: the contract of `conv2d` (same layouts),
-    /// with `weights` the array behind `w` (`[M, C / group, kH, kW]`).
+    /// y = conv(x, w) + bias (+ addend), clamped to `clip`: the contract of `conv2d` (same
+    /// layouts), with `weights` the array behind `w` (`[M, C / group, kH, kW]`) and `addend`
+    /// a residual of y's shape (oneDNN's `sum` post-op; `y` may be `addend`'s buffer).
     public func forward(
         x: UnsafePointer<Float>, batch: Int, channels C: Int,
         weights: [Float], outChannels M: Int, group: Int,
         bias: UnsafePointer<Float>?, _ g: ConvGeometry, clip: (Float, Float)? = nil,
-        y: UnsafeMutablePointer<Float>
+        addend: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>
     ) throws {
         precondition(g.rank == 2 && weights.count == M * (C / group) * g.kernelSize)
         if LoupeConfiguration.current.convolutions == .blas || isEmpty(batch, C, M, g) {
+            let n = batch * M * g.outputSize
+            // conv2d overwrites y: an addend in y's own buffer is copied first.
+            let saved = addend == UnsafePointer(y) ? Array(UnsafeBufferPointer(start: y, count: n)) : nil
             try weights.withUnsafeBufferPointer { pw in
                 try conv2d(x: x, batch: batch, channels: C, w: pw.baseAddress ?? UnsafePointer(bitPattern: 8)!, outChannels: M,
-                           group: group, bias: bias, g, clip: clip, y: y)
+                           group: group, bias: bias, g, clip: addend == nil ? clip : nil, y: y)
+            }
+            if let addend {
+                if let saved { for i in 0..<n { y[i] += saved[i] } } else { for i in 0..<n { y[i] += addend[i] } }
+                if let (lo, hi) = clip { for i in 0..<n { y[i] = min(max(y[i], lo), hi) } }
             }
             return
         }
         let conv = try convolution(backward: false, batch: batch, channels: C, weights: weights, outChannels: M,
-                                   group: group, g, bias: bias != nil, clip: clip)
-        try conv.run(input: x, bias: bias, output: y)
+                                   group: group, g, bias: bias != nil, clip: clip, sum: addend != nil)
+        try conv.run(input: x, bias: bias, addend: addend, output: y)
     }
 
     /// dx = the gradient of `forward` with respect to x: the contract of `conv2dBackwardData`
@@ -88,11 +98,25 @@ public final class ConvolutionPlan: @unchecked Sendable {
         try conv.run(input: dy, bias: nil, output: dx)
     }
 
-    /// The implementation oneDNN chose for a forward convolution (for tests and `--verbose`).
+    /// The implementation oneDNN chose for a convolution (for tests and `--verbose`), e.g.
+    /// `brgconv:avx512_core`, `jit_fp32_wino_2x3:avx512_core`.
     func implementation(batch: Int, channels C: Int, weights: [Float], outChannels M: Int, group: Int,
-                        _ g: ConvGeometry, backward: Bool = false) throws -> String {
+                        _ g: ConvGeometry, backward: Bool = false, sum: Bool = false) throws -> String {
         try convolution(backward: backward, batch: batch, channels: C, weights: weights, outChannels: M, group: group, g,
-                        bias: false, clip: nil).implementation
+                        bias: false, clip: nil, sum: sum).implementation
+    }
+
+    /// Whether a convolution should run by Winograd (when `LoupeConfiguration.winograd`
+    /// allows and oneDNN has a kernel on this ISA path): 3×3, stride 1, no dilation, no
+    /// groups, at least 16 input channels; forward from 14×14 outputs up, backward-data from
+    /// 28×28 up. Measured per layer on ResNet-18/50 and VGG-16 (docs/engine.md): oneDNN's F(2,3)
+    /// forward is 0.33–0.83× the direct kernel's time from 56×56 to 14×14 but 1.8–7× slower
+    /// on the 512-channel 7×7 layers and on VGG's 3-channel stem; its F(4,3) backward-data is
+    /// 2.1× faster at 56×56 and 1.1× at 28×28 but 0.55× at 14×14 and 0.19× at 7×7
+    /// (docs/engine-decision.md).
+    static func prefersWinograd(backward: Bool, channels C: Int, group: Int, _ g: ConvGeometry) -> Bool {
+        guard group == 1, C >= 16, g.kernel == [3, 3], g.strides == [1, 1], g.dilations == [1, 1] else { return false }
+        return g.output[0] * g.output[1] >= (backward ? 28 * 28 : 14 * 14)
     }
 
     private func isEmpty(_ batch: Int, _ C: Int, _ M: Int, _ g: ConvGeometry) -> Bool {
@@ -100,13 +124,20 @@ public final class ConvolutionPlan: @unchecked Sendable {
     }
 
     private func convolution(backward: Bool, batch: Int, channels C: Int, weights: [Float], outChannels M: Int,
-                             group: Int, _ g: ConvGeometry, bias: Bool, clip: (Float, Float)?) throws -> OneDNNConvolution {
+                             group: Int, _ g: ConvGeometry, bias: Bool, clip: (Float, Float)?,
+                             sum: Bool = false) throws -> OneDNNConvolution {
         let id = weights.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        let winograd = LoupeConfiguration.current.winograd && Self.prefersWinograd(backward: backward, channels: C, group: group, g)
         let key = Key(backward: backward, weights: id, batch: batch, channels: C, outChannels: M, group: group, geometry: g,
-                      bias: bias, clipLo: clip?.0 ?? .nan, clipHi: clip?.1 ?? .nan)
+                      bias: bias, clipLo: clip?.0 ?? .nan, clipHi: clip?.1 ?? .nan, sum: sum, winograd: winograd)
         if let c = entries.value[key] { return c }
-        let conv = try OneDNNConvolution(backward ? .backwardData : .forward, batch: batch, channels: C, outChannels: M,
-                                         group: group, g, bias: bias, clip: clip, weights: weights, id: id, store: store)
+        func make(_ algorithm: OneDNNConvolution.Algorithm) throws -> OneDNNConvolution {
+            try OneDNNConvolution(backward ? .backwardData : .forward, algorithm, batch: batch, channels: C, outChannels: M,
+                                  group: group, g, bias: bias, clip: clip, sum: sum, weights: weights, id: id, store: store)
+        }
+        // oneDNN has no Winograd kernel on the avx2 and baseline paths (nor for some channel
+        // counts and post-ops): creating one fails, and the direct kernel runs.
+        let conv = try (winograd ? (try? make(.winograd)) : nil) ?? make(.direct)
         entries.mutate { e in
             if e.count >= capacity { e.removeAll() }
             e[key] = conv

@@ -203,7 +203,13 @@ final class PreparedWeights {
 /// prepared weights, and the reorders of the activations in and out.
 final class OneDNNConvolution {
     enum Direction { case forward, backwardData }
+    /// `direct`, or Winograd's minimal filtering (Lavin & Gray, "Fast Algorithms for
+    /// Convolutional Neural Networks", CVPR 2016): oneDNN 2.6 has it for 3×3 stride-1 f32
+    /// convolutions on AVX-512 only (`jit_fp32_wino_2x3` forward inference, F(2,3);
+    /// `jit_wino_4x3` forward and backward-data, F(4,3)); creating it elsewhere throws.
+    enum Algorithm { case direct, winograd }
     let direction: Direction
+    let algorithm: Algorithm
     let pd: OneDNN.PrimitiveDesc
     let primitive: OneDNN.Primitive
     let weights: PreparedWeights
@@ -211,18 +217,27 @@ final class OneDNNConvolution {
     var inPlain: dnnl_memory_desc_t, inDesc: dnnl_memory_desc_t
     var outPlain: dnnl_memory_desc_t, outDesc: dnnl_memory_desc_t
     let reorderIn: OneDNN.Primitive?, reorderOut: OneDNN.Primitive?
+    /// NCHW → the destination's layout, for the residual addend of a `sum` post-op.
+    let reorderAddend: OneDNN.Primitive?
     let eng: dnnl_engine_t
     let hasBias: Bool
+    /// The primitive adds the destination's previous contents (a residual addend): post-ops
+    /// `sum` then the eltwise clip, so y = clip(conv(x) + b + addend).
+    let sum: Bool
 
     /// Creates the primitive for one shape; its weights come from `store` (reordered only
     /// the first time this array meets this layout).
-    init(_ direction: Direction, batch: Int, channels C: Int, outChannels M: Int, group: Int, _ g: ConvGeometry,
-         bias: Bool, clip: (Float, Float)?, weights array: [Float], id: UInt, store: PreparedWeightStore) throws {
+    init(_ direction: Direction, _ algorithm: Algorithm = .direct, batch: Int, channels C: Int, outChannels M: Int,
+         group: Int, _ g: ConvGeometry, bias: Bool, clip: (Float, Float)?, sum: Bool = false,
+         weights array: [Float], id: UInt, store: PreparedWeightStore) throws {
         var p = try OneDNN.Problem(batch: batch, channels: C, outChannels: M, group: group, g)
         let eng = try OneDNN.engine()
         self.eng = eng
         self.direction = direction
+        self.algorithm = algorithm
         hasBias = bias
+        self.sum = sum && direction == .forward
+        let alg = algorithm == .winograd ? dnnl_convolution_winograd : dnnl_convolution_direct
         var biasDesc = dnnl_memory_desc_t()
         if bias { biasDesc = try OneDNN.plainDesc([Int(p.dst.dims.1)], dnnl_a) }
         var cd = dnnl_convolution_desc_t()
@@ -231,21 +246,26 @@ final class OneDNNConvolution {
         case .forward:
             let status = withUnsafePointer(to: &biasDesc) { b in
                 dnnl_dilated_convolution_forward_desc_init(
-                    &cd, dnnl_forward_inference, dnnl_convolution_direct, &p.srcAny, &p.weightsAny,
+                    &cd, dnnl_forward_inference, alg, &p.srcAny, &p.weightsAny,
                     bias ? b : nil, &p.dstAny, p.strides, p.dilates, p.padL, p.padR)
             }
             try OneDNN.check(status, "describing the convolution \(p.description)")
             var attr: dnnl_primitive_attr_t?
             try OneDNN.check(dnnl_primitive_attr_create(&attr), "creating attributes")
             defer { dnnl_primitive_attr_destroy(attr) }
-            if let (lo, hi) = clip {
+            if clip != nil || sum {
                 var ops: dnnl_post_ops_t?
                 try OneDNN.check(dnnl_post_ops_create(&ops), "creating post-ops")
                 defer { dnnl_post_ops_destroy(ops) }
-                if lo == 0 && hi == .infinity {
-                    try OneDNN.check(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_relu, 0, 0), "adding a Relu post-op")
-                } else {
-                    try OneDNN.check(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_clip, lo, hi), "adding a Clip post-op")
+                // The sum post-op reads the destination before the kernel writes it: `run`
+                // puts the addend there first (in the destination's layout).
+                if sum { try OneDNN.check(dnnl_post_ops_append_sum(ops, 1), "adding a sum post-op") }
+                if let (lo, hi) = clip {
+                    if lo == 0 && hi == .infinity {
+                        try OneDNN.check(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_relu, 0, 0), "adding a Relu post-op")
+                    } else {
+                        try OneDNN.check(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_clip, lo, hi), "adding a Clip post-op")
+                    }
                 }
                 try OneDNN.check(dnnl_primitive_attr_set_post_ops(attr, ops), "setting post-ops")
             }
@@ -257,13 +277,13 @@ final class OneDNNConvolution {
         case .backwardData:
             var fd = dnnl_convolution_desc_t()
             try OneDNN.check(dnnl_dilated_convolution_forward_desc_init(
-                &fd, dnnl_forward_training, dnnl_convolution_direct, &p.srcAny, &p.weightsAny, nil, &p.dstAny,
+                &fd, dnnl_forward_training, alg, &p.srcAny, &p.weightsAny, nil, &p.dstAny,
                 p.strides, p.dilates, p.padL, p.padR), "describing the convolution \(p.description)")
             var hint: dnnl_primitive_desc_t?
             try OneDNN.check(dnnl_primitive_desc_create(&hint, &fd, nil, eng, nil), "creating the convolution \(p.description)")
             defer { dnnl_primitive_desc_destroy(hint) }
             try OneDNN.check(dnnl_dilated_convolution_backward_data_desc_init(
-                &cd, dnnl_convolution_direct, &p.srcAny, &p.weightsAny, &p.dstAny,
+                &cd, alg, &p.srcAny, &p.weightsAny, &p.dstAny,
                 p.strides, p.dilates, p.padL, p.padR), "describing the input gradient of \(p.description)")
             var pd: dnnl_primitive_desc_t?
             try OneDNN.check(dnnl_primitive_desc_create(&pd, &cd, nil, eng, hint), "creating the input gradient of \(p.description)")
@@ -278,15 +298,19 @@ final class OneDNNConvolution {
         weights = try store.weights(array, id: id, plain: p.weights, desc: made.md(dnnl_query_weights_md), eng)
         reorderIn = try OneDNN.reorder(&inPlain, &inDesc, eng)
         reorderOut = try OneDNN.reorder(&outDesc, &outPlain, eng)
+        reorderAddend = self.sum ? try OneDNN.reorder(&outPlain, &outDesc, eng) : nil
     }
 
     /// The implementation oneDNN chose, e.g. `brgconv:avx512_core`.
     var implementation: String { pd.implementation }
 
-    /// Runs on NCHW buffers: `input` is x (forward) or dy (backward-data), `output` y or dx.
+    /// Runs on NCHW buffers: `input` is x (forward) or dy (backward-data), `output` y or dx;
+    /// `addend` (NCHW, the output's shape) is what the `sum` post-op adds.
     /// The blocked copies of input and output live in scratch buffers reused across calls
     /// (`ScratchPool`): fresh allocations each call cost page faults every time.
-    func run(input: UnsafePointer<Float>, bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) throws {
+    func run(input: UnsafePointer<Float>, bias: UnsafePointer<Float>?, addend: UnsafePointer<Float>? = nil,
+             output: UnsafeMutablePointer<Float>) throws {
+        precondition(sum == (addend != nil), "a sum post-op needs an addend, and only it")
         let scratchIn = ScratchPool.take(), scratchOut = ScratchPool.take()
         defer { ScratchPool.give(scratchIn); ScratchPool.give(scratchOut) }
         let inUser = try OneDNN.memory(&inPlain, eng, UnsafeMutableRawPointer(mutating: input))
@@ -298,6 +322,16 @@ final class OneDNNConvolution {
         let outUser = try OneDNN.memory(&outPlain, eng, UnsafeMutableRawPointer(output))
         let outMem = reorderOut == nil ? outUser
             : try OneDNN.memory(&outDesc, eng, scratchOut.reserve(dnnl_memory_desc_get_size(&outDesc)))
+        if let addend {
+            // oneDNN's sum post-op computes dst = conv + dst: the destination memory the
+            // primitive writes must hold the addend, in its layout, before it runs.
+            if let r = reorderAddend {
+                let from = try OneDNN.memory(&outPlain, eng, UnsafeMutableRawPointer(mutating: addend))
+                try OneDNN.execute(r, [(DNNL_ARG_FROM, from), (DNNL_ARG_TO, outMem)], eng)
+            } else if UnsafePointer(output) != addend {
+                output.update(from: addend, count: dnnl_memory_desc_get_size(&outPlain) / MemoryLayout<Float>.size)
+            }
+        }
         var args: [(Int32, OneDNN.Memory)]
         switch direction {
         case .forward:

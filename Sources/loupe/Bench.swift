@@ -43,7 +43,7 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("occlusion-batch"), help: "Occluded, masked or ablated images per forward pass, for --method occlusion, score-cam or ablation-cam.")
     var occlusionBatch: Int = 16
 
-    @Flag(help: "Print {\"median_ms\", \"min_ms\", \"max_ms\", \"runs\", \"batch\", \"threads\", \"blas_kernels\", \"isa\", \"conv_kernels\"} as JSON.")
+    @Flag(help: "Print {\"median_ms\", \"min_ms\", \"max_ms\", \"runs\", \"batch\", \"threads\", \"blas_kernels\", \"isa\", \"conv_kernels\", \"winograd\"} as JSON.")
     var json = false
 
     @OptionGroup var explanation: ExplanationOptions
@@ -70,6 +70,8 @@ struct Bench: ParsableCommand {
         var isa: String
         /// What runs the convolutions: "onednn:<its ISA>", e.g. "onednn:avx512_core_amx", or "blas".
         var conv_kernels: String
+        /// Whether 3x3 stride-1 convolutions may run by Winograd (false with --exact).
+        var winograd: Bool
     }
 
     func run() throws {
@@ -94,7 +96,8 @@ struct Bench: ParsableCommand {
             let r = Result(median_ms: median, min_ms: sorted.first!, max_ms: sorted.last!, runs: runs,
                            batch: shownBatch, threads: Threads.count, blas_kernels: OpenBLAS.coreName,
                            isa: try ISAPath.current().rawValue,
-                           conv_kernels: LoupeConfiguration.current.convolutions == .blas ? "blas" : "onednn:" + ISAPath.kernelISA)
+                           conv_kernels: LoupeConfiguration.current.convolutions == .blas ? "blas" : "onednn:" + ISAPath.kernelISA,
+                           winograd: LoupeConfiguration.current.winograd)
             if json {
                 try printJSON(r)
             } else {

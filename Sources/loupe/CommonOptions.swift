@@ -12,13 +12,19 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Keras architecture JSON for a weights-only .h5 model file.", valueName: "model.json"))
     var config: String?
 
+    @Flag(name: .long, help: "Run every convolution by the direct algorithm. By default 3x3 stride-1 convolutions use Winograd's algorithm where oneDNN has a kernel for this CPU (AVX-512) and it is faster; its results differ from the direct kernels' by about 1e-6 relative.")
+    var exact = false
+
     func validate() throws {
         if let t = threads, t < 1 || t > 1024 {
             throw ValidationError("--threads must be between 1 and 1024, got \(t).")
         }
     }
 
-    func apply() { Threads.set(threads) }
+    func apply() {
+        Threads.set(threads)
+        if exact { LoupeConfiguration.update { $0.winograd = false } }
+    }
 }
 
 /// Runs a command body, turning Loupe errors into a clear message and exit code 1.

@@ -70,6 +70,9 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// The plan for these input types (cached), keeping `keep` tensors alive and reachable.
+    /// `fuse` (inference plans: `run`) folds BatchNorm into the convolutions before them,
+    /// fuses residual adds and activations into their producers, except across the tensors
+    /// in `keep`.
     public func plan(for types: [String: TensorType], values: [String: Tensor] = [:],
                      keep: Set<String> = [], fuse: Bool = false) throws -> Plan {
         let key = (fuse ? "fused|" : "") + types.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ";")
@@ -83,9 +86,16 @@ public final class Executor: @unchecked Sendable {
             g.initializers[name] = v
             g.inputs.removeAll { $0.name == name }
         }
-        let t = try g.foldConstants(inputTypes: types, ops: ops)
+        var t = try g.foldConstants(inputTypes: types, ops: ops)
         g.eliminateDeadNodes(keeping: keep)
-        if fuse { g.fuseActivations(keeping: keep) }
+        if fuse {
+            // Inference plans only, on the plan's copy of the graph; never across a tensor in
+            // `keep` (docs/engine.md, "What is fused").
+            if try !g.foldBatchNormalizations(keeping: keep).isEmpty { g.eliminateDeadNodes(keeping: keep) }
+            g.fuseResidualAdds(keeping: keep, types: t)
+            g.fuseActivations(keeping: keep)
+        }
+        for (k, v) in g.initializers where t[k] == nil { t[k] = TensorType(v.dtype, v.shape) }
 
         var slotOf: [String: Int] = [:]
         func slot(_ name: String) -> Int {

@@ -8,11 +8,15 @@ public struct Conv: Operator {
     let attrs: ConvAttributes
     /// A Relu or Clip folded in by `fuseActivations` (inference plans only).
     let clip: (Float, Float)?
+    /// A residual Add folded in by `fuseResidualAdds` (inference plans only): input 3 is
+    /// added to the output before the clip.
+    let fusedAdd: Bool
     /// This node's primitives and prepared weights; the op lives as long as its plan.
     let plan = ConvolutionPlan()
     public init(_ context: OpContext) throws {
         attrs = try ConvAttributes(context, op: "Conv")
         clip = fusedClip(context)
+        fusedAdd = hasFusedAdd(context)
     }
 
     func resolve(_ x: [Int], _ w: [Int], _ b: [Int]?) throws -> ConvGeometry {
@@ -45,28 +49,37 @@ public struct Conv: Operator {
         let b = optionalInput(inputs, 2)
         let g = try resolve(x.shape, w.shape, b?.shape)
         let N = x.shape[0], C = x.shape[1], M = w.shape[0]
-        var clipped = true   // conv2d applies the fused clip itself
+        let addend: Tensor? = fusedAdd ? try float(inputs, 3) : nil
+        if let addend, addend.shape != [N, M] + g.output {
+            throw LoupeError.shape("Conv: the fused residual addend \(describe(addend.shape)) should have the output's shape \(describe([N, M] + g.output))")
+        }
+        var finished = true   // the plan applies the fused add and clip itself
         var y = try x.floats.withUnsafeBufferPointer { px in
             try w.floats.withUnsafeBufferPointer { pw in
                 try withOptionalFloats(b) { pb in
-                    try Tensor(shape: [N, M] + g.output) { py in
-                        guard let yp = py.baseAddress, let xp = px.baseAddress, let wp = pw.baseAddress else {
-                            py.initialize(repeating: 0); clipped = false; return
-                        }
-                        if let g2 = g.as2D {
-                            try plan.forward(x: xp, batch: N, channels: C, weights: w.floats, outChannels: M,
-                                             group: attrs.group, bias: pb, g2, clip: clip, y: yp)
-                        } else {
-                            convNdNaive(x: xp, batch: N, channels: C, w: wp, outChannels: M, group: attrs.group,
-                                        bias: pb, g, y: yp)
-                            clipped = false
+                    try withOptionalFloats(addend) { pa in
+                        try Tensor(shape: [N, M] + g.output) { py in
+                            guard let yp = py.baseAddress, let xp = px.baseAddress, let wp = pw.baseAddress else {
+                                py.initialize(repeating: 0); finished = false; return
+                            }
+                            if let g2 = g.as2D {
+                                try plan.forward(x: xp, batch: N, channels: C, weights: w.floats, outChannels: M,
+                                                 group: attrs.group, bias: pb, g2, clip: clip, addend: pa, y: yp)
+                            } else {
+                                convNdNaive(x: xp, batch: N, channels: C, w: wp, outChannels: M, group: attrs.group,
+                                            bias: pb, g, y: yp)
+                                finished = false
+                            }
                         }
                     }
                 }
             }
         }
         y.dtype = x.dtype
-        if !clipped { applyFusedClip(&y, clip) }
+        if !finished {
+            if let addend { y.floats.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] += addend.floats[i] } } }
+            applyFusedClip(&y, clip)
+        }
         return [y]
     }
 
