@@ -149,7 +149,7 @@ struct Visualize: ParsableCommand {
             settings.penalties = Penalties(l2: l2, totalVariation: tv, blur: blur)
             if let size { (settings.height, settings.width) = try parseHxW(size, "--size") }
             let (h, w) = (settings.height ?? geo.height ?? 224, settings.width ?? geo.width ?? 224)
-            let values = try inputValues(for: m.graph.inputs[0], channels: geo.channels)
+            let values = try Self.inputValues(image, for: m.graph.inputs[0], channels: geo.channels)
             switch start {
             case "gray": settings.start = .gray
             case "random": settings.start = .random
@@ -178,7 +178,7 @@ struct Visualize: ParsableCommand {
                     if let every, let frames, step % every == 0 {
                         let stem = objectives.count > 1 ? "\(i)-" : ""
                         let path = (frames as NSString).appendingPathComponent(String(format: "%@step-%05d.png", stem, step))
-                        try? ImageIO.writePNG(try! picture(image()), path: path)
+                        try? ImageIO.writePNG(try! RGBImage.picture(unitImage: image()), path: path)
                     }
                 }
                 results.append(r)
@@ -200,9 +200,9 @@ struct Visualize: ParsableCommand {
 
             let out: RGBImage
             if results.count == 1 {
-                out = try picture(results[0].image)
+                out = try RGBImage.picture(unitImage: results[0].image)
             } else {
-                let tiles = try zip(objectives, results).map { Panel.Tile(title($0.0, labels: labelList), try picture($0.1.image)) }
+                let tiles = try zip(objectives, results).map { Panel.Tile(title($0.0, labels: labelList), try RGBImage.picture(unitImage: $0.1.image)) }
                 out = try Panel.compose(tiles, columns: min(tiles.count, 6),
                                         caption: [naive ? "naive gradient ascent, \(steps) steps" : "Fourier + decorrelated colour + transforms, \(steps) steps"])
             }
@@ -244,22 +244,10 @@ struct Visualize: ParsableCommand {
         return plan.types[m.logitsName]?.shape.last ?? 0
     }
 
-    /// The preprocessing flags as the unit image's map to model values; for channel counts other
-    /// than 1 and 3 a three-value mean or std becomes its average.
-    func inputValues(for input: ValueInfo, channels: Int) throws -> InputValues {
-        try Self.inputValues(image, for: input, channels: channels)
-    }
-
-    /// `inputValues(for:channels:)` for any command's image options (`loupe report`'s too).
+    /// The preprocessing flags as the unit image's map to model values (`loupe report`'s too).
     static func inputValues(_ image: ImageOptions, for input: ValueInfo, channels: Int) throws -> InputValues {
         let (p, _, _) = try image.resolve(for: input)
-        var mean = p.mean, std = p.std
-        if channels != 3 && channels != 1 {
-            if mean.count == 3 { mean = [mean.reduce(0, +) / 3] }
-            if std.count == 3 { std = [std.reduce(0, +) / 3] }
-        }
-        return InputValues(maximum: p.scale == .byte ? 255 : 1, mean: mean, std: std,
-                           reversedChannels: channels == 3 && p.channelOrder == .bgr)
+        return InputValues(fitting: channels, maximum: p.scale == .byte ? 255 : 1, mean: p.mean, std: p.std, bgr: p.channelOrder == .bgr)
     }
 
     /// --start IMAGE as a unit image [C, H, W] (RGB or luma), resized to the image size.
@@ -271,19 +259,6 @@ struct Visualize: ParsableCommand {
         return try Preprocessing(grayscale: channels == 1).tensor(from: img, height: height, width: width).floats
     }
 
-    /// The unit image [C, H, W] as a picture: RGB, gray, or (other channel counts) the first
-    /// three channels; enlarged by an integer factor to at least 256 pixels on its longer side.
-    func picture(_ u: Tensor) throws -> RGBImage { try Self.picture(u) }
-
-    static func picture(_ u: Tensor) throws -> RGBImage {
-        let (c, h, w) = (u.shape[0], u.shape[1], u.shape[2])
-        let shown = c >= 3 ? 3 : 1
-        var px = [Float](repeating: 0, count: h * w * 3)
-        for y in 0..<h { for x in 0..<w { for k in 0..<3 {
-            px[(y * w + x) * 3 + k] = min(max(u.floats[(shown == 3 ? k : 0) * h * w + y * w + x], 0), 1)
-        } } }
-        let img = try RGBImage(width: w, height: h, channels: 3, pixels: px)
-        let factor = max(1, 256 / max(h, w))
-        return factor == 1 ? img : try Resample.resize(img, width: w * factor, height: h * factor, mode: .nearest)
-    }
+    /// The unit image as the PNG shows it (`loupe report`'s too).
+    static func picture(_ u: Tensor) throws -> RGBImage { try RGBImage.picture(unitImage: u) }
 }
