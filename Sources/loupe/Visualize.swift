@@ -13,8 +13,9 @@ struct Visualize: ParsableCommand {
             The defaults follow Lucent's render_vis: the image is parameterised by its Fourier \
             spectrum with 1/f scaling and decorrelated colour, squashed by a sigmoid into the \
             model's input range, randomly padded, shifted, scaled and rotated every step, and \
-            optimised by Adam. --naive is the textbook method for comparison (pixels, no \
-            transforms, L2 decay only). The class score is the logit before any final softmax. \
+            optimised by Adam. --naive is the textbook method of Simonyan et al. 2014 for \
+            comparison: plain gradient steps on the model's input values from the zero input \
+            (the preprocessing mean), L2 decay only, no transforms, no clipping. The class score is the logit before any final softmax. \
             Several --class or --channel values make one labelled grid. The PNG shows the image \
             over the model's input range, enlarged (nearest neighbour) when small. docs/visualize.md \
             gives the source of every default.
@@ -44,8 +45,8 @@ struct Visualize: ParsableCommand {
     @Option(help: "Optimisation steps (Lucent's default: 512).")
     var steps: Int = 512
 
-    @Option(help: "Adam's learning rate (Lucent's default: 0.05).")
-    var lr: Float = 0.05
+    @Option(help: "The step size: Adam's learning rate (Lucent's default: 0.05), or with --naive the plain gradient step η (default: 0.05).")
+    var lr: Float?
 
     @Option(help: "Seed of the start image and of every step's random transformation.")
     var seed: UInt64 = 0
@@ -53,13 +54,13 @@ struct Visualize: ParsableCommand {
     @Option(help: "Size of the optimised image as HxW (default: the model's input size, or 224x224 when it is dynamic). Resized to the model's input size before the model when they differ.")
     var size: String?
 
-    @Option(help: "Start image: gray (Lucent's nearly uniform gray), random (uniform noise from the seed), or the path of a PNG or JPEG.")
-    var start: String = "gray"
+    @Option(help: "Start image: gray (Lucent's nearly uniform gray), random (uniform noise from the seed), zero (the model's zero input: the preprocessing mean, black without one), or the path of a PNG or JPEG (default: gray, or zero with --naive).")
+    var start: String?
 
-    @Flag(help: "The textbook method: pixel parameterisation, no transformations, L2 decay only (weight 0.001 unless --l2 is given).")
+    @Flag(help: "The textbook method of Simonyan et al. 2014: plain gradient steps x ← x + η(∇S − 2λx) on the model's input values from the zero input, no transformations, no clipping (η 0.05 and λ 0.1 unless --lr or --l2 is given).")
     var naive = false
 
-    @Option(help: "Weight of the L2 penalty Σ(u − 0.5)² on the unit image (default 0).")
+    @Option(help: "Weight of the L2 penalty: Σ(u − 0.5)² on the unit image (default 0), or with --naive λ of λ‖x‖² on the model's input values (default 0.1).")
     var l2: Float = 0
 
     @Option(help: "Weight of the total-variation penalty on the unit image (default 0).")
@@ -116,13 +117,16 @@ struct Visualize: ParsableCommand {
         }
         _ = try specs()
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
-        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
+        if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number, got \(lr)") }
         for (flag, v) in [("--l2", l2), ("--tv", tv), ("--blur", blur)] where !(v >= 0 && v.isFinite) {
             throw ValidationError("\(flag) must be a non-negative number, got \(v)")
         }
         if let size { _ = try parseHxW(size, "--size") }
-        if !["gray", "random"].contains(start), !FileManager.default.fileExists(atPath: start) {
-            throw ValidationError("--start must be gray, random or an image file; '\(start)' is none of these")
+        if naive && (tv != 0 || blur != 0) {
+            throw ValidationError("--naive is the textbook method with L2 decay only; --tv and --blur apply to the default method")
+        }
+        if let start, !["gray", "random", "zero"].contains(start), !FileManager.default.fileExists(atPath: start) {
+            throw ValidationError("--start must be gray, random, zero or an image file; '\(start)' is none of these")
         }
         if let every, every < 1 { throw ValidationError("--every must be at least 1, got \(every)") }
         if (every == nil) != (frames == nil) { throw ValidationError("--every N and --frames DIR go together") }
@@ -151,9 +155,11 @@ struct Visualize: ParsableCommand {
             let (h, w) = (settings.height ?? geo.height ?? 224, settings.width ?? geo.width ?? 224)
             let values = try Self.inputValues(image, for: m.graph.inputs[0], channels: geo.channels)
             switch start {
+            case nil: settings.start = nil
             case "gray": settings.start = .gray
             case "random": settings.start = .random
-            default: settings.start = .image(try startImage(channels: geo.channels, height: h, width: w))
+            case "zero": settings.start = .zero
+            case let path?: settings.start = .image(try startImage(path, channels: geo.channels, height: h, width: w))
             }
             if let frames { try FileManager.default.createDirectory(atPath: frames, withIntermediateDirectories: true) }
 
@@ -204,7 +210,7 @@ struct Visualize: ParsableCommand {
             } else {
                 let tiles = try zip(objectives, results).map { Panel.Tile(title($0.0, labels: labelList), try RGBImage.picture(unitImage: $0.1.image)) }
                 out = try Panel.compose(tiles, columns: min(tiles.count, 6),
-                                        caption: [naive ? "naive gradient ascent, \(steps) steps" : "Fourier + decorrelated colour + transforms, \(steps) steps"])
+                                        caption: [naive ? "textbook gradient ascent (Simonyan et al. 2014), \(steps) steps" : "Fourier + decorrelated colour + transforms, \(steps) steps"])
             }
             try ImageIO.writePNG(out, path: output)
             if let saveNpy {
@@ -251,7 +257,7 @@ struct Visualize: ParsableCommand {
     }
 
     /// --start IMAGE as a unit image [C, H, W] (RGB or luma), resized to the image size.
-    func startImage(channels: Int, height: Int, width: Int) throws -> [Float] {
+    func startImage(_ start: String, channels: Int, height: Int, width: Int) throws -> [Float] {
         guard channels == 1 || channels == 3 else {
             throw LoupeError(.invalidArgument, "--start \(start): an image start needs a model with 1 or 3 input channels; this one has \(channels)")
         }
