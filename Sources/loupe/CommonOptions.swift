@@ -6,7 +6,9 @@ import LoupeTensor
 
 /// Options every subcommand takes.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: "Number of CPU threads for the kernels (default: all cores).")
+    // `.unconditional`: the next argument is the value even when it starts with '-', so that
+    // `--threads -2` reaches `validate()` instead of being taken for an unknown flag.
+    @Option(name: .long, parsing: .unconditional, help: "Number of CPU threads for the kernels, 1 to 1024 (default: all cores).")
     var threads: Int?
 
     @Option(name: .long, help: ArgumentHelp("Keras architecture JSON for a weights-only .h5 model file.", valueName: "model.json"))

@@ -18,7 +18,9 @@ struct Explain: ParsableCommand {
             \(Method.allCases.map { "\($0.rawValue) (\($0.mapKind.description))" }.joined(separator: "; ")). \
             Channels-last (NHWC) models get an NCHW input, so maps and --input-npy tensors are \
             NCHW. With several images, output names are derived from the image names \
-            (IMAGE-METHOD.png in the -o folder).
+            (IMAGE-METHOD.png in the -o folder). --method all runs every method except the slow \
+            ones, \(Method.names(Method.slow, last: "and")), which run one forward pass per channel of \
+            the layer (2048 on ResNet-50's last block); name them to add them: --method all,score-cam.
 
             Examples:
               loupe explain resnet18.onnx cat.jpg --method grad-cam -o cat-gradcam.png
@@ -35,7 +37,7 @@ struct Explain: ParsableCommand {
     @Argument(help: "Images to explain (PNG or JPEG).")
     var images: [String] = []
 
-    @Option(help: ArgumentHelp(Method.help(list: false, all: true)))
+    @Option(help: ArgumentHelp("A method, or several separated by commas, among \(Method.allCases.map(\.rawValue).joined(separator: ", ")); or all (every method except the slow \(Method.names(Method.slow, last: "and")))."))
     var method: String = "grad-cam"
 
     @Option(help: "A text file with one class label per line.")
@@ -56,7 +58,7 @@ struct Explain: ParsableCommand {
     @Option(help: "Opacity of heat maps over the image, from 0 to 1.")
     var alpha: Float = 0.5
 
-    @Option(name: .shortAndLong, help: "Output PNG (one image), or folder (several images, or --method all with several images). Default: IMAGE-METHOD.png in the current folder.")
+    @Option(name: .shortAndLong, help: "Output PNG (one image), or folder (several images, or several methods with several images). Default: IMAGE-METHOD.png in the current folder.")
     var output: String?
 
     @Option(name: .customLong("save-npy"), help: "Also write the raw map as float32 .npy (a folder when there are several images or methods).")
@@ -72,10 +74,10 @@ struct Explain: ParsableCommand {
     @OptionGroup var image: ImageOptions
     @OptionGroup var global: GlobalOptions
 
-    var methods: [Method] { (try? Method.parse(method, flag: "--method", all: true)) ?? [] }
+    var methods: [Method] { (try? Method.parse(method, flag: "--method", list: true, all: true, slowInAll: false)) ?? [] }
 
     func validate() throws {
-        _ = try Method.parse(method, flag: "--method", all: true)
+        _ = try Method.parse(method, flag: "--method", list: true, all: true, slowInAll: false)
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         guard (0...1).contains(alpha) else { throw ValidationError("--alpha must be between 0 and 1") }
         guard quantile > 0, quantile < 1 else { throw ValidationError("--quantile must be between 0 and 1") }

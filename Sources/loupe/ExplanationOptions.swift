@@ -183,17 +183,29 @@ extension Method {
         }
     }
 
+    /// The methods that run one forward pass per channel of the layer (Score-CAM: the image
+    /// masked by each feature map; Ablation-CAM: each channel ablated), 2048 passes on
+    /// ResNet-50's last block: `explain --method all` leaves them out; they run when named.
+    static let slow: [Method] = [.scoreCAM, .ablationCAM]
+
     /// Parses a method option: one name, a comma-separated list when `list`, or `all` when
-    /// `all` is accepted. Errors name `flag` and list the valid names.
-    static func parse(_ s: String, flag: String, list: Bool = false, all: Bool = false) throws -> [Method] {
-        if all && s == "all" { return Method.allCases }
+    /// `all` is accepted (in a list too: `all,score-cam`); `all` leaves out `slow` unless
+    /// `slowInAll`. Errors name `flag` and list the valid names.
+    static func parse(_ s: String, flag: String, list: Bool = false, all: Bool = false, slowInAll: Bool = true) throws -> [Method] {
+        let every = slowInAll ? Method.allCases : Method.allCases.filter { !slow.contains($0) }
+        if all && s == "all" { return every }
         let names = list ? s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } : [s]
         guard !names.isEmpty, names.allSatisfy({ !$0.isEmpty }) else { throw ValidationError("\(flag) is empty") }
-        return try names.map { n in
+        var chosen: [Method] = []
+        for n in names {
+            if all && n == "all" { chosen += every; continue }
             guard let m = Method(rawValue: n) else {
                 throw ValidationError("\(flag): unknown method '\(n)'; valid: \(Method.allCases.map(\.rawValue).joined(separator: ", "))\(all ? ", or all" : "")")
             }
-            return m
+            chosen.append(m)
         }
+        // Each method once, in the order first named.
+        var seen = Set<Method>()
+        return chosen.filter { seen.insert($0).inserted }
     }
 }

@@ -13,8 +13,9 @@ struct Visualize: ParsableCommand {
             The defaults follow Lucent's render_vis: the image is parameterised by its Fourier \
             spectrum with 1/f scaling and decorrelated colour, squashed by a sigmoid into the \
             model's input range, randomly padded, shifted, scaled and rotated every step, and \
-            optimised by Adam. --naive is the textbook method for comparison (pixels, no \
-            transforms, L2 decay only). The class score is the logit before any final softmax. \
+            optimised by Adam. --naive is the textbook method of Simonyan et al. 2014 for \
+            comparison: plain gradient steps on the model's input values from the zero input \
+            (the preprocessing mean), L2 decay only, no transforms, no clipping. The class score is the logit before any final softmax. \
             Several --class or --channel values make one labelled grid. The PNG shows the image \
             over the model's input range, enlarged (nearest neighbour) when small. docs/visualize.md \
             gives the source of every default.
@@ -44,8 +45,8 @@ struct Visualize: ParsableCommand {
     @Option(help: "Optimisation steps (Lucent's default: 512).")
     var steps: Int = 512
 
-    @Option(help: "Adam's learning rate (Lucent's default: 0.05).")
-    var lr: Float = 0.05
+    @Option(help: "The step size: Adam's learning rate (Lucent's default: 0.05), or with --naive the plain gradient step η (default: 0.05).")
+    var lr: Float?
 
     @Option(help: "Seed of the start image and of every step's random transformation.")
     var seed: UInt64 = 0
@@ -53,13 +54,13 @@ struct Visualize: ParsableCommand {
     @Option(help: "Size of the optimised image as HxW (default: the model's input size, or 224x224 when it is dynamic). Resized to the model's input size before the model when they differ.")
     var size: String?
 
-    @Option(help: "Start image: gray (Lucent's nearly uniform gray), random (uniform noise from the seed), or the path of a PNG or JPEG.")
-    var start: String = "gray"
+    @Option(help: "Start image: gray (Lucent's nearly uniform gray), random (uniform noise from the seed), zero (the model's zero input: the preprocessing mean, black without one), or the path of a PNG or JPEG (default: gray, or zero with --naive).")
+    var start: String?
 
-    @Flag(help: "The textbook method: pixel parameterisation, no transformations, L2 decay only (weight 0.001 unless --l2 is given).")
+    @Flag(help: "The textbook method of Simonyan et al. 2014: plain gradient steps x ← x + η(∇S − 2λx) on the model's input values from the zero input, no transformations, no clipping (η 0.05 and λ 0.1 unless --lr or --l2 is given).")
     var naive = false
 
-    @Option(help: "Weight of the L2 penalty Σ(u − 0.5)² on the unit image (default 0).")
+    @Option(help: "Weight of the L2 penalty: Σ(u − 0.5)² on the unit image (default 0), or with --naive λ of λ‖x‖² on the model's input values (default 0.1).")
     var l2: Float = 0
 
     @Option(help: "Weight of the total-variation penalty on the unit image (default 0).")
@@ -116,13 +117,16 @@ struct Visualize: ParsableCommand {
         }
         _ = try specs()
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
-        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
+        if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number, got \(lr)") }
         for (flag, v) in [("--l2", l2), ("--tv", tv), ("--blur", blur)] where !(v >= 0 && v.isFinite) {
             throw ValidationError("\(flag) must be a non-negative number, got \(v)")
         }
         if let size { _ = try parseHxW(size, "--size") }
-        if !["gray", "random"].contains(start), !FileManager.default.fileExists(atPath: start) {
-            throw ValidationError("--start must be gray, random or an image file; '\(start)' is none of these")
+        if naive && (tv != 0 || blur != 0) {
+            throw ValidationError("--naive is the textbook method with L2 decay only; --tv and --blur apply to the default method")
+        }
+        if let start, !["gray", "random", "zero"].contains(start), !FileManager.default.fileExists(atPath: start) {
+            throw ValidationError("--start must be gray, random, zero or an image file; '\(start)' is none of these")
         }
         if let every, every < 1 { throw ValidationError("--every must be at least 1, got \(every)") }
         if (every == nil) != (frames == nil) { throw ValidationError("--every N and --frames DIR go together") }
@@ -149,11 +153,13 @@ struct Visualize: ParsableCommand {
             settings.penalties = Penalties(l2: l2, totalVariation: tv, blur: blur)
             if let size { (settings.height, settings.width) = try parseHxW(size, "--size") }
             let (h, w) = (settings.height ?? geo.height ?? 224, settings.width ?? geo.width ?? 224)
-            let values = try inputValues(for: m.graph.inputs[0], channels: geo.channels)
+            let values = try Self.inputValues(image, for: m.graph.inputs[0], channels: geo.channels)
             switch start {
+            case nil: settings.start = nil
             case "gray": settings.start = .gray
             case "random": settings.start = .random
-            default: settings.start = .image(try startImage(channels: geo.channels, height: h, width: w))
+            case "zero": settings.start = .zero
+            case let path?: settings.start = .image(try startImage(path, channels: geo.channels, height: h, width: w))
             }
             if let frames { try FileManager.default.createDirectory(atPath: frames, withIntermediateDirectories: true) }
 
@@ -178,7 +184,7 @@ struct Visualize: ParsableCommand {
                     if let every, let frames, step % every == 0 {
                         let stem = objectives.count > 1 ? "\(i)-" : ""
                         let path = (frames as NSString).appendingPathComponent(String(format: "%@step-%05d.png", stem, step))
-                        try? ImageIO.writePNG(try! picture(image()), path: path)
+                        try? ImageIO.writePNG(try! RGBImage.picture(unitImage: image()), path: path)
                     }
                 }
                 results.append(r)
@@ -200,11 +206,11 @@ struct Visualize: ParsableCommand {
 
             let out: RGBImage
             if results.count == 1 {
-                out = try picture(results[0].image)
+                out = try RGBImage.picture(unitImage: results[0].image)
             } else {
-                let tiles = try zip(objectives, results).map { Panel.Tile(title($0.0, labels: labelList), try picture($0.1.image)) }
+                let tiles = try zip(objectives, results).map { Panel.Tile(title($0.0, labels: labelList), try RGBImage.picture(unitImage: $0.1.image)) }
                 out = try Panel.compose(tiles, columns: min(tiles.count, 6),
-                                        caption: [naive ? "naive gradient ascent, \(steps) steps" : "Fourier + decorrelated colour + transforms, \(steps) steps"])
+                                        caption: [naive ? "textbook gradient ascent (Simonyan et al. 2014), \(steps) steps" : "Fourier + decorrelated colour + transforms, \(steps) steps"])
             }
             try ImageIO.writePNG(out, path: output)
             if let saveNpy {
@@ -244,26 +250,14 @@ struct Visualize: ParsableCommand {
         return plan.types[m.logitsName]?.shape.last ?? 0
     }
 
-    /// The preprocessing flags as the unit image's map to model values; for channel counts other
-    /// than 1 and 3 a three-value mean or std becomes its average.
-    func inputValues(for input: ValueInfo, channels: Int) throws -> InputValues {
-        try Self.inputValues(image, for: input, channels: channels)
-    }
-
-    /// `inputValues(for:channels:)` for any command's image options (`loupe report`'s too).
+    /// The preprocessing flags as the unit image's map to model values (`loupe report`'s too).
     static func inputValues(_ image: ImageOptions, for input: ValueInfo, channels: Int) throws -> InputValues {
         let (p, _, _) = try image.resolve(for: input)
-        var mean = p.mean, std = p.std
-        if channels != 3 && channels != 1 {
-            if mean.count == 3 { mean = [mean.reduce(0, +) / 3] }
-            if std.count == 3 { std = [std.reduce(0, +) / 3] }
-        }
-        return InputValues(maximum: p.scale == .byte ? 255 : 1, mean: mean, std: std,
-                           reversedChannels: channels == 3 && p.channelOrder == .bgr)
+        return InputValues(fitting: channels, maximum: p.scale == .byte ? 255 : 1, mean: p.mean, std: p.std, bgr: p.channelOrder == .bgr)
     }
 
     /// --start IMAGE as a unit image [C, H, W] (RGB or luma), resized to the image size.
-    func startImage(channels: Int, height: Int, width: Int) throws -> [Float] {
+    func startImage(_ start: String, channels: Int, height: Int, width: Int) throws -> [Float] {
         guard channels == 1 || channels == 3 else {
             throw LoupeError(.invalidArgument, "--start \(start): an image start needs a model with 1 or 3 input channels; this one has \(channels)")
         }
@@ -271,19 +265,6 @@ struct Visualize: ParsableCommand {
         return try Preprocessing(grayscale: channels == 1).tensor(from: img, height: height, width: width).floats
     }
 
-    /// The unit image [C, H, W] as a picture: RGB, gray, or (other channel counts) the first
-    /// three channels; enlarged by an integer factor to at least 256 pixels on its longer side.
-    func picture(_ u: Tensor) throws -> RGBImage { try Self.picture(u) }
-
-    static func picture(_ u: Tensor) throws -> RGBImage {
-        let (c, h, w) = (u.shape[0], u.shape[1], u.shape[2])
-        let shown = c >= 3 ? 3 : 1
-        var px = [Float](repeating: 0, count: h * w * 3)
-        for y in 0..<h { for x in 0..<w { for k in 0..<3 {
-            px[(y * w + x) * 3 + k] = min(max(u.floats[(shown == 3 ? k : 0) * h * w + y * w + x], 0), 1)
-        } } }
-        let img = try RGBImage(width: w, height: h, channels: 3, pixels: px)
-        let factor = max(1, 256 / max(h, w))
-        return factor == 1 ? img : try Resample.resize(img, width: w * factor, height: h * factor, mode: .nearest)
-    }
+    /// The unit image as the PNG shows it (`loupe report`'s too).
+    static func picture(_ u: Tensor) throws -> RGBImage { try RGBImage.picture(unitImage: u) }
 }

@@ -53,13 +53,12 @@ final class VisualizationTests: XCTestCase {
     /// Central differences of L(p) = Σ r ⊙ image(p) along random directions, in Double.
     func testParameterisationGradients() throws {
         var rng = SeededRandom(seed: 7)
-        for basis in [ImageParameterization.Basis.fourier(decayPower: 1), .pixels] {
+        for basis in [ImageParameterization.Basis.fourier(decayPower: 1)] {
             for (c, h, w) in [(3, 6, 8), (3, 5, 7), (1, 4, 5), (4, 3, 6)] {
                 let param = ImageParameterization(channels: c, height: h, width: w, basis: basis)
                 var vr = VisualizationRandom(seed: 3)
                 var p = param.initialParameters(random: &vr)
                 for i in p.indices { p[i] += rng.uniform(-0.3, 0.3) }
-                if basis == .pixels { for i in p.indices { p[i] = min(max(p[i], 0.1), 0.9) } }
                 let r = (0..<c * h * w).map { _ in rng.uniform(-1, 1) }
                 func loss(_ q: [Float]) -> Double { zip(param.image(q), r).reduce(0) { $0 + Double($1.0) * Double($1.1) } }
                 let g = param.backward(r, image: param.image(p))
@@ -135,41 +134,25 @@ final class VisualizationTests: XCTestCase {
         return Tensor(shape: [1, c, h, w], floats: out)
     }
 
-    /// Log-log slope of the radially averaged power spectrum of the channel-mean image, over
-    /// radii 1 to H/2 − 1 (frequencies 1/H to about 1/2 cycles per pixel).
-    func spectrumSlope(_ u: Tensor) -> Double {
-        let (c, h, w) = (u.shape[0], u.shape[1], u.shape[2])
-        var g = [Double](repeating: 0, count: h * w)
-        for k in 0..<c { for i in 0..<h * w { g[i] += Double(u.floats[k * h * w + i]) / Double(c) } }
-        let mean = g.reduce(0, +) / Double(g.count)
-        g = g.map { $0 - mean }
-        // Separable DFT: rows, then columns.
-        var re = [Double](repeating: 0, count: h * w), im = re
-        for y in 0..<h { for kx in 0..<w {
-            var a = 0.0, b = 0.0
-            for x in 0..<w { let t = -2 * Double.pi * Double(kx * x) / Double(w); a += g[y * w + x] * cos(t); b += g[y * w + x] * sin(t) }
-            re[y * w + kx] = a; im[y * w + kx] = b
-        } }
-        var bins = [Double](repeating: 0, count: h), counts = bins
-        for ky in 0..<h { for kx in 0..<w {
-            var a = 0.0, b = 0.0
-            for y in 0..<h {
-                let t = -2 * Double.pi * Double(ky * y) / Double(h)
-                a += re[y * w + kx] * cos(t) - im[y * w + kx] * sin(t)
-                b += re[y * w + kx] * sin(t) + im[y * w + kx] * cos(t)
-            }
-            let fy = Double(ky <= h / 2 ? ky : ky - h), fx = Double(kx <= w / 2 ? kx : kx - w)
-            let r = Int((fy * fy + fx * fx).squareRoot().rounded())
-            if r < h { bins[r] += a * a + b * b; counts[r] += 1 }
-        } }
-        let pts = (1..<(h / 2)).map { (log(Double($0)), log(bins[$0] / counts[$0])) }
-        let mx = pts.map(\.0).reduce(0, +) / Double(pts.count), my = pts.map(\.1).reduce(0, +) / Double(pts.count)
-        return pts.reduce(0) { $0 + ($1.0 - mx) * ($1.1 - my) } / pts.reduce(0) { $0 + ($1.0 - mx) * ($1.0 - mx) }
+    /// `PowerSpectrum` against numpy (Scripts/fixtures/make-spectrum-fixture.py): the radially
+    /// averaged power and the log-log slope of a 1/f^0.8 image with noise.
+    func testPowerSpectrumMatchesNumpy() throws {
+        for size in ["64x64", "48x40"] {
+            let u = try load("spectrum-\(size).npy")
+            let (power, _) = PowerSpectrum.radialPower(u)
+            let want = try load("spectrum-\(size)-power.npy").floats
+            XCTAssertEqual(power.count, want.count)
+            for (g, w) in zip(power, want) { XCTAssertEqual(g, Double(w), accuracy: 1e-5 * max(1, Double(w)), size) }
+            XCTAssertEqual(PowerSpectrum.slope(u), Double(try load("spectrum-\(size)-slope.npy").floats[0]), accuracy: 1e-5, size)
+        }
     }
 
     /// Issue 16's known answers: each class's picture is that class for the GAP model with
-    /// probability ≥ 0.99, and ≥ 0.9 after random 4-pixel shifts; the default's power spectrum
-    /// falls with frequency, the naive method's is flat.
+    /// probability ≥ 0.99, and ≥ 0.9 after random 4-pixel shifts. Power spectra (`PowerSpectrum`,
+    /// both methods at their defaults, 512 steps (128 for the default on VGG), seed 0): the default's falls steeply (slope
+    /// below −2, as natural images' −2); the textbook method's (`naive`) falls too, but slowly:
+    /// measured −0.2 to −1.0, not flat (white noise: 0), and at least 1 flatter than the
+    /// default's for every class.
     func testKnownAnswersOnShapes() throws {
         let steps = Int(ProcessInfo.processInfo.environment["LOUPE_VISUALIZE_STEPS"] ?? "") ?? 512
         var rng = SeededRandom(seed: 16)
@@ -178,12 +161,13 @@ final class VisualizationTests: XCTestCase {
             var slopes: [String: [Double]] = [:]
             for naive in [false, true] {
                 var s = FeatureVisualization.Settings()
-                // 512 steps (Lucent's default) where probabilities are checked; 128 for the spectra.
-                s.steps = name == "shapes-gap.onnx" && !naive ? steps : 128
+                // The defaults' 512 steps, except the default method on the VGG model (128, to
+                // keep the test short; its slopes at 512 are in docs/visualize.md).
+                s.steps = name == "shapes-vgg.onnx" && !naive ? min(steps, 128) : steps
                 s.naive = naive
                 for c in 0..<6 {
                     let r = try FeatureVisualization.run(m, objective: .classScore(c), input: InputValues(), settings: s)
-                    slopes[naive ? "naive" : "default", default: []].append(spectrumSlope(r.image))
+                    slopes[naive ? "naive" : "default", default: []].append(PowerSpectrum.slope(r.image))
                     guard name == "shapes-gap.onnx", !naive else { continue }
                     let p = softmax(r.logits)
                     XCTAssertGreaterThanOrEqual(p[c], 0.99, "class \(c)")
@@ -200,15 +184,14 @@ final class VisualizationTests: XCTestCase {
             }
             let d = slopes["default"]!, n = slopes["naive"]!
             print("\(name) spectrum slopes, default: \(d.map { String(format: "%.2f", $0) }), naive: \(n.map { String(format: "%.2f", $0) })")
-            // Measured (seed 0): default −2.3 to −2.7, naive −0.1 to −1.0 (white noise: 0).
             for v in d { XCTAssertLessThan(v, -2, "default spectrum slope") }
-            for v in n { XCTAssertGreaterThan(v, -1.25, "naive spectrum slope") }
-            XCTAssertGreaterThan(n.reduce(0, +) / 6 - d.reduce(0, +) / 6, 1.5, "the default's spectrum falls much faster than the naive one's")
+            for v in n { XCTAssertLessThan(v, 0, "naive spectrum slope"); XCTAssertGreaterThan(v, -1.5, "naive spectrum slope") }
+            for (a, b) in zip(d, n) { XCTAssertLessThan(a, b - 1, "the default's spectrum falls faster than the naive one's") }
         }
     }
 
-    /// A channel that no gradient reaches during the first steps (naive settings: no random
-    /// transforms, which can wake a unit by themselves): without the redirected ReLU
+    /// A channel that no gradient reaches during the first steps (no random transforms,
+    /// which can wake a unit by themselves): without the redirected ReLU
     /// its picture never moves from gray; with it for the first 16 steps the channel comes alive.
     /// The channel is found by search: the first of the layer's channels that are zero on gray
     /// whose objective stays 0 for 32 steps without the rule.
@@ -216,7 +199,10 @@ final class VisualizationTests: XCTestCase {
         let m = try model("shapes-gap.onnx")
         var s = FeatureVisualization.Settings()
         s.steps = 32
-        s.naive = true   // no transforms: what is dead on the start image stays dead
+        // The default method without its random transforms, which can wake a unit by
+        // themselves: what is dead on the (nearly uniform gray) start stays dead.
+        s.transforms.pad = 0; s.transforms.firstJitter = 0; s.transforms.secondJitter = 0
+        s.transforms.scales = []; s.transforms.angles = []
         var found = false
         for (layer, tensor) in [("/12/Relu", "/12/Relu_output_0"), ("/9/Relu", "/9/Relu_output_0")] where !found {
             let (_, v) = try m.forward(Tensor(shape: [1, 3, 64, 64], floats: [Float](repeating: 0.5, count: 3 * 64 * 64)), keep: [tensor])

@@ -178,7 +178,7 @@ final class BadInputTests: XCTestCase {
         try check([
             Case(name: "--threads 0", args: ["predict", m, img, "--threads", "0"], status: 64, fragments: ["--threads must be between 1 and 1024, got 0"]),
             Case(name: "--threads=-2", args: ["predict", m, img, "--threads=-2"], status: 64, fragments: ["--threads must be between 1 and 1024, got -2"]),
-            Case(name: "--threads -2", args: ["predict", m, img, "--threads", "-2"], status: 64, fragments: ["--threads"]),
+            Case(name: "--threads -2", args: ["predict", m, img, "--threads", "-2"], status: 64, fragments: ["--threads must be between 1 and 1024, got -2"]),
             Case(name: "--top 0", args: ["predict", m, img, "--top", "0"], status: 64, fragments: ["--top must be at least 1"]),
             Case(name: "--resize 0", args: ["predict", m, img, "--resize", "0"], status: 64, fragments: ["--resize must be positive"]),
             Case(name: "--crop 0x0", args: ["predict", m, img, "--crop", "0x0"], status: 64, fragments: ["--crop expects HxW such as 16x16, got '0x0'"]),

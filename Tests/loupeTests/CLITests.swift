@@ -1,4 +1,5 @@
 import Foundation
+import LoupeExplain
 import LoupeFormats
 import LoupeTensor
 import LoupeTestSupport
@@ -210,6 +211,29 @@ final class CLITests: XCTestCase {
         let badMethod = try loupe(["explain", Self.model, imgs[0], "--method", "magic"])
         XCTAssertNotEqual(badMethod.status, 0)
         XCTAssertTrue(badMethod.stderr.contains("--method"), badMethod.stderr)
+    }
+
+    /// `--method all` is every method but the slow ones (one forward pass per channel); a list
+    /// adds them by name.
+    func testExplainAllLeavesOutTheSlowMethods() throws {
+        let dir = try tempDir()
+        let img = Self.images.appendingPathComponent("disc.png").path
+        func methods(_ m: String) throws -> [String] {
+            let r = try loupe(["explain", Self.model, img, "--method", m, "--preprocess", "none", "-o", dir.path, "--json", "--force"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let doc = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]] ?? []
+            return doc.compactMap { $0["method"] as? String }
+        }
+        let all = try methods("all")
+        XCTAssertEqual(all.count, Method.allCases.count - 2, "\(all)")
+        XCTAssertFalse(all.contains("score-cam") || all.contains("ablation-cam"), "\(all)")
+        XCTAssertTrue(all.contains("grad-cam") && all.contains("occlusion"), "\(all)")
+        let more = try methods("all,score-cam")
+        XCTAssertEqual(more, all + ["score-cam"])
+        XCTAssertEqual(try methods("score-cam,grad-cam"), ["score-cam", "grad-cam"])
+        let help = try loupe(["explain", "--help"])
+        let words = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        XCTAssertTrue(words.contains("every method except the slow score-cam and ablation-cam"), help.stdout)
     }
 
 }

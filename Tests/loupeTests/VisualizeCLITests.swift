@@ -71,7 +71,8 @@ final class VisualizeCLITests: XCTestCase {
         try fails(["--class", "0", "--steps", "0"], "--steps must be at least 1")
         try fails(["--class", "0", "--every", "4"], "--every N and --frames DIR go together")
         try fails(["--class", "0", "--size", "64"], "--size expects HxW")
-        try fails(["--class", "0", "--start", dir.appendingPathComponent("missing.png").path], "--start must be gray, random or an image file")
+        try fails(["--class", "0", "--start", dir.appendingPathComponent("missing.png").path], "--start must be gray, random, zero or an image file")
+        try fails(["--class", "0", "--naive", "--tv", "0.1"], "--naive is the textbook method with L2 decay only")
         try fails(["--class", "0", "--lr=0"], "--lr must be a positive number")
 
         // A model whose input is not a float image.

@@ -16,44 +16,68 @@ import LoupeTensor
 /// objective's gradient on the input (seeded at the objective's tensor); the adjoints carry it
 /// back to the parameters; `Penalties` are subtracted; Adam takes a step.
 ///
+/// `naive` is the textbook method instead (`GradientAscent`): the parameters are the model's
+/// input values themselves (at the image size, resized to the model's when they differ), from
+/// the model's zero input; no transforms; every step adds η(∇S − 2λx). Nothing keeps them in
+/// the input range, so the naive unit image may leave [0, 1] (the PNG clips it).
+///
 /// For the first `redirectedReluSteps` steps the ReLUs pass gradient by Lucid's redirected
 /// rule (`ReluRule.redirected`), which differs from the true gradient only where no gradient
 /// at all reaches a ReLU, e.g. for a unit that does not activate on the start image: without
 /// it such a unit's picture stays gray (lucent#34, lucid#68). Lucid keeps the rule for the
 /// whole run; Loupe lets the true gradient take over once the unit is alive.
 ///
-/// Output: the final unit image [C, H, W] (RGB order for 3 channels, values in [0, 1]), the
+/// Output: the final unit image [C, H, W] (RGB order for 3 channels, in [0, 1] for the default), the
 /// objective on it (untransformed), the model's class scores for it, and the objective
 /// at each step. Deterministic for a seed: all randomness comes from `VisualizationRandom`.
 public enum FeatureVisualization {
     public struct Settings: Sendable {
         /// Lucent's `thresholds=(512,)`.
         public var steps = 512
-        /// Lucent's Adam learning rate.
-        public var learningRate: Float = 0.05
+        /// nil: Lucent's Adam learning rate 0.05, or `naiveLearningRate` for `naive`.
+        public var learningRate: Float?
         public var seed: UInt64 = 0
         /// The optimised image's size; nil: the model's input size (224 × 224 when dynamic).
         public var height: Int?, width: Int?
-        public var start: Start = .gray
-        /// The textbook method: pixels, no transforms, no decorrelation, L2 decay only.
+        /// nil: `.gray` (Lucent's start), or `.zero` for `naive` (Simonyan et al.'s).
+        public var start: Start?
+        /// The textbook method of Simonyan, Vedaldi and Zisserman 2014 (`GradientAscent`): plain
+        /// gradient steps on the model's input values from the zero input, L2 decay λ‖x‖²
+        /// (`penalties.l2`, or `naiveL2` when 0); no parameterisation, transforms or clipping.
         public var naive = false
+        /// For the default: penalties on the unit image. For `naive`: only `l2`, on the model's
+        /// input values.
         public var penalties = Penalties()
         /// Lucent's `decay_power`.
         public var decayPower = 1.0
         public var transforms = StandardTransforms()
-        public var redirectedReluSteps = 16
+        /// nil: 16, or 0 for `naive` (the textbook method has no redirected ReLU).
+        public var redirectedReluSteps: Int?
 
         public enum Start: Sendable, Equatable {
-            /// Lucent's start: a random spectrum of sd 0.01, nearly uniform mid-gray.
+            /// Lucent's start: a random spectrum of sd 0.01, nearly uniform mid-gray (for
+            /// `naive`: mid-gray plus normal noise of sd 0.01).
             case gray
             /// Uniformly random pixels in [0.25, 0.75] from the seed.
             case random
+            /// The model's zero input: the preprocessing mean as an image (black when the
+            /// preprocessing subtracts no mean). Simonyan et al.'s start, for a model trained on
+            /// zero-centred data.
+            case zero
             /// This unit image, [C, H, W] at the image size.
             case image([Float])
         }
 
-        /// The L2 weight `--naive` uses when no penalty is given.
-        public static let naiveL2: Float = 1e-3
+        /// The L2 weight λ of `naive` when `penalties.l2` is 0. The paper gives none. Chosen
+        /// on the shapes sample models (inputs in [0, 1]) from 0.01, 0.1 and 1 so that the image
+        /// spans about the input range (1st to 99th percentile −0.5…0.5; 0.01: −5…5; 1: ±0.05
+        /// with the class no longer reached); it scales the image, so models with other input
+        /// or gradient scales may want another (docs/visualize.md).
+        public static let naiveL2: Float = 0.1
+        /// The step size η of `naive`'s gradient steps. The paper gives none; with `naiveL2`
+        /// the decay factor per step is 1 − 2ηλ = 0.99, so 512 steps reach the fixed point of a
+        /// linear score to within 0.99⁵¹² ≈ 0.6 %.
+        public static let naiveLearningRate: Float = 0.05
 
         public init() {}
     }
@@ -97,32 +121,52 @@ public enum FeatureVisualization {
         // Lucent's render_vis: images smaller than 224 go to the model at 224 × 224.
         let mh = geo.height ?? (h < 224 || w < 224 ? 224 : h)
         let mw = geo.width ?? (h < 224 || w < 224 ? 224 : w)
-        let param = ImageParameterization(channels: c, height: h, width: w,
-                                          basis: settings.naive ? .pixels : .fourier(decayPower: settings.decayPower))
-        var penalties = settings.penalties
-        if settings.naive && penalties.isEmpty { penalties.l2 = Settings.naiveL2 }
+        let naive = settings.naive
+        if naive && (settings.penalties.totalVariation != 0 || settings.penalties.blur != 0) {
+            throw LoupeError(.invalidArgument, "the naive method is the textbook one with L2 decay only; total variation and blur apply to the default method")
+        }
+        let learningRate = settings.learningRate ?? (naive ? Settings.naiveLearningRate : 0.05)
+        let start = settings.start ?? (naive ? .zero : .gray)
+        let reluSteps = settings.redirectedReluSteps ?? (naive ? 0 : 16)
+        let param = ImageParameterization(channels: c, height: h, width: w, basis: .fourier(decayPower: settings.decayPower))
+        let plane = h * w
 
         let probe = try Tensor(zeros: [1, c, mh, mw])
         let target: VisualizationObjective.Resolved
         target = try objective.resolve(model, for: probe)
 
+        // The start as a unit image; nil for Lucent's random spectrum.
         var random = VisualizationRandom(seed: settings.seed)
-        var p: [Float]
-        switch settings.start {
+        var startImage: [Float]?
+        switch start {
         case .gray:
-            p = param.initialParameters(random: &random)
+            startImage = naive ? (0..<c * plane).map { _ in 0.5 + random.normal() * FourierImage.initialStandardDeviation } : nil
         case .random:
-            p = param.parameters(for: (0..<c * h * w).map { _ in 0.25 + 0.5 * Float(random.uniform()) })
+            startImage = (0..<c * plane).map { _ in 0.25 + 0.5 * Float(random.uniform()) }
+        case .zero:
+            startImage = values.toUnit([Float](repeating: 0, count: c * plane), channels: c, plane: plane)
         case .image(let u):
-            guard u.count == c * h * w else {
+            guard u.count == c * plane else {
                 throw LoupeError(.invalidArgument, "the start image has \(u.count) values; expected \(c)x\(h)x\(w)")
             }
-            p = param.parameters(for: u)
+            startImage = u
         }
-        var adam = Adam(count: p.count, learningRate: settings.learningRate)
+        // The parameters: for the default those of `ImageParameterization`, optimised by Adam;
+        // for naive the model's input values at the image size, by `GradientAscent`.
+        var p: [Float]
+        if naive {
+            p = values.toModel(startImage!, channels: c, plane: plane)
+        } else {
+            p = startImage.map(param.parameters(for:)) ?? param.initialParameters(random: &random)
+        }
+        var adam = Adam(count: naive ? 0 : p.count, learningRate: learningRate)
+        let ascent = GradientAscent(learningRate: learningRate, l2: settings.penalties.l2 != 0 ? settings.penalties.l2 : Settings.naiveL2)
+        func unitImage(_ p: [Float]) -> [Float] { naive ? values.toUnit(p, channels: c, plane: plane) : param.image(p) }
 
-        func toModel(_ u: [Float], warps: [Warp]) -> (Tensor, [Warp]) {
-            var v = u, warps = warps
+        /// The model's input for the image (unit values for the default, model values for
+        /// naive) after the warps and a resize to the model's input size.
+        func toModel(_ image: [Float], warps: [Warp]) -> (Tensor, [Warp]) {
+            var v = image, warps = warps
             var (vh, vw) = (h, w)
             for wp in warps { v = wp.apply(v, channels: c); (vh, vw) = (wp.outHeight, wp.outWidth) }
             if (vh, vw) != (mh, mw) {
@@ -130,16 +174,16 @@ public enum FeatureVisualization {
                 v = r.apply(v, channels: c)
                 warps.append(r)
             }
-            return (Tensor(shape: [1, c, mh, mw], floats: values.toModel(v, channels: c, plane: mh * mw)), warps)
+            return (Tensor(shape: [1, c, mh, mw], floats: naive ? v : values.toModel(v, channels: c, plane: mh * mw)), warps)
         }
 
         var history: [Float] = []
         history.reserveCapacity(settings.steps)
         for step in 0..<settings.steps {
-            let u = param.image(p)
-            let drawn = settings.naive ? [] : settings.transforms.sample(height: h, width: w, random: &random)
+            let u = naive ? p : param.image(p)
+            let drawn = naive ? [] : settings.transforms.sample(height: h, width: w, random: &random)
             let (x, warps) = toModel(u, warps: drawn)
-            let rules = BackwardRules(relu: step < settings.redirectedReluSteps ? .redirected : .standard)
+            let rules = BackwardRules(relu: step < reluSteps ? .redirected : .standard)
             let r: GradientResult
             do {
                 r = try model.executor.gradients(feeds: [model.inputName: x], output: target.tensor, seed: { target.seed($0) },
@@ -148,28 +192,31 @@ public enum FeatureVisualization {
                 throw LoupeError(.invalidArgument, "\(objective.title): the layer has no differentiable path to the input '\(model.inputName)', so its gradient cannot change the image")
             }
             history.append(target.value(r.values[target.tensor]!))
-            // Back through the values, the warps (in reverse) and the parameterisation.
-            var g = values.adjoint(r.gradients[model.inputName]!.floats, channels: c, plane: mh * mw)
+            // Back through the values (default only), the warps (in reverse) and the parameterisation.
+            var g = r.gradients[model.inputName]!.floats
+            if !naive { g = values.adjoint(g, channels: c, plane: mh * mw) }
             for wp in warps.reversed() { g = wp.adjoint(g, channels: c) }
-            if !penalties.isEmpty {
-                let pg = penalties.evaluate(u, channels: c, height: h, width: w).gradient
-                for i in g.indices { g[i] -= pg[i] }
+            if naive {
+                ascent.step(&p, gradient: g)
+            } else {
+                if !settings.penalties.isEmpty {
+                    let pg = settings.penalties.evaluate(u, channels: c, height: h, width: w).gradient
+                    for i in g.indices { g[i] -= pg[i] }
+                }
+                var gp = param.backward(g, image: u)
+                for i in gp.indices { gp[i] = -gp[i] }   // Adam descends the loss −objective
+                adam.step(&p, gradient: gp)
             }
-            var gp = param.backward(g, image: u)
-            for i in gp.indices { gp[i] = -gp[i] }   // Adam descends the loss −objective
-            adam.step(&p, gradient: gp)
-            param.project(&p)
             if let onStep {
-                onStep(step + 1, history.last!, { Tensor(shape: [c, h, w], floats: param.image(p)) })
+                onStep(step + 1, history.last!, { Tensor(shape: [c, h, w], floats: unitImage(p)) })
             }
         }
 
-        let u = param.image(p)
-        let (x, _) = toModel(u, warps: [])
+        let (x, _) = toModel(naive ? p : param.image(p), warps: [])
         let v = try model.executor.run([model.inputName: x], keep: [target.tensor, model.logitsName])
         let l = v[model.logitsName]!
         let k = l.shape.last ?? 0
-        return Result(image: Tensor(shape: [c, h, w], floats: u), objective: target.value(v[target.tensor]!),
+        return Result(image: Tensor(shape: [c, h, w], floats: unitImage(p)), objective: target.value(v[target.tensor]!),
                       logits: Array(l.floats[0..<k]), history: history, steps: settings.steps, layer: target.node)
     }
 }

@@ -19,6 +19,18 @@ public struct InputValues: Sendable, Equatable {
         self.maximum = maximum; self.mean = mean; self.std = std; self.reversedChannels = reversedChannels
     }
 
+    /// A model's preprocessing (values scaled to [0, `maximum`], then (v − mean) / std, BGR
+    /// order when `bgr`) fitted to a `channels`-channel input: for channel counts other than 1
+    /// and 3 a three-value mean or std becomes its average; BGR applies to 3 channels only.
+    public init(fitting channels: Int, maximum: Float, mean: [Float], std: [Float], bgr: Bool) {
+        var mean = mean, std = std
+        if channels != 3 && channels != 1 {
+            if mean.count == 3 { mean = [mean.reduce(0, +) / 3] }
+            if std.count == 3 { std = [std.reduce(0, +) / 3] }
+        }
+        self.init(maximum: maximum, mean: mean, std: std, reversedChannels: channels == 3 && bgr)
+    }
+
     func mean(_ c: Int) -> Float { mean.isEmpty ? 0 : mean.count == 1 ? mean[0] : mean[c] }
     func std(_ c: Int) -> Float { std.isEmpty ? 1 : std.count == 1 ? std[0] : std[c] }
 

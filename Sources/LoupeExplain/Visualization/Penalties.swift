@@ -1,8 +1,9 @@
 /// Optional regularisers on the unit image u [C, H, W], subtracted from the objective with
 /// their weights (all 0 by default, as in Lucent's `render_vis`, which adds none):
 ///
-/// - `l2`: Σ (u − 0.5)², Simonyan, Vedaldi and Zisserman 2014's L2 decay (their λ‖I‖² on the
-///   mean-subtracted image; here around mid-gray). The only penalty of `--naive`.
+/// - `l2`: Σ (u − 0.5)², after Simonyan, Vedaldi and Zisserman 2014's L2 decay (their λ‖I‖² on
+///   the mean-subtracted image; here around mid-gray). `--naive` applies its weight as the
+///   paper does, to the model's input values (`GradientAscent`), not through this function.
 /// - `totalVariation`: Σ |u[y, x+1] − u[y, x]| + |u[y+1, x] − u[y, x]|, Lucid's
 ///   `objectives.total_variation` (TensorFlow's `tf.image.total_variation`); Mahendran and
 ///   Vedaldi 2015.
