@@ -44,25 +44,25 @@ struct Atlas: ParsableCommand {
     @Option(help: "Take the features from this layer (node name) or tensor instead of the penultimate feature vector; a 4-D layer is average-pooled.")
     var layer: String?
 
-    @Option(help: "The t-SNE perplexity (about the number of close neighbours each point keeps).")
+    @Option(parsing: .unconditional, help: "The t-SNE perplexity (about the number of close neighbours each point keeps).")
     var perplexity: Double = 30
 
-    @Option(name: .short, help: "How many nearest neighbours to list per image and to vote in the k-NN accuracy.")
+    @Option(name: .short, parsing: .unconditional, help: "How many nearest neighbours to list per image and to vote in the k-NN accuracy.")
     var k: Int = 5
 
     @Option(help: "The feature distance of the neighbours and the k-NN accuracy: cosine (1 - cos) or l2 (Euclidean), as in `loupe neighbors`.")
     var metric: String = "cosine"
 
-    @Option(name: .customLong("patch-layers"), help: "Show top patches for this many of the last spatial layers (0: none).")
+    @Option(name: .customLong("patch-layers"), parsing: .unconditional, help: "Show top patches for this many of the last spatial layers (0: none).")
     var patchLayers: Int = 3
 
     @Flag(name: .customLong("labels-from-folders"), help: "Label each image by its folder (its parent folder's path relative to the folder argument), for the colours and the k-NN accuracy.")
     var labelsFromFolders = false
 
-    @Option(help: "Thumbnail size in pixels (longer side) embedded per image.")
+    @Option(parsing: .unconditional, help: "Thumbnail size in pixels (longer side) embedded per image.")
     var thumbnail: Int = 48
 
-    @Option(help: "Images per forward pass.")
+    @Option(parsing: .unconditional, help: "Images per forward pass.")
     var batch: Int = 16
 
     @Option(help: "Random seed of the t-SNE.")

@@ -28,7 +28,7 @@ struct Convert: ParsableCommand {
     @Argument(help: "The ONNX file to write (must end in .onnx).")
     var output: String
 
-    @Option(help: "Opset of the default ONNX domain to write, 13 to 21.")
+    @Option(parsing: .unconditional, help: "Opset of the default ONNX domain to write, 13 to 21.")
     var opset: Int = 13
 
     @Flag(help: "Overwrite the output file if it exists.")

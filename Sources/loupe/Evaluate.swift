@@ -42,19 +42,19 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Object boxes for the pointing game: a JSON file in the format of SampleModels/shapes/test/annotations.json ({\"images\": [{\"file\": NAME, \"box\": [x0, y0, x1, y1]}, ...]}, in pixels of the model's input, x1 and y1 exclusive), matched to the images by file name.")
     var boxes: String?
 
-    @Option(help: "Pointing game: a hit is a map peak within this many pixels of the box (Zhang et al. use 15; 0 counts only peaks inside).")
+    @Option(parsing: .unconditional, help: "Pointing game: a hit is a map peak within this many pixels of the box (Zhang et al. use 15; 0 counts only peaks inside).")
     var tolerance: Double = 0
 
-    @Option(help: "Deletion and insertion: pixels changed per step (RISE's 224).")
+    @Option(parsing: .unconditional, help: "Deletion and insertion: pixels changed per step (RISE's 224).")
     var step: Int = 224
 
-    @Option(name: .customLong("road-noise"), help: "ROAD: the standard deviation of the noise added to imputed pixels, in the model's input space (pytorch-grad-cam's 0.01).")
+    @Option(name: .customLong("road-noise"), parsing: .unconditional, help: "ROAD: the standard deviation of the noise added to imputed pixels, in the model's input space (pytorch-grad-cam's 0.01).")
     var roadNoise: Double = 0.01
 
     @Option(help: "Seed of the ROAD noise and of the random baseline map.")
     var seed: UInt64 = 0
 
-    @Option(help: "How many images go through the model at once (perturbed copies, occlusion windows).")
+    @Option(parsing: .unconditional, help: "How many images go through the model at once (perturbed copies, occlusion windows).")
     var batch: Int = 16
 
     @Option(help: "A text file with one class label per line.")

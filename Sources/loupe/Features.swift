@@ -75,7 +75,7 @@ struct FeaturesExtract: ParsableCommand {
     @Option(help: "Spatial pooling of a 4-D layer [N, C, H, W]: avg, max or none (keep all C·H·W values). Default: avg for a 4-D layer, none otherwise.")
     var pool: String?
 
-    @Option(help: "Images per forward pass.")
+    @Option(parsing: .unconditional, help: "Images per forward pass.")
     var batch: Int = 16
 
     @Option(help: ArgumentHelp("Process only every N-th image from the I-th (0-based), for one job of N.", valueName: "I/N"))
@@ -90,7 +90,7 @@ struct FeaturesExtract: ParsableCommand {
     @Flag(help: "Replace the output file if it exists, instead of continuing it.")
     var force = false
 
-    @Option(name: .customLong("stop-after"), help: .hidden)
+    @Option(name: .customLong("stop-after"), parsing: .unconditional, help: .hidden)
     var stopAfter: Int?
 
     @OptionGroup var image: ImageOptions

@@ -9,7 +9,7 @@ struct ImageOptions: ParsableArguments {
     @Option(help: "Preprocessing preset: imagenet (resize 256, crop 224, ImageNet mean/std), caffe (BGR, 0-255, mean only), tf (values in [-1, 1]) or none (resize to the input size, values in [0, 1]). The flags below override parts of it.")
     var preprocess: String = "imagenet"
 
-    @Option(help: "Resize the shorter side of the image to this many pixels before cropping.")
+    @Option(parsing: .unconditional, help: "Resize the shorter side of the image to this many pixels before cropping.")
     var resize: Int?
 
     @Option(help: "Center crop as HxW (e.g. 224x224). Default: the model's input size; for a model whose input height and width are dynamic, the preset's crop (224x224 for imagenet, caffe and tf; 224x224 too for none, which has no crop of its own).")
@@ -36,7 +36,7 @@ struct ImageOptions: ParsableArguments {
     @Option(name: .customLong("input-npy"), help: "Feed this .npy tensor as it is, bypassing image decoding and preprocessing.")
     var inputNpy: String?
 
-    @Option(name: .customLong("max-pixels"), help: "Refuse an image with more pixels (width x height) than this before decoding it: a small file can declare a huge image. The default is Pillow's limit.")
+    @Option(name: .customLong("max-pixels"), parsing: .unconditional, help: "Refuse an image with more pixels (width x height) than this before decoding it: a small file can declare a huge image. The default is Pillow's limit.")
     var maxPixels: Int = ImageIO.defaultMaxPixels
 
     func validate() throws {

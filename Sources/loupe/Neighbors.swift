@@ -43,7 +43,7 @@ struct Neighbors: ParsableCommand {
     @Argument(help: ArgumentHelp("Queries: #I for the I-th item of the file (0-based), or image files.", valueName: "query"))
     var queries: [String] = []
 
-    @Option(name: .customShort("k"), help: "Neighbours per query.")
+    @Option(name: .customShort("k"), parsing: .unconditional, help: "Neighbours per query.")
     var k: Int = 5
 
     @Option(help: "Distance: cosine (1 - cos) or l2 (Euclidean, not squared).")

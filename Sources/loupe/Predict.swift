@@ -28,7 +28,7 @@ struct Predict: ParsableCommand {
     @Argument(help: "Images to classify (PNG or JPEG).")
     var images: [String] = []
 
-    @Option(help: "How many classes to show per image.")
+    @Option(parsing: .unconditional, help: "How many classes to show per image.")
     var top: Int = 5
 
     @Option(help: "A text file with one class label per line, in class-index order.")

@@ -40,7 +40,7 @@ struct Sanity: ParsableCommand {
     @Option(help: "The seed of the random weights (the same seed gives the same weights and the same numbers).")
     var seed: UInt64 = 0
 
-    @Option(help: "How many occluded images run through the model at once (occlusion).")
+    @Option(parsing: .unconditional, help: "How many occluded images run through the model at once (occlusion).")
     var batch: Int = 16
 
     @Option(name: .shortAndLong, help: "Write a PNG plot of the similarities against the layer reached. Default: no plot.")

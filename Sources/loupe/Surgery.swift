@@ -32,7 +32,7 @@ struct SurgeryOutput: ParsableArguments {
     @Flag(help: "Overwrite the output file (and the CAM report) if they exist.")
     var force = false
 
-    @Option(help: "ONNX opset to write (13 to 21). Default: the model's own opset, raised to 13 if older.")
+    @Option(parsing: .unconditional, help: "ONNX opset to write (13 to 21). Default: the model's own opset, raised to 13 if older.")
     var opset: Int?
 
     func validate() throws {

@@ -50,22 +50,22 @@ struct SurgeryCAM: ParsableCommand {
     @Option(help: "Keep the model up to this layer (node name) or tensor, a spatial map [N, K, H, W]. Default: the last convolution block's output before the class scores (before any trailing pooling).")
     var at: String?
 
-    @Option(help: "Fraction of the images held out for the agreement report (0 to below 1).")
+    @Option(parsing: .unconditional, help: "Fraction of the images held out for the agreement report (0 to below 1).")
     var holdout: Double = 0.2
 
     @Option(help: "Also fit on mirrored copies of the fitting images, each distilled from the original's output on it: none, hflip (left-right), flips (left-right, up-down and both; for subjects without an up and down), or dihedral (flips plus the transposed images: every quarter turn and mirror; square inputs).")
     var augment: String = "none"
 
-    @Option(help: "Training epochs (full-batch steps).")
+    @Option(parsing: .unconditional, help: "Training epochs (full-batch steps).")
     var epochs: Int = 300
 
-    @Option(name: .customLong("learning-rate"), help: "Step size.")
+    @Option(name: .customLong("learning-rate"), parsing: .unconditional, help: "Step size.")
     var learningRate: Float = 0.01
 
     @Option(help: "adam or sgd (plain gradient descent; try --learning-rate 0.5).")
     var optimizer: String = "adam"
 
-    @Option(name: .customLong("weight-decay"), help: "L2 penalty on the new weights.")
+    @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "L2 penalty on the new weights.")
     var weightDecay: Float = 1e-4
 
     @Option(help: "Seed for the held-out split and the initial weights.")

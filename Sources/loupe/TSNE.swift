@@ -30,10 +30,10 @@ struct TSNECommand: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Write the map as a PNG scatter plot coloured by label, with a legend.", valueName: "map.png"))
     var output: String?
 
-    @Option(help: "The perplexity, the effective number of neighbours each point keeps (default 30; at most (N - 1) / 3).")
+    @Option(parsing: .unconditional, help: "The perplexity, the effective number of neighbours each point keeps (default 30; at most (N - 1) / 3).")
     var perplexity: Double = 30
 
-    @Option(help: "Iterations after the 250 of early exaggeration (default 750).")
+    @Option(parsing: .unconditional, help: "Iterations after the 250 of early exaggeration (default 750).")
     var iterations: Int = 750
 
     @Option(help: "Seed of the initial jitter (default 0); the same seed gives the same map.")

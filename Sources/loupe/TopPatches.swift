@@ -45,7 +45,7 @@ struct TopPatches: ParsableCommand {
     @Option(help: ArgumentHelp("Comma-separated channel indices (0-based). Default: the 16 channels with the largest maximum over the set.", valueName: "list"))
     var channels: String?
 
-    @Option(name: .short, help: "Patches per channel: the k strongest activations, at most one per image.")
+    @Option(name: .short, parsing: .unconditional, help: "Patches per channel: the k strongest activations, at most one per image.")
     var k: Int = 9
 
     @Option(name: .shortAndLong, help: ArgumentHelp("The PNG grid to write (one row per channel).", valueName: "grid.png"))
@@ -54,10 +54,10 @@ struct TopPatches: ParsableCommand {
     @Flag(help: "Print the entries as JSON on stdout.")
     var json = false
 
-    @Option(help: "Images per forward pass.")
+    @Option(parsing: .unconditional, help: "Images per forward pass.")
     var batch: Int = 16
 
-    @Option(help: "Side in pixels of the square cell each patch is scaled into.")
+    @Option(parsing: .unconditional, help: "Side in pixels of the square cell each patch is scaled into.")
     var cell: Int = 96
 
     @Flag(help: "Stop at the first image that cannot be read instead of listing and skipping it.")

@@ -42,10 +42,10 @@ struct Visualize: ParsableCommand {
     @Option(name: .shortAndLong, help: "The output PNG.")
     var output: String
 
-    @Option(help: "Optimisation steps (Lucent's default: 512).")
+    @Option(parsing: .unconditional, help: "Optimisation steps (Lucent's default: 512).")
     var steps: Int = 512
 
-    @Option(help: "The step size: Adam's learning rate (Lucent's default: 0.05), or with --naive the plain gradient step η (default: 0.05).")
+    @Option(parsing: .unconditional, help: "The step size: Adam's learning rate (Lucent's default: 0.05), or with --naive the plain gradient step η (default: 0.05).")
     var lr: Float?
 
     @Option(help: "Seed of the start image and of every step's random transformation.")
@@ -60,19 +60,19 @@ struct Visualize: ParsableCommand {
     @Flag(help: "The textbook method of Simonyan et al. 2014: plain gradient steps x ← x + η(∇S − 2λx) on the model's input values from the zero input, no transformations, no clipping (η 0.05 and λ 0.1 unless --lr or --l2 is given).")
     var naive = false
 
-    @Option(help: "Weight of the L2 penalty: Σ(u − 0.5)² on the unit image (default 0), or with --naive λ of λ‖x‖² on the model's input values (default 0.1).")
+    @Option(parsing: .unconditional, help: "Weight of the L2 penalty: Σ(u − 0.5)² on the unit image (default 0), or with --naive λ of λ‖x‖² on the model's input values (default 0.1).")
     var l2: Float = 0
 
-    @Option(help: "Weight of the total-variation penalty on the unit image (default 0).")
+    @Option(parsing: .unconditional, help: "Weight of the total-variation penalty on the unit image (default 0).")
     var tv: Float = 0
 
-    @Option(help: "Weight of Lucent's blur_input_each_step penalty (default 0).")
+    @Option(parsing: .unconditional, help: "Weight of Lucent's blur_input_each_step penalty (default 0).")
     var blur: Float = 0
 
     @Option(name: .customLong("save-npy"), help: "Also write the final unit image(s) as float32 .npy: [C, H, W] for one objective, [N, C, H, W] for several.")
     var saveNpy: String?
 
-    @Option(help: "Write a frame every N steps (with --frames).")
+    @Option(parsing: .unconditional, help: "Write a frame every N steps (with --frames).")
     var every: Int?
 
     @Option(help: "Folder for the frames (PNG, one per --every steps and objective).")
