@@ -17,7 +17,11 @@ struct Report: ParsableCommand {
             classes, and the chosen methods (default: the classic eight, from saliency to activations, plus integrated-gradients and grad-cam++; `all` adds the other CAM variants and gradient methods) with a colour legend and one line \
             on what each shows. CAM needs a model ending in global average pooling and one \
             linear layer; for other models the report says why and points to \
-            `loupe surgery cam`. The settings (method parameters, layer, target, Loupe \
+            `loupe surgery cam`. Each map gets a sanity check (Adebayo et al. 2018): the \
+            method is run once more on a copy of the model with every Conv and linear layer \
+            re-drawn, and a warning badge marks a method whose map still has a Spearman rank \
+            correlation of absolute values above 0.5 with the original (--no-sanity leaves it \
+            out). The settings (method parameters, layer, target, Loupe \
             version, the model file's SHA-256) close the page.
 
             Examples:
@@ -59,6 +63,12 @@ struct Report: ParsableCommand {
 
     @Flag(name: .customLong("no-auc"), help: "Leave out the deletion and insertion AUC beside each map.")
     var noAUC = false
+
+    @Flag(name: .customLong("no-sanity"), help: "Leave out the sanity check beside each map. By default each method is run once more per image on a copy of the model whose Conv, Gemm and MatMul layers are all re-drawn (as the last step of `loupe sanity`), and a method whose map still has a Spearman rank correlation of absolute values above 0.5 with the original gets a warning badge.")
+    var noSanity = false
+
+    @Option(name: .customLong("sanity-seed"), help: "The seed of the random weights of the sanity check (`loupe sanity --seed`).")
+    var sanitySeed: UInt64 = 0
 
     @OptionGroup var explanation: ExplanationOptions
     @OptionGroup var image: ImageOptions
@@ -108,6 +118,12 @@ struct Report: ParsableCommand {
                 do { chosenLayer = try m.resolveLayer(explanation.layer, for: first.tensor) } catch let e as LoupeError { throw e.context(model) }
             }
             var options = try explanation.options(target: nil, layer: chosenLayer?.node, methods: chosenMethods, graph: m.graph, image: image)
+            // One randomised copy of the model for the sanity check of every method and image.
+            var sanity: SanityCheck.FullRandomization?
+            var sanityNote: String?
+            if !noSanity {
+                do { sanity = try SanityCheck.FullRandomization(model: m, seed: sanitySeed) } catch let e as LoupeError { sanityNote = e.message }
+            }
 
             // One picture per predicted class, made once however many images predict it.
             var visualizations: [Int: ReportDocument.Figure] = [:]
@@ -158,6 +174,10 @@ struct Report: ParsableCommand {
                         }
                     }
                     result.legend = ExplanationPicture.legend(e.kind, style: style)
+                    if !noSanity {
+                        progress.say("image \(i + 1)/\(inputs.count) \((name as NSString).lastPathComponent): \(method.rawValue) on the randomised model")
+                        result.sanity = sanityResult(e, sanity, note: sanityNote, input: x, options: options)
+                    }
                     result.seconds = Date().timeIntervalSince(clock)
                     section.methods.append(result)
                 }
@@ -189,6 +209,27 @@ struct Report: ParsableCommand {
     }
 
     // MARK: - Pieces
+
+    /// The sanity check of `e` (docs/report.md): Spearman of the absolute maps after full
+    /// randomisation, or a note saying why there is none (a model with nothing to randomise, a
+    /// randomisation that makes the scores or the map non-finite, naming the layer).
+    func sanityResult(_ e: Explanation, _ full: SanityCheck.FullRandomization?, note: String?, input x: Tensor,
+                      options: Method.Options) -> ReportDocument.SanityResult {
+        var r = ReportDocument.SanityResult(spearmanAbs: nil, threshold: SanityCheck.threshold, seed: sanitySeed)
+        guard let full else {
+            r.note = "not possible, \(note ?? "no randomised model")"
+            return r
+        }
+        do {
+            let scores = try full.compare(e, input: x, options: options)
+            r.spearmanAbs = scores.spearmanAbs.isFinite ? scores.spearmanAbs : nil
+        } catch let err as LoupeError {
+            r.note = "not possible, \(err.message)"
+        } catch {
+            r.note = "not possible, \(error)"
+        }
+        return r
+    }
 
     /// The predicted class as `loupe visualize --class C` draws it (its defaults, seed 0,
     /// `--visualize-steps` steps), with the probability the model gives the picture.
@@ -284,6 +325,7 @@ struct Report: ParsableCommand {
         if !noAUC {
             rows.append(("deletion / insertion AUC", "RISE's areas under the softmax probability of the target as the map's pixels, most attributed first, are set to zero (deletion: lower is better) or put back into a blurred copy (insertion: higher is better), \(aucStep) pixels per step; docs/evaluate.md"))
         }
+        rows.append(("sanity check", noSanity ? "left out (--no-sanity)" : "Adebayo et al. 2018: each method run once more per image on the model with every Conv, Gemm and MatMul layer re-drawn (normal, each tensor's own standard deviation, BatchNorm kept, seed \(sanitySeed)); it fails when the Spearman rank correlation of the absolute maps (channels summed) with the original is above \(SanityCheck.threshold); docs/sanity.md"))
         rows.append(("heat-map colormap", "\(colormap), alpha 0.5 over the image"))
         if let npy = image.inputNpy {
             rows.append(("input", "\(npy) (a tensor fed as it is)"))

@@ -142,7 +142,8 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(notImage.stderr.contains("labels.txt"), notImage.stderr)
         let badMethod = try loupe(["report", Self.model, img, "--methods", "saliency,magic", "-o", out])
         XCTAssertNotEqual(badMethod.status, 0)
-        XCTAssertTrue(badMethod.stderr.contains("magic"), badMethod.stderr)
+        XCTAssertTrue(badMethod.stderr.contains("--methods: unknown method 'magic'; valid: "), badMethod.stderr)
+        for m in Method.allCases { XCTAssertTrue(badMethod.stderr.contains(m.rawValue), "\(m.rawValue) not listed: \(badMethod.stderr)") }
         let badLayer = try loupe(["report", Self.model, img, "--layer", "nope", "--preprocess", "none", "-o", out])
         XCTAssertEqual(badLayer.status, 1)
         XCTAssertTrue(badLayer.stderr.contains("no layer named 'nope'"), badLayer.stderr)
@@ -170,6 +171,8 @@ final class ReportTests: XCTestCase {
         var decoded: Int
         var total: Int
         var console: [String]
+        /// The headings of the method cards that show a visible sanity-check warning badge.
+        var badged: [String]
     }
 
     func openInChromium(_ html: String, dir: URL) throws -> BrowserCheck {
@@ -178,7 +181,12 @@ final class ReportTests: XCTestCase {
             <script>window.addEventListener("load", function () {
               var im = document.images, ok = 0;
               for (var i = 0; i < im.length; i++) if (im[i].complete && im[i].naturalWidth > 0 && im[i].naturalHeight > 0) ok++;
-              document.title = "loupe-check " + ok + "/" + im.length;
+              var badged = [], cards = document.querySelectorAll("figure.method");
+              for (var j = 0; j < cards.length; j++) {
+                var b = cards[j].querySelector(".badge.fail");
+                if (b && b.offsetHeight > 0 && b.offsetWidth > 0) badged.push(cards[j].querySelector("h3").textContent);
+              }
+              document.title = "loupe-check " + ok + "/" + im.length + " badges " + badged.join(";");
             });</script>
             """
         let page = dir.appendingPathComponent("checked-\(UUID().uuidString).html")
@@ -192,7 +200,11 @@ final class ReportTests: XCTestCase {
                                   "the checker did not run: \(r.stderr.suffix(2000))")
         let counts = title.dropFirst("loupe-check ".count).split(separator: "/").map { Int($0)! }
         let console = r.stderr.split(separator: "\n").map(String.init).filter { $0.contains(":CONSOLE") || $0.contains("Uncaught") }
-        return BrowserCheck(decoded: counts[0], total: counts[1], console: console)
+        let badges = r.stdout.range(of: #"badges [^<]*</title>"#, options: .regularExpression).map {
+            String(r.stdout[$0].dropFirst("badges ".count).dropLast("</title>".count))
+        } ?? ""
+        return BrowserCheck(decoded: counts[0], total: counts[1], console: console,
+                            badged: badges.split(separator: ";").map(String.init))
     }
 
     func testReportOpensInChromiumWithEveryImageDecoded() throws {
@@ -209,6 +221,7 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(good.total, expected)
         XCTAssertEqual(good.decoded, expected, "some pictures did not decode")
         XCTAssertEqual(good.console, [], "console messages while loading the report")
+        XCTAssertEqual(good.badged.count, html.components(separatedBy: "class=\"badge fail\"").count - 1)
 
         // The check must catch a broken picture: corrupt the PNG data of the third one.
         var parts = html.components(separatedBy: "base64,iVBORw0KGgo")
@@ -221,5 +234,80 @@ final class ReportTests: XCTestCase {
         // And a script error in the page shows up as a console line.
         let failing = try openInChromium(html.replacingOccurrences(of: "</body>", with: "<script>undefinedFunction();</script></body>"), dir: dir)
         XCTAssertFalse(failing.console.isEmpty, "an uncaught error went unnoticed")
+    }
+
+    // MARK: - Sanity check
+
+    static let shapes = root.appendingPathComponent("SampleModels/shapes")
+    static let gap = shapes.appendingPathComponent("shapes-gap.onnx").path
+    /// An image on which, with seed 0, the activation map fails the sanity check (Spearman of
+    /// absolute values above 0.5 after full randomisation) and saliency passes.
+    static let sanityImage = shapes.appendingPathComponent("test/004-cross.png").path
+
+    /// The method cards of a report page: (heading, card HTML).
+    func cards(_ html: String) -> [(String, String)] {
+        html.components(separatedBy: "<figure class=\"method\">").dropFirst().map { card in
+            let body = card.components(separatedBy: "</figure>")[0]
+            let h3 = body.components(separatedBy: "<h3>").dropFirst().first?.components(separatedBy: "</h3>").first ?? ""
+            return (h3, body)
+        }
+    }
+
+    func lastSpearmanAbs(_ method: String) throws -> Double {
+        let j = try loupe(["sanity", Self.gap, Self.sanityImage, "--method", method, "--preprocess", "none", "--json"])
+        XCTAssertEqual(j.status, 0, j.stderr)
+        let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as? [String: Any])
+        let steps = try XCTUnwrap(doc["steps"] as? [[String: Any]])
+        return try XCTUnwrap(steps.last?["spearman_abs"] as? Double)
+    }
+
+    func testSanityBadgeOnTheFailingMethodOnlyInChromium() throws {
+        let dir = try tempDir()
+        let out = dir.appendingPathComponent("sanity.html").path
+        let r = try loupe(["report", Self.gap, Self.sanityImage, "--preprocess", "none", "--methods", "activations,saliency",
+                           "--visualize-steps", "0", "--no-auc", "-o", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let html = try String(contentsOfFile: out, encoding: .utf8)
+        let c = cards(html)
+        XCTAssertEqual(c.map(\.0), ["Activation map", "Saliency"])
+        // The numbers are `loupe sanity`'s last step (same layers, weights and seed).
+        let (act, sal) = (try lastSpearmanAbs("activations"), try lastSpearmanAbs("saliency"))
+        XCTAssertGreaterThan(act, 0.5)
+        XCTAssertLessThanOrEqual(sal, 0.5)
+        XCTAssertTrue(c[0].1.contains("class=\"badge fail\" data-sanity-spearman-abs=\"\(String(format: "%.6f", act))\""), c[0].1)
+        XCTAssertTrue(c[0].1.contains("Fails sanity check: Spearman rank correlation of absolute values \(String(format: "%.2f", act))"))
+        XCTAssertFalse(c[1].1.contains("badge"), c[1].1)
+        XCTAssertTrue(c[1].1.contains("class=\"sanity pass\" data-sanity-spearman-abs=\"\(String(format: "%.6f", sal))\""), c[1].1)
+        XCTAssertTrue(c[1].1.contains("Passes sanity check"))
+        XCTAssertTrue(html.contains("<dt>sanity check</dt>"))
+
+        // In a browser: the badge is drawn on the activation card and nowhere else.
+        let seen = try openInChromium(html, dir: dir)
+        XCTAssertEqual(seen.decoded, seen.total)
+        XCTAssertEqual(seen.console, [])
+        XCTAssertEqual(seen.badged, ["Activation map"])
+
+        // --no-sanity leaves it out.
+        let quiet = try loupe(["report", Self.gap, Self.sanityImage, "--preprocess", "none", "--methods", "activations,saliency",
+                               "--visualize-steps", "0", "--no-auc", "--no-sanity", "-o", out, "--force"])
+        XCTAssertEqual(quiet.status, 0, quiet.stderr)
+        let plain = try String(contentsOfFile: out, encoding: .utf8)
+        XCTAssertFalse(plain.contains("data-sanity-spearman-abs"))
+        XCTAssertFalse(plain.contains("Fails sanity check") || plain.contains("Passes sanity check"))
+        XCTAssertTrue(plain.contains("left out (--no-sanity)"))
+    }
+
+    /// A model whose randomisation makes the scores NaN: the report is still written, and the
+    /// card says which layer did it.
+    func testSanityNoteNamesTheLayerThatMadeNaN() throws {
+        let dir = try tempDir()
+        let out = dir.appendingPathComponent("nan.html").path
+        let sqrt = Self.root.appendingPathComponent("Tests/LoupeExplainTests/Fixtures/sanity/sqrt-head.onnx").path
+        let r = try loupe(["report", sqrt, Self.sanityImage, "--preprocess", "none", "--methods", "saliency",
+                           "--visualize-steps", "0", "--no-auc", "-o", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let html = try String(contentsOfFile: out, encoding: .utf8)
+        // 'conv', the second layer of the cascade, as `loupe sanity` says (SanityCLITests).
+        XCTAssertTrue(html.contains("Sanity check: not possible, randomising layer &#39;conv&#39; (Conv) made the class scores non-finite"), html)
     }
 }

@@ -45,24 +45,36 @@ public enum SanityCheck {
             let (logits, _) = try model.forward(x)
             options.target = logits.indices.max { logits[$0] < logits[$1] }!
         }
-        let inputSize = (x.shape[x.rank - 2], x.shape[x.rank - 1])
-        let original = try comparable(try method.run(on: model, input: x, options: options), size: inputSize)
+        let original = try comparable(try method.run(on: model, input: x, options: options), size: inputSize(x))
         var steps: [Step] = []
         for (k, layer) in randomization.layers.enumerated() {
             let m = try ExplainableModel(graph: randomization.graph(randomizedThrough: k + 1))
-            let (logits, _) = try m.forward(x)
-            guard logits.allSatisfy(\.isFinite) else {
-                throw LoupeError(.invalidModel, "randomising layer '\(layer.node)' (\(layer.opType)) made the class scores non-finite (NaN or infinite)")
-            }
-            let map = try comparable(try method.run(on: m, input: x, options: options), size: inputSize)
-            guard map.floats.allSatisfy(\.isFinite) else {
-                throw LoupeError(.invalidModel, "randomising layer '\(layer.node)' (\(layer.opType)) made the \(method.rawValue) map non-finite (NaN or infinite)")
-            }
-            steps.append(Step(layer: layer, scores: try Similarity.compare(original, map)))
+            steps.append(Step(layer: layer, scores: try compare(original, method: method, on: m, input: x, options: options, blame: { _ in layer })))
             progress?(k + 1, randomization.layers.count)
         }
         return Result(method: method, target: options.target!, seed: seed, steps: steps)
     }
+
+    /// The method's map on the randomised model `m` against `original` (already `comparable`).
+    /// A non-finite score or map is an error naming the layer `blame` returns for it (`true`:
+    /// the map is the non-finite one).
+    static func compare(_ original: Tensor, method: Method, on m: ExplainableModel, input x: Tensor, options: Method.Options,
+                        blame: (Bool) throws -> ModelRandomization.Layer) throws -> Similarity.Scores {
+        let inputSize = (x.shape[x.rank - 2], x.shape[x.rank - 1])
+        let (logits, _) = try m.forward(x)
+        guard logits.allSatisfy(\.isFinite) else {
+            let layer = try blame(false)
+            throw LoupeError(.invalidModel, "randomising layer '\(layer.node)' (\(layer.opType)) made the class scores non-finite (NaN or infinite)")
+        }
+        let map = try comparable(try method.run(on: m, input: x, options: options), size: inputSize)
+        guard map.floats.allSatisfy(\.isFinite) else {
+            let layer = try blame(true)
+            throw LoupeError(.invalidModel, "randomising layer '\(layer.node)' (\(layer.opType)) made the \(method.rawValue) map non-finite (NaN or infinite)")
+        }
+        return try Similarity.compare(original, map)
+    }
+
+    static func inputSize(_ x: Tensor) -> (Int, Int) { (x.shape[x.rank - 2], x.shape[x.rank - 1]) }
 
     /// The map as `Similarity` takes it: C×H×W or H×W, class maps upsampled to the input size.
     static func comparable(_ e: Explanation, size: (Int, Int)) throws -> Tensor {

@@ -89,6 +89,25 @@ public struct ReportDocument {
         }
     }
 
+    /// The model-randomisation check of one method on one image (Adebayo et al., "Sanity
+    /// Checks for Saliency Maps", 2018): the Spearman rank correlation of the absolute maps
+    /// (channels summed) before and after every Conv, Gemm and MatMul layer is re-drawn.
+    public struct SanityResult {
+        /// nil: undefined (a constant map) or not computed (`note` says why).
+        public var spearmanAbs: Double?
+        /// Above it the method fails.
+        public var threshold: Double
+        public var seed: UInt64
+        public var note: String?
+        public var fails: Bool { spearmanAbs.map { $0 > threshold } ?? false }
+        public init(spearmanAbs: Double?, threshold: Double, seed: UInt64, note: String? = nil) {
+            self.spearmanAbs = spearmanAbs
+            self.threshold = threshold
+            self.seed = seed
+            self.note = note
+        }
+    }
+
     /// One method on one image: a picture, or a note saying why there is none.
     public struct MethodResult {
         public var title: String
@@ -98,6 +117,8 @@ public struct ReportDocument {
         public var detail: String
         public var legend: Legend?
         public var seconds: Double
+        /// nil: not checked (`--no-sanity`, or no picture).
+        public var sanity: SanityResult?
         public init(title: String, summary: String, picture: RGBImage?, note: String? = nil, detail: String = "",
                     legend: Legend? = nil, seconds: Double = 0) {
             self.title = title

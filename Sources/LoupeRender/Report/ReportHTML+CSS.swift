@@ -48,6 +48,9 @@ extension ReportHTML {
         .method img { width: 100%; }
         .detail { display: block; color: var(--fg); overflow-wrap: anywhere; }
         .note { background: #fff7e0; border: 1px solid #f0d98c; border-radius: 6px; padding: 8px; font-size: 0.82rem; margin: 0; overflow-wrap: anywhere; }
+        .badge.fail { background: #fde4e1; border: 1px solid #e39a92; color: #8a1d12; border-radius: 6px; padding: 4px 8px;
+          font-size: 0.78rem; font-weight: 600; margin: 6px 0 2px; overflow-wrap: anywhere; }
+        .sanity { color: var(--muted); font-size: 0.72rem; margin: 4px 0 0; overflow-wrap: anywhere; }
         .legend { margin: 6px 0 2px; font-size: 0.72rem; color: var(--muted); }
         .legend .ramp { display: block; height: 10px; border-radius: 3px; border: 1px solid var(--line); }
         .legend .ticks { display: flex; justify-content: space-between; font-variant-numeric: tabular-nums; }

@@ -102,6 +102,7 @@ public enum ReportHTML {
                 s += "<p class=\"note\">\(escape(m.note ?? "not computed"))</p>\n"
             }
             if let l = m.legend, m.picture != nil { s += legend(l) }
+            if let c = m.sanity { s += sanity(c) }
             s += "<figcaption>\(escape(m.summary))"
             if !m.detail.isEmpty { s += " <span class=\"detail\">\(escape(m.detail))</span>" }
             s += "</figcaption>\n"
@@ -118,6 +119,23 @@ public enum ReportHTML {
         var s = "<section id=\"settings\" class=\"card\">\n<h2>Settings</h2>\n<dl class=\"facts\">\n"
         for (k, v) in rows { s += "<dt>\(escape(k))</dt><dd>\(escape(v))</dd>\n" }
         return s + "</dl>\n</section>\n"
+    }
+
+    /// The sanity check of one method on one image: a warning badge when the method fails (its
+    /// map still correlates with the original once every layer is random), a quiet line when
+    /// it passes or could not be checked. `data-sanity-spearman-abs` holds the number for scripts.
+    static func sanity(_ c: ReportDocument.SanityResult) -> String {
+        let after = "after full randomisation (every Conv and linear layer re-drawn, seed \(c.seed))"
+        guard let r = c.spearmanAbs else {
+            let why = c.note ?? "the map is constant once every layer is randomised, so its rank correlation is undefined; counted as passing"
+            return "<p class=\"sanity\">Sanity check: \(escape(why)).</p>\n"
+        }
+        let value = String(format: "%.2f", r)
+        let data = " data-sanity-spearman-abs=\"\(String(format: "%.6f", r))\""
+        if c.fails {
+            return "<p class=\"badge fail\"\(data)>⚠ Fails sanity check: Spearman rank correlation of absolute values \(value) \(escape(after)), above \(String(format: "%g", c.threshold)): the map barely depends on the weights.</p>\n"
+        }
+        return "<p class=\"sanity pass\"\(data)>Passes sanity check: Spearman rank correlation of absolute values \(value) \(escape(after)).</p>\n"
     }
 
     /// A colour bar as a CSS gradient with 17 stops sampled from the colormap.
