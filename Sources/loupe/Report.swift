@@ -49,7 +49,7 @@ struct Report: ParsableCommand {
     @Option(help: ArgumentHelp(Method.help(list: true, all: true)))
     var methods: String = Report.defaultMethods.map(\.rawValue).joined(separator: ",")
 
-    @Option(name: .customLong("visualize-steps"), help: "Steps of the picture of each predicted class by gradient ascent (`loupe visualize --class C` with its defaults, seed 0); 0 leaves it out.")
+    @Option(name: .customLong("visualize-steps"), parsing: .unconditional, help: "Steps of the picture of each predicted class by gradient ascent (`loupe visualize --class C` with its defaults, seed 0); 0 leaves it out.")
     var visualizeSteps: Int = 512
 
     @Option(help: "Colormap for heat maps: jet, viridis, inferno or gray.")
@@ -58,7 +58,7 @@ struct Report: ParsableCommand {
     @Flag(help: "Overwrite the report if it exists.")
     var force = false
 
-    @Option(name: .customLong("auc-step"), help: "Deletion and insertion AUC beside each map (RISE; see `loupe evaluate`): pixels changed per step. Each map costs 2 x (pixels / step + 1) forward passes.")
+    @Option(name: .customLong("auc-step"), parsing: .unconditional, help: "Deletion and insertion AUC beside each map (RISE; see `loupe evaluate`): pixels changed per step. Each map costs 2 x (pixels / step + 1) forward passes.")
     var aucStep: Int = 224
 
     @Flag(name: .customLong("no-auc"), help: "Leave out the deletion and insertion AUC beside each map.")
