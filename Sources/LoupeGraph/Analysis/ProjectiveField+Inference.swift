@@ -18,6 +18,9 @@ import LoupeTensor
 /// With the threshold τ = 1 the outputs equal a batched forward pass of the changed images
 /// (up to the summation order of the convolution kernels); τ < 1 is Nakandala's approximate
 /// inference.
+///
+/// One instance runs one batch at a time (it caches the zero-padding ops and batched plans it
+/// makes); use one instance per thread.
 public final class IncrementalInference: @unchecked Sendable {
     public let executor: Executor
     public let input: String
