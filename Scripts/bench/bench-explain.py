@@ -38,7 +38,12 @@ saved as .npy. Then, one method at a time, so both sides see the same machine st
      strides=(3,16,16), baselines=0, perturbations_per_eval=16) vs Loupe --window 32x32
      --stride 16x16 --occlusion-batch 16 (169 windows each). It is slow: it uses
      --occlusion-runs/--occlusion-warmup, and a model is skipped if one Loupe run (a probe run,
-     untimed) takes longer than --occlusion-limit seconds.
+     untimed) takes longer than --occlusion-limit seconds. --occlusion-window 16 --occlusion-stride 8
+     gives the issue's setting (27x27 = 729 windows). occlusion-approximate and occlusion-plain
+     (only with --methods) run Loupe with --approximate or --occlusion-plain against the same
+     Captum call. For these slow methods the script also prints each side's CPU time per run
+     (Loupe: the child process's user + system time over warm-up and timed runs, loading included;
+     PyTorch: the process time over the same calls), since a loaded machine inflates wall times.
    - the CAM variants (only with --methods: grad-cam++, xgrad-cam, hires-cam, layer-cam,
      score-cam, ablation-cam, eigen-cam): the pytorch_grad_cam class of the same name
      (GradCAMPlusPlus, ..., EigenCAM) at model.layer4[-1], called as GradCAM is, vs Loupe at
@@ -66,6 +71,7 @@ import json
 import os
 import platform
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -78,7 +84,7 @@ from harness import cpu_model, cpu_details, openblas_core, binary_time, load_ave
 DEFAULT_MODELS = ["resnet18", "resnet50"]
 METHODS = ["saliency", "guided-backprop", "grad-cam", "occlusion", "gradient-x-input", "integrated-gradients", "smoothgrad"]
 # Methods timed with --occlusion-runs/--occlusion-warmup (many passes per explanation).
-SLOW = ("occlusion", "integrated-gradients", "smoothgrad")
+SLOW = ("occlusion", "occlusion-approximate", "occlusion-plain", "integrated-gradients", "smoothgrad")
 IG_STEPS = 50
 NT_SAMPLES, NT_STD = 10, 0.15
 # The CAM variants, each against its pytorch-grad-cam class at model.layer4[-1]; chosen with
@@ -86,7 +92,11 @@ NT_SAMPLES, NT_STD = 10, 0.15
 CAM_VARIANTS = {"grad-cam++": "GradCAMPlusPlus", "xgrad-cam": "XGradCAM", "hires-cam": "HiResCAM",
                 "layer-cam": "LayerCAM", "score-cam": "ScoreCAM", "ablation-cam": "AblationCAM",
                 "eigen-cam": "EigenCAM"}
-ALL_METHODS = METHODS + list(CAM_VARIANTS)
+# Occlusion variants (only with --methods): Loupe's approximate incremental inference
+# (--approximate, its default options) and the plain method (--occlusion-plain), against the
+# same Captum call as occlusion (Loupe's default, exact incremental inference).
+OCCLUSION_VARIANTS = {"occlusion-approximate": ["--approximate"], "occlusion-plain": ["--occlusion-plain"]}
+ALL_METHODS = METHODS + list(CAM_VARIANTS) + list(OCCLUSION_VARIANTS)
 # Methods timed with --occlusion-runs/--occlusion-warmup after a probe run; their batch: the
 # reference's default (occlusion: perturbations_per_eval; ScoreCAM: 16; AblationCAM: 32).
 SLOW_BATCH = {"occlusion": 16, "score-cam": 16, "ablation-cam": 32}
@@ -149,7 +159,9 @@ def loupe_method_args(method, layer):
         args += ["--layer", layer]
     if method in ("score-cam", "ablation-cam"):
         args += ["--occlusion-batch", str(SLOW_BATCH[method])]
-    if method == "occlusion":
+    if method in OCCLUSION_VARIANTS:
+        args = ["--method", "occlusion"] + OCCLUSION_VARIANTS[method]
+    if method == "occlusion" or method in OCCLUSION_VARIANTS:
         args += ["--window", f"{OCC_WINDOW}x{OCC_WINDOW}", "--stride", f"{OCC_STRIDE}x{OCC_STRIDE}",
                  "--occlusion-batch", str(OCC_BATCH)]
     return args
@@ -159,12 +171,15 @@ def run_loupe_bench(args, model_path, input_path, method, layer, runs, warmup):
     cmd = ([args.loupe, "bench", model_path] + loupe_method_args(method, layer)
            + ["--runs", str(runs), "--warmup", str(warmup), "--threads", str(args.threads),
               "--input-npy", input_path, "--json"])
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
     except subprocess.TimeoutExpired:
         return None, f"loupe bench timed out after {args.timeout} s"
     except OSError as e:
         return None, f"cannot run {args.loupe}: {e}"
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
     if proc.returncode != 0:
         return None, last_error_line(proc)
     try:
@@ -173,6 +188,8 @@ def run_loupe_bench(args, model_path, input_path, method, layer, runs, warmup):
         return None, f"loupe bench printed no JSON: {proc.stdout.strip()[:200]!r}"
     if r.get("threads") != args.threads:
         print(f"  note: loupe reports {r.get('threads')} threads, asked for {args.threads}")
+    # CPU seconds of the whole process (loading and warm-up included) per explanation run.
+    r["cpu_ms_per_run"] = 1000 * cpu_s / max(1, runs + warmup)
     return r, None
 
 
@@ -230,7 +247,7 @@ def pytorch_call(method, model, x, top):
             cam.batch_size = SLOW_BATCH[method]     # its default, set explicitly
         targets = [ClassifierOutputTarget(top)]
         return lambda: cam(input_tensor=x, targets=targets)
-    if method == "occlusion":
+    if method == "occlusion" or method in OCCLUSION_VARIANTS:
         from captum.attr import Occlusion
         occ = Occlusion(model)
         return lambda: occ.attribute(x, target=top, sliding_window_shapes=(3, OCC_WINDOW, OCC_WINDOW),
@@ -240,6 +257,7 @@ def pytorch_call(method, model, x, top):
 
 
 def run_pytorch(call, runs, warmup):
+    c0 = time.process_time()
     for _ in range(warmup):
         call()
     times = []
@@ -247,7 +265,9 @@ def run_pytorch(call, runs, warmup):
         t0 = time.perf_counter_ns()
         call()
         times.append((time.perf_counter_ns() - t0) / 1e6)
-    return summarize(times)
+    r = summarize(times)
+    r["cpu_ms_per_run"] = 1000 * (time.process_time() - c0) / max(1, runs + warmup)
+    return r
 
 
 # --- peak memory ----------------------------------------------------------------------------------
@@ -418,6 +438,7 @@ def measure_memory(args, model, model_path, input_path, layer):
 # --- main -----------------------------------------------------------------------------------------
 
 def main():
+    global OCC_WINDOW, OCC_STRIDE
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="\n".join(__doc__.splitlines()[1:]))
@@ -431,6 +452,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=2, help="untimed warm-up runs (default 2)")
     ap.add_argument("--occlusion-runs", type=int, default=3, help="timed runs for occlusion, score-cam and ablation-cam (default 3)")
     ap.add_argument("--occlusion-warmup", type=int, default=1, help="warm-up runs for occlusion, score-cam and ablation-cam (default 1)")
+    ap.add_argument("--occlusion-window", type=int, default=OCC_WINDOW, help=f"occlusion window side (default {OCC_WINDOW}; the issue's target uses 16)")
+    ap.add_argument("--occlusion-stride", type=int, default=OCC_STRIDE, help=f"occlusion stride (default {OCC_STRIDE}; the issue's target uses 8)")
     ap.add_argument("--occlusion-limit", type=float, default=120,
                     help="skip occlusion on a model if one Loupe run takes longer than this many seconds (default 120)")
     ap.add_argument("--rounds", type=int, default=1,
@@ -444,6 +467,7 @@ def main():
     ap.add_argument("--markdown-out", help="also write the report (header, tables) to this file")
     ap.add_argument("--pytorch-memory-child", nargs=3, metavar=("MODE", "MODEL", "INPUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    OCC_WINDOW, OCC_STRIDE = args.occlusion_window, args.occlusion_stride
 
     if args.pytorch_memory_child:
         mode, model, input_path = args.pytorch_memory_child
@@ -488,8 +512,9 @@ def main():
         f"- input: numpy default_rng(0).random([1,3,224,224], float32); target: the top class; "
         f"PyTorch weights rebuilt as export-torchvision.py does, logits checked against ORT on the ONNX file "
         f"(max |diff| ≤ {LOGIT_TOLERANCE:g})",
-        f"- occlusion: window 32x32, stride 16x16, baseline 0, 16 occluded images per forward pass "
-        f"(13x13 = 169 windows)",
+        f"- occlusion: window {OCC_WINDOW}x{OCC_WINDOW}, stride {OCC_STRIDE}x{OCC_STRIDE}, baseline 0, "
+        f"{OCC_BATCH} occluded images per forward pass "
+        f"({((224 - OCC_WINDOW + OCC_STRIDE - 1) // OCC_STRIDE + 1) ** 2} windows)",
         f"- load average at start: {load_average()}",
     ]
     print("\n".join(header), flush=True)
@@ -583,6 +608,10 @@ def main():
             rows.append((model, method, runs, lr, pr, ratio, ratio_min))
             print(f"  loupe {fmt(lr and lr['median_ms'])} ms, pytorch {fmt(pr and pr['median_ms'])} ms, "
                   f"ratio {fmt(ratio, 2)} (mins {fmt(ratio_min, 2)}), load {load_average()}", flush=True)
+            if lrounds and prounds and "cpu_ms_per_run" in lrounds[0] and "cpu_ms_per_run" in prounds[0]:
+                lc, pc = lrounds[0]["cpu_ms_per_run"], prounds[0]["cpu_ms_per_run"]
+                print(f"  CPU time per run (warm-up included; Loupe's loading too): loupe {fmt(lc)} ms, "
+                      f"pytorch {fmt(pc)} ms, ratio {fmt(lc / pc, 2)}", flush=True)
         del net, call
 
     memory = None

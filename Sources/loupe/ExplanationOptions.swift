@@ -24,8 +24,23 @@ struct ExplanationOptions: ParsableArguments {
     @Option(help: "Occlusion stride as HxW.")
     var stride: String = "8x8"
 
-    @Option(help: ArgumentHelp("The baseline, in the model's input space (after preprocessing): for occlusion the value the window is filled with (zero or a number); for integrated-gradients also blur (the input blurred with a Gaussian of sigma 5 % of its shorter side), blur:SIGMA (sigma in pixels), or an image file (preprocessed like the input) or .npy tensor of the input's shape.", valueName: "zero|NUMBER|blur[:SIGMA]|FILE"))
+    @Option(help: ArgumentHelp("The baseline, in the model's input space (after preprocessing), for integrated-gradients and occlusion (what the window is filled with): zero, a number, blur (the input blurred with a Gaussian of sigma 5 % of its shorter side), blur:SIGMA (sigma in pixels), or an image file (preprocessed like the input) or .npy tensor of the input's shape.", valueName: "zero|NUMBER|blur[:SIGMA]|FILE"))
     var baseline: String = "zero"
+
+    @Flag(name: .customLong("occlusion-plain"), help: "Occlusion: run every occluded image through the whole model, instead of the default incremental inference (which recomputes only what each window changes and gives the same map); for comparisons and tests.")
+    var occlusionPlain = false
+
+    @Flag(help: "Occlusion: approximate incremental inference (Nakandala et al. 2019): changed regions cut by --field-threshold and adaptive drill-down (--drill-down-stride, --drill-down-fraction). Faster, not exact.")
+    var approximate = false
+
+    @Option(name: .customLong("field-threshold"), help: "With --approximate: the projective-field threshold tau in (0, 1]; a changed region longer than tau times a layer's height or width is cut to that length around its centre (1: no cut). Default: 0.5.")
+    var fieldThreshold: Double?
+
+    @Option(name: .customLong("drill-down-stride"), help: "With --approximate: the windows first run every K-th position per axis (K times the stride); 1 turns drill-down off. Default: 2.")
+    var drillDownStride: Int?
+
+    @Option(name: .customLong("drill-down-fraction"), help: "With --approximate: the fraction of the other windows that then run, those with the highest drop interpolated from the first ones (the rest keep the interpolated drop). Default: 0.25.")
+    var drillDownFraction: Double?
 
     @Option(help: "Integrated gradients: the number of points on the path from the baseline to the input (gradient evaluations).")
     var steps: Int = 50
@@ -67,6 +82,13 @@ struct ExplanationOptions: ParsableArguments {
         }
         guard noiseSamples >= 1 else { throw ValidationError("--noise-samples must be at least 1, got \(noiseSamples)") }
         if let noiseStd { guard noiseStd >= 0, noiseStd.isFinite else { throw ValidationError("--noise-std must be a non-negative number, got \(noiseStd)") } }
+        if !approximate, fieldThreshold != nil || drillDownStride != nil || drillDownFraction != nil {
+            throw ValidationError("--field-threshold, --drill-down-stride and --drill-down-fraction need --approximate")
+        }
+        if approximate && occlusionPlain { throw ValidationError("--approximate and --occlusion-plain exclude each other: the approximation is of the incremental inference") }
+        if let t = fieldThreshold, !(t > 0 && t <= 1) { throw ValidationError("--field-threshold must be in (0, 1], got \(t)") }
+        if let k = drillDownStride, k < 1 { throw ValidationError("--drill-down-stride must be at least 1, got \(k)") }
+        if let r = drillDownFraction, !(r >= 0 && r <= 1) { throw ValidationError("--drill-down-fraction must be in [0, 1], got \(r)") }
         guard maxChannels >= 1 else { throw ValidationError("--max-channels must be at least 1, got \(maxChannels)") }
     }
 
@@ -94,18 +116,12 @@ struct ExplanationOptions: ParsableArguments {
         return .file(baseline)
     }
 
-    /// Checks that the methods can use the options given: a baseline other than a number only
-    /// for integrated gradients, a noise tunnel only with a method it smooths.
+    /// Checks that the methods can use the options given: a noise tunnel only with a method it smooths.
     func check(methods: [Method]) throws {
-        if methods.contains(.occlusion), !isConstant(try parsedBaseline()) {
-            throw LoupeError(.invalidArgument, "--baseline \(baseline): occlusion fills its window with a number (zero or a value such as -0.5); blur and files apply to integrated-gradients only")
-        }
         if let noiseTunnel, !methods.isEmpty, !methods.contains(where: \.takesNoiseTunnel) {
             throw LoupeError(.invalidArgument, "--noise-tunnel \(noiseTunnel) smooths \(Method.names(Method.allCases.filter(\.takesNoiseTunnel))), not \(Method.names(methods, last: "and"))")
         }
     }
-
-    private func isConstant(_ b: BaselineSpec) -> Bool { if case .constant = b { return true } else { return false } }
 
     var scoreKind: ExplainableModel.ScoreKind { ExplainableModel.ScoreKind(rawValue: score)! }
 
@@ -121,6 +137,14 @@ struct ExplanationOptions: ParsableArguments {
         occ.window = try parseHxW(window, "--window")
         occ.stride = try parseHxW(stride, "--stride")
         occ.batch = occlusionBatch
+        occ.mode = occlusionPlain ? .plain : .incremental
+        if approximate {
+            var a = Occlusion.Approximation()
+            if let t = fieldThreshold { a.threshold = t }
+            if let k = drillDownStride { a.drillDownStride = k }
+            if let r = drillDownFraction { a.drillDownFraction = r }
+            occ.approximation = a
+        }
         var ig = IntegratedGradients.Settings()
         ig.steps = steps
         ig.rule = IntegratedGradients.Rule(rawValue: integration) ?? .gaussLegendre
@@ -131,10 +155,12 @@ struct ExplanationOptions: ParsableArguments {
             ig.baseline = .constant(v)
         case .blur(let sigma):
             ig.baseline = .blur(sigma: sigma)
+            occ.replacement = .blur(sigma: sigma)
         case .file(let path):
             // Read only when a method uses it.
-            if methods.isEmpty || methods.contains(.integratedGradients) {
+            if methods.isEmpty || methods.contains(.integratedGradients) || methods.contains(.occlusion) {
                 ig.baseline = .tensor(try readBaseline(path, graph: graph, image: image), source: path)
+                occ.replacement = ig.baseline
             }
         }
         var o = Method.Options(target: target, score: scoreKind, layer: layer ?? self.layer, occlusion: occ)

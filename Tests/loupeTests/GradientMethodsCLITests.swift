@@ -86,8 +86,10 @@ final class GradientMethodsCLITests: XCTestCase {
              ["--baseline blur:SIGMA needs a positive sigma in pixels, got 'blur:0'"]),
             ("blur too wide", explain(["--method", "integrated-gradients", "--baseline", "blur:40"]), 1,
              ["a blur of sigma 40.0 needs a kernel of 241 pixels"]),
-            ("blur for occlusion", explain(["--method", "occlusion", "--baseline", "blur"]), 1,
-             ["--baseline blur: occlusion fills its window with a number"]),
+            ("threshold without --approximate", explain(["--method", "occlusion", "--field-threshold", "0.5"]), 64,
+             ["--field-threshold, --drill-down-stride and --drill-down-fraction need --approximate"]),
+            ("threshold out of range", explain(["--method", "occlusion", "--approximate", "--field-threshold", "1.5"]), 64,
+             ["--field-threshold must be in (0, 1], got 1.5"]),
         ]
         for (name, args, status, fragments) in cases {
             let r = try CLITests.run(args)
