@@ -77,7 +77,9 @@ for t in "${run[@]}"; do
     fi
     echo "fuzz: $t for $seconds s" >&2
     set +e
-    ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 "$bin" "${args[@]}" "$corpus" >"$log" 2>&1
+    # SWIFT_BACKTRACE=enable=no: the Swift runtime's own crash handler reads the dying process's
+    # memory in a way AddressSanitizer reports, hiding the real trap; libFuzzer prints the stack.
+    SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=1 "$bin" "${args[@]}" "$corpus" >"$log" 2>&1
     code=$?
     set -e
     # Final numbers: the last status line (#N ... cov: C ft: F ... exec/s: R) and, when
@@ -97,7 +99,7 @@ for t in "${run[@]}"; do
         while IFS= read -r a; do
             [ -n "$a" ] || continue
             set +e
-            trace=$(ASAN_OPTIONS=detect_leaks=0 timeout 60 "$bin" -timeout=10 "$a" 2>&1)
+            trace=$(SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 timeout 60 "$bin" -timeout=10 "$a" 2>&1)
             set -e
             frame=$(echo "$trace" | grep -E '^ +#[0-9]+ ' | grep -vE 'sanitizer|libFuzzer|fuzzer::|__asan|libclang_rt|/libc\.so|abort|raise|in __GI_' | head -1)
             if [[ "$frame" == *libhdf5* ]] || [[ "$trace" != *"#0 "* && "$a" == */timeout-* ]]; then
