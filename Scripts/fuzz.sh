@@ -85,9 +85,9 @@ for t in "${run[@]}"; do
     # Final numbers: the last status line (#N ... cov: C ft: F ... exec/s: R) and, when
     # libFuzzer printed them, its final stats.
     last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
-    execs=$(grep -E '^stat::number_of_executed_units:' "$log" | tail -1 | awk '{print $2}')
-    [ -n "$execs" ] || execs=$(echo "$last" | sed -E 's/^#([0-9]+).*/\1/')
-    rate=$(grep -E '^stat::average_exec_per_sec:' "$log" | tail -1 | awk '{print $2}')
+    execs=$(grep -E '^stat::number_of_executed_units:' "$log" | tail -1 | awk '{print $2}' || true)
+    [ -n "$execs" ] || execs=$(echo "$last" | sed -nE 's/^#([0-9]+).*/\1/p')
+    rate=$(grep -E '^stat::average_exec_per_sec:' "$log" | tail -1 | awk '{print $2}' || true)
     [ -n "$rate" ] || rate=$(echo "$last" | sed -nE 's/.*exec\/s: ([0-9]+).*/\1/p')
     cov=$(echo "$last" | sed -nE 's/.*cov: ([0-9]+).*/\1/p')
     ft=$(echo "$last" | sed -nE 's/.*ft: ([0-9]+).*/\1/p')
@@ -95,22 +95,28 @@ for t in "${run[@]}"; do
     if [[ "$forked" == *" $t "* ]]; then
         # Replay what the fork mode saved this run: a crash whose first own frame is in
         # libhdf5 is the guard's business; anything else is a finding.
-        guarded=0 found=0
+        guarded=0 found=0 unreproduced=0
         while IFS= read -r a; do
             [ -n "$a" ] || continue
             set +e
             trace=$(SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 timeout 60 "$bin" -timeout=10 "$a" 2>&1)
             set -e
-            frame=$(echo "$trace" | grep -E '^ +#[0-9]+ ' | grep -vE 'sanitizer|libFuzzer|fuzzer::|__asan|libclang_rt|/libc\.so|abort|raise|in __GI_' | head -1)
-            if [[ "$frame" == *libhdf5* ]] || [[ "$trace" != *"#0 "* && "$a" == */timeout-* ]]; then
+            frame=$(echo "$trace" | grep -E '^ +#[0-9]+ ' | grep -vE 'sanitizer|compiler-rt|libFuzzer|fuzzer::|__asan|libclang_rt|/libc\.so|abort|raise|in __GI_' | head -1 || true)
+            if [[ "$frame" == *libhdf5* ]]; then
                 guarded=$((guarded + 1))
+            elif [[ "$trace" != *"#0 "* ]]; then
+                # Saved by a fork-mode job but no crash when replayed alone (e.g. a leak or a
+                # hang that depended on the job's state): reported, not counted as a failure.
+                unreproduced=$((unreproduced + 1))
+                echo "fuzz: $t: $a did not crash when replayed alone" >&2
             else
                 found=$((found + 1))
                 echo "fuzz: $t: $a crashes outside libhdf5: $frame" >&2
             fi
         done < <(find "$artifacts" -type f -newer "$log.start" | sort)
         [ "$code" -eq 0 ] || outcome="libFuzzer exit $code"
-        [ "$guarded" -eq 0 ] || outcome="$outcome, $guarded libhdf5 crash/hang inputs (guarded)"
+        [ "$guarded" -eq 0 ] || outcome="$outcome, $guarded libhdf5 crash/hang/leak inputs (guarded)"
+        [ "$unreproduced" -eq 0 ] || outcome="$outcome, $unreproduced saved inputs that did not crash alone"
         if [ "$found" -gt 0 ]; then outcome="FAILED: $found crashes outside libhdf5"; status=1; fi
     elif [ "$code" -ne 0 ]; then
         outcome="FAILED (exit $code): $(grep -m1 -E 'ERROR: |SUMMARY: |Fatal error' "$log" || true); input in $artifacts/"

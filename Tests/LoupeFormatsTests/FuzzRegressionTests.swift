@@ -47,6 +47,16 @@ final class FuzzRegressionTests: XCTestCase {
         XCTAssertTrue(e.message.contains("Split needs an input of rank 1 or more"), e.message)
     }
 
+    /// fuzz-keras-h5 (fork mode): inputs on which libhdf5 itself crashes (in `H5HG_read` and
+    /// `H5C_protect`, where Loupe cannot catch anything). Through `ModelFile.load`, the guard's
+    /// child dies and the caller gets an error naming the file.
+    func testLibHDF5CrashesAreCaughtByTheGuard() throws {
+        for name in ["h5-libhdf5-crash-vlen.h5", "h5-libhdf5-crash-2.h5"] {
+            let e = try XCTUnwrap(loupeError { _ = try ModelFile.load(path: fixture("fuzz/\(name)")) })
+            XCTAssertTrue(e.message.contains(name), e.message)
+        }
+    }
+
     /// The per-file budget counts every tensor a file decodes and refuses the one that would
     /// pass `maxDecodedBytesPerFile`, naming the file, the tensor and the limit.
     func testPerFileBudgetRefusesTheTensorThatPassesTheLimit() throws {
