@@ -64,3 +64,25 @@ let package = Package(
     // checker cannot prove safe; the threading policy lives in LoupeTensor/GEMM.swift.
     swiftLanguageModes: [.v5]
 )
+
+// Fuzz targets (docs/fuzzing.md): in the manifest only when LOUPE_FUZZ=1, which Scripts/fuzz.sh
+// sets when it builds them with libFuzzer and AddressSanitizer in .build-fuzz; the normal build
+// never compiles them. Each exports LLVMFuzzerTestOneInput and calls one real reader.
+if Context.environment["LOUPE_FUZZ"] == "1" {
+    package.targets.append(.target(name: "LoupeFuzzSupport", dependencies: ["LoupeFormats", "LoupeTensor"], path: "Fuzz/Support"))
+    let readers: [(String, [Target.Dependency])] = [
+        ("fuzz-onnx", []), ("fuzz-keras-h5", []), ("fuzz-keras-zip", []), ("fuzz-png", []), ("fuzz-jpeg", []),
+        ("fuzz-npy", []), ("fuzz-labels", []), ("fuzz-annotations", ["LoupeExplain"]),
+        // The command line's value parsers live in the `loupe` executable, which no other executable can
+        // import: this target compiles its sources again (a symlink), with its `main` renamed.
+        ("fuzz-cli-values", ["LoupeGraph", "LoupeExplain", "LoupeRender", "LoupeSurgery", "LoupeAnalysis",
+                             .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+    ]
+    for (name, dependencies) in readers {
+        package.targets.append(.executableTarget(
+            name: name, dependencies: ["LoupeFuzzSupport", "LoupeFormats", "LoupeTensor"] + dependencies,
+            path: "Fuzz/Targets/\(name)",
+            swiftSettings: name == "fuzz-cli-values" ? [.unsafeFlags(["-Xfrontend", "-entry-point-function-name", "-Xfrontend", "loupe_cli_main"])] : []))
+        package.products.append(.executable(name: name, targets: [name]))
+    }
+}

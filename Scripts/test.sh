@@ -74,6 +74,9 @@ for isa in "${isa_paths[@]}"; do
         'LoupeTensorTests|LoupeExplainTests.ReferenceTests|CAMVariantReferenceTests|CaptumGradientTests'
 done
 
+# Every reader under libFuzzer and AddressSanitizer, 60 s a target (docs/fuzzing.md); a crash fails.
+bash Scripts/fuzz.sh all 60 || status=1
+
 # One closing line with the totals of all runs.
 echo "tests: $((total - failed)) passed, $failed failed"
 exit "$status"

@@ -9,6 +9,8 @@ final class HDF5File {
     private let id: hid_t
     /// The name errors use (the file, or `archive.keras/model.weights.h5`).
     let name: String
+    /// The decoded bytes of all datasets read from this file (`ReadLimits.maxDecodedBytesPerFile`).
+    private lazy var budget = ReadLimits.Budget(file: name)
 
     private static let setUp: Void = {
         H5open()
@@ -117,6 +119,7 @@ final class HDF5File {
         let count: Int
         do { count = try Tensor.checkedCount(shape) } catch let e as LoupeError { throw e.context("\(name): dataset '\(path)'") }
         try checkStorage(d, type: type, path: path, shape: shape, count: count)
+        try budget.take(count * 4, for: "dataset '\(path)' of shape \(describe(shape))")
         var values = [Float](repeating: 0, count: count)
         if count > 0 {
             let ok = values.withUnsafeMutableBytes {

@@ -91,6 +91,7 @@ public enum ONNXImporter {
 
     static func convertGraph(_ gp: Onnx__GraphProto, folder: URL) throws -> Graph {
         var g = Graph()
+        let budget = ReadLimits.Budget(file: nil)  // load() names the file
         g.name = str(gp.name)
         if gp.n_sparse_initializer > 0 {
             throw LoupeError.unsupported("sparse initializers are not supported (\(gp.n_sparse_initializer) found)")
@@ -99,7 +100,7 @@ public enum ONNXImporter {
             guard let t = gp.initializer[i]?.pointee else { continue }
             let name = str(t.name)
             do {
-                g.initializers[name] = try convertTensor(t, folder: folder)
+                g.initializers[name] = try convertTensor(t, folder: folder, budget: budget)
             } catch let e as LoupeError {
                 throw e.context("initializer '\(name)'")
             }
@@ -227,7 +228,8 @@ public enum ONNXImporter {
 
     // MARK: - Tensors
 
-    static func convertTensor(_ t: Onnx__TensorProto, folder: URL?) throws -> Tensor {
+    /// With a `budget`, the tensor's decoded size is taken from it before anything is read.
+    static func convertTensor(_ t: Onnx__TensorProto, folder: URL?, budget: ReadLimits.Budget? = nil) throws -> Tensor {
         let shape = try (0..<t.n_dims).map { i -> Int in
             let d = t.dims[i]
             guard d >= 0 else { throw LoupeError.invalid("negative dimension \(d) in tensor '\(str(t.name))'") }
@@ -239,11 +241,13 @@ public enum ONNXImporter {
             throw LoupeError.unsupported("tensor '\(str(t.name))' has element type \(dataTypeName(code)), which Loupe does not support")
         }
         if t.segment != nil { throw LoupeError.unsupported("segmented tensors are not supported") }
+        let bytes = count * elementSize(dtype)  // count <= maxElements, so no overflow
+        try budget?.take(bytes, for: "tensor '\(str(t.name))' of shape \(describe(shape)) (\(bytes) bytes)")
 
         // Locate the bytes: raw_data, external file, or typed fields.
         var raw: Data? = nil
         if t.has_data_location != 0 && t.data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL {
-            raw = try readExternal(t, folder: folder)
+            raw = try readExternal(t, folder: folder, bytes: bytes)
         } else if t.has_raw_data != 0 {
             raw = t.raw_data.len == 0 ? Data() : Data(bytes: t.raw_data.data, count: t.raw_data.len)
         }
@@ -278,8 +282,10 @@ public enum ONNXImporter {
         }
     }
 
-    /// Reads `location`/`offset`/`length` external data, refusing locations outside `folder`.
-    static func readExternal(_ t: Onnx__TensorProto, folder: URL?) throws -> Data {
+    /// Reads `location`/`offset`/`length` external data, refusing locations outside `folder`
+    /// and, before reading, any length other than the tensor's `bytes` (a one-element tensor
+    /// must not read a whole 50 GB file before the sizes are compared).
+    static func readExternal(_ t: Onnx__TensorProto, folder: URL?, bytes: Int) throws -> Data {
         guard let folder else { throw LoupeError.invalid("external data is only allowed for initializers of a model file") }
         var location = "", offset = 0, length: Int? = nil
         for i in 0..<t.n_external_data {
@@ -314,6 +320,9 @@ public enum ONNXImporter {
         // `len <= size - offset`, not `offset + len <= size`: a huge length must not overflow.
         guard offset <= size, len >= 0, len <= size - offset else {
             throw LoupeError.invalid("external data '\(location)' offset \(offset) length \(len) runs past the file's end (\(size) bytes)")
+        }
+        guard len == bytes else {
+            throw LoupeError.invalid("tensor '\(str(t.name))' needs \(bytes) bytes but its external data '\(location)' \(length == nil ? "holds" : "declares") \(len) from offset \(offset)")
         }
         // `read(upToCount:)` throws where `readData(ofLength:)` would trap.
         let data: Data

@@ -21,6 +21,8 @@ public struct Split: Operator {
     }
 
     func sizes(_ shape: [Int], _ splitInput: Tensor?) throws -> (sizes: [Int], axis: Int) {
+        // A scalar has no axis to cut (normalizeAxis lets axis 0 through for rank 0).
+        guard !shape.isEmpty else { throw LoupeError.shape("Split needs an input of rank 1 or more, got a scalar") }
         let a = try normalizeAxis(axis, rank: shape.count)
         let n = shape[a]
         if let given = try splitInput.map({ try Movement.ints($0, "split") }) ?? splitAttribute, !given.isEmpty {

@@ -1,0 +1,73 @@
+import Foundation
+import LoupeGraph
+import LoupeTensor
+import LoupeTestSupport
+import XCTest
+
+@testable import LoupeFormats
+
+/// The read limits of docs/fuzzing.md, and every input the fuzz targets (Fuzz/, Scripts/fuzz.sh)
+/// found crashing a reader, replayed through the reader the CLI uses: each must now give a
+/// `LoupeError`. The crashing inputs live in Fixtures/fuzz/ and in the target's seed corpus.
+final class FuzzRegressionTests: XCTestCase {
+    private func loupeError(_ body: () throws -> Void, file: StaticString = #filePath, line: UInt = #line) -> LoupeError? {
+        do {
+            try body()
+            XCTFail("expected a LoupeError", file: file, line: line)
+        } catch let e as LoupeError {
+            return e
+        } catch {
+            XCTFail("not a LoupeError: \(error)", file: file, line: line)
+        }
+        return nil
+    }
+
+    /// A one-element tensor whose external data (no length) is a 4 GiB file: refused from the
+    /// sizes alone, before a byte is read (the file is sparse, so reading it would take 4 GiB
+    /// of memory, not of disk).
+    func testExternalDataLongerThanTheTensorIsRefusedBeforeReading() throws {
+        let dir = try TemporaryFolder.make("loupe-fuzz", for: self)
+        let model = dir.appendingPathComponent("external-big.onnx").path
+        try FileManager.default.copyItem(atPath: fixture("fuzz/external-big.onnx"), toPath: model)
+        let big = dir.appendingPathComponent("big.bin").path
+        XCTAssertTrue(FileManager.default.createFile(atPath: big, contents: nil))
+        XCTAssertEqual(truncate(big, 4 << 30), 0)
+        let e = try XCTUnwrap(loupeError { _ = try ModelFile.load(path: model) })
+        for part in ["external-big.onnx", "'w'", "needs 4 bytes", "'big.bin'", "holds 4294967296"] {
+            XCTAssertTrue(e.message.contains(part), e.message)
+        }
+    }
+
+    /// fuzz-onnx: a Split node on a scalar (rank-0) input trapped with an index out of range in
+    /// its shape inference (`loupe inspect` crashed); now a shape error naming the node.
+    func testSplitOfAScalarIsAShapeError() throws {
+        let graph = try ModelFile.load(path: fixture("fuzz/onnx-split-scalar.onnx"))
+        let types = try ModelFile.inputTypes(graph)
+        let e = try XCTUnwrap(loupeError { _ = try GraphSummary(graph: graph, inputTypes: types) })
+        XCTAssertTrue(e.message.contains("Split needs an input of rank 1 or more"), e.message)
+    }
+
+    /// fuzz-keras-h5 (fork mode): inputs on which libhdf5 itself crashes (in `H5HG_read` and
+    /// `H5C_protect`, where Loupe cannot catch anything). Through `ModelFile.load`, the guard's
+    /// child dies and the caller gets an error naming the file.
+    func testLibHDF5CrashesAreCaughtByTheGuard() throws {
+        for name in ["h5-libhdf5-crash-vlen.h5", "h5-libhdf5-crash-2.h5"] {
+            let e = try XCTUnwrap(loupeError { _ = try ModelFile.load(path: fixture("fuzz/\(name)")) })
+            XCTAssertTrue(e.message.contains(name), e.message)
+        }
+    }
+
+    /// The per-file budget counts every tensor a file decodes and refuses the one that would
+    /// pass `maxDecodedBytesPerFile`, naming the file, the tensor and the limit.
+    func testPerFileBudgetRefusesTheTensorThatPassesTheLimit() throws {
+        let budget = ReadLimits.Budget(file: "model.h5")
+        try budget.take(ReadLimits.maxDecodedBytesPerFile - 8, for: "dataset 'a'")
+        try budget.take(8, for: "dataset 'b'")
+        let e = try XCTUnwrap(loupeError { try budget.take(1, for: "dataset 'c'") })
+        XCTAssertEqual(e.kind, .tooLarge)
+        for part in ["model.h5", "dataset 'c'", "\(ReadLimits.maxDecodedBytesPerFile)", "maxDecodedBytesPerFile"] {
+            XCTAssertTrue(e.message.contains(part), e.message)
+        }
+        XCTAssertNotNil(loupeError { try ReadLimits.Budget(file: nil).take(.max, for: "x") })
+    }
+}
