@@ -25,13 +25,13 @@ struct Bench: ParsableCommand {
     @Argument(help: "The model file (.onnx, .h5 or .keras).")
     var model: String
 
-    @Option(help: "Batch size (replaces the first dimension of the input).")
+    @Option(parsing: .unconditional, help: "Batch size (replaces the first dimension of the input).")
     var batch: Int = 1
 
-    @Option(help: "Number of timed runs.")
+    @Option(parsing: .unconditional, help: "Number of timed runs.")
     var runs: Int = 10
 
-    @Option(help: "Number of untimed warm-up runs.")
+    @Option(parsing: .unconditional, help: "Number of untimed warm-up runs.")
     var warmup: Int = 2
 
     @Option(name: .customLong("input-npy"), help: "Use this .npy tensor as the input instead of random data.")
@@ -40,7 +40,7 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("Time an explanation method instead of the forward pass: \(Method.names()) (batch 1; target: --target, else the top class)."))
     var method: String?
 
-    @Option(name: .customLong("occlusion-batch"), help: "Occluded, masked or ablated images per forward pass, for --method occlusion, score-cam or ablation-cam.")
+    @Option(name: .customLong("occlusion-batch"), parsing: .unconditional, help: "Occluded, masked or ablated images per forward pass, for --method occlusion, score-cam or ablation-cam.")
     var occlusionBatch: Int = 16
 
     @Flag(help: "Print {\"median_ms\", \"min_ms\", \"max_ms\", \"runs\", \"batch\", \"threads\", \"blas_kernels\", \"isa\", \"conv_kernels\", \"winograd\"} as JSON.")

@@ -43,19 +43,19 @@ struct Explain: ParsableCommand {
     @Option(help: "A text file with one class label per line.")
     var labels: String?
 
-    @Option(help: "How many occluded (occlusion), masked (score-cam) or ablated (ablation-cam) copies of the image run through the model at once.")
+    @Option(parsing: .unconditional, help: "How many occluded (occlusion), masked (score-cam) or ablated (ablation-cam) copies of the image run through the model at once.")
     var batch: Int = 16
 
     @Option(help: "Channels to show for activations, as a comma-separated list (default: the 8 most active).")
     var channels: String?
 
-    @Option(help: "Activation maps: show each channel where it reaches this quantile of its values.")
+    @Option(parsing: .unconditional, help: "Activation maps: show each channel where it reaches this quantile of its values.")
     var quantile: Double = 0.99
 
     @Option(help: "Colormap for heat maps: jet, viridis, inferno or gray.")
     var colormap: String = "jet"
 
-    @Option(help: "Opacity of heat maps over the image, from 0 to 1.")
+    @Option(parsing: .unconditional, help: "Opacity of heat maps over the image, from 0 to 1.")
     var alpha: Float = 0.5
 
     @Option(name: .shortAndLong, help: "Output PNG (one image), or folder (several images, or several methods with several images). Default: IMAGE-METHOD.png in the current folder.")

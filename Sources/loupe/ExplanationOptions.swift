@@ -24,7 +24,7 @@ struct ExplanationOptions: ParsableArguments {
     @Option(help: "Occlusion stride as HxW.")
     var stride: String = "8x8"
 
-    @Option(help: ArgumentHelp("The baseline, in the model's input space (after preprocessing), for integrated-gradients and occlusion (what the window is filled with): zero, a number, blur (the input blurred with a Gaussian of sigma 5 % of its shorter side), blur:SIGMA (sigma in pixels), or an image file (preprocessed like the input) or .npy tensor of the input's shape.", valueName: "zero|NUMBER|blur[:SIGMA]|FILE"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The baseline, in the model's input space (after preprocessing), for integrated-gradients and occlusion (what the window is filled with): zero, a number, blur (the input blurred with a Gaussian of sigma 5 % of its shorter side), blur:SIGMA (sigma in pixels), or an image file (preprocessed like the input) or .npy tensor of the input's shape.", valueName: "zero|NUMBER|blur[:SIGMA]|FILE"))
     var baseline: String = "zero"
 
     @Flag(name: .customLong("occlusion-plain"), help: "Occlusion: run every occluded image through the whole model, instead of the default incremental inference (which recomputes only what each window changes and gives the same map); for comparisons and tests.")
@@ -33,37 +33,37 @@ struct ExplanationOptions: ParsableArguments {
     @Flag(help: "Occlusion: approximate incremental inference (Nakandala et al. 2019): changed regions cut by --field-threshold and adaptive drill-down (--drill-down-stride, --drill-down-fraction). Faster, not exact.")
     var approximate = false
 
-    @Option(name: .customLong("field-threshold"), help: "With --approximate: the projective-field threshold tau in (0, 1]; a changed region longer than tau times a layer's height or width is cut to that length around its centre (1: no cut). Default: 0.5.")
+    @Option(name: .customLong("field-threshold"), parsing: .unconditional, help: "With --approximate: the projective-field threshold tau in (0, 1]; a changed region longer than tau times a layer's height or width is cut to that length around its centre (1: no cut). Default: 0.5.")
     var fieldThreshold: Double?
 
-    @Option(name: .customLong("drill-down-stride"), help: "With --approximate: the windows first run every K-th position per axis (K times the stride); 1 turns drill-down off. Default: 2.")
+    @Option(name: .customLong("drill-down-stride"), parsing: .unconditional, help: "With --approximate: the windows first run every K-th position per axis (K times the stride); 1 turns drill-down off. Default: 2.")
     var drillDownStride: Int?
 
-    @Option(name: .customLong("drill-down-fraction"), help: "With --approximate: the fraction of the other windows that then run, those with the highest drop interpolated from the first ones (the rest keep the interpolated drop). Default: 0.25.")
+    @Option(name: .customLong("drill-down-fraction"), parsing: .unconditional, help: "With --approximate: the fraction of the other windows that then run, those with the highest drop interpolated from the first ones (the rest keep the interpolated drop). Default: 0.25.")
     var drillDownFraction: Double?
 
-    @Option(help: "Integrated gradients: the number of points on the path from the baseline to the input (gradient evaluations).")
+    @Option(parsing: .unconditional, help: "Integrated gradients: the number of points on the path from the baseline to the input (gradient evaluations).")
     var steps: Int = 50
 
     @Option(help: ArgumentHelp("Integrated gradients: the quadrature rule, gauss-legendre (Captum's default; exact for polynomials of degree 2*steps-1) or trapezoid (equally spaced points including both ends).", valueName: "gauss-legendre|trapezoid"))
     var integration: String = IntegratedGradients.Rule.gaussLegendre.rawValue
 
-    @Option(name: .customLong("steps-batch"), help: "Integrated gradients: how many path points go through the model in one forward and backward pass.")
+    @Option(name: .customLong("steps-batch"), parsing: .unconditional, help: "Integrated gradients: how many path points go through the model in one forward and backward pass.")
     var stepsBatch: Int = IntegratedGradients.Settings().batch
 
     @Option(name: .customLong("noise-tunnel"), help: ArgumentHelp("Smooth the gradient methods (\(Method.names(Method.allCases.filter(\.takesNoiseTunnel), last: "and"))) over noisy copies of the input: smoothgrad (mean of the maps), smoothgrad-sq (mean of their squares) or vargrad (their variance), as Captum's NoiseTunnel. Default: no smoothing.", valueName: "smoothgrad|smoothgrad-sq|vargrad"))
     var noiseTunnel: String?
 
-    @Option(name: .customLong("noise-samples"), help: "Noise tunnel: the number of noisy copies.")
+    @Option(name: .customLong("noise-samples"), parsing: .unconditional, help: "Noise tunnel: the number of noisy copies.")
     var noiseSamples: Int = NoiseTunnel.Settings().samples
 
-    @Option(name: .customLong("noise-std"), help: "Noise tunnel: the standard deviation of the Gaussian noise, absolute, in the model's input space (after preprocessing), as Captum's stdevs. Default: 15 % of the input's value range (max - min).")
+    @Option(name: .customLong("noise-std"), parsing: .unconditional, help: "Noise tunnel: the standard deviation of the Gaussian noise, absolute, in the model's input space (after preprocessing), as Captum's stdevs. Default: 15 % of the input's value range (max - min).")
     var noiseStd: Double?
 
     @Option(name: .customLong("noise-seed"), help: "Noise tunnel: the seed of Loupe's noise generator (the same seed gives the same noise and the same map).")
     var noiseSeed: UInt64 = 0
 
-    @Option(name: .customLong("max-channels"), help: "Score-CAM runs one forward pass per channel of the layer: a layer with more channels than this is an error that says how long it would take.")
+    @Option(name: .customLong("max-channels"), parsing: .unconditional, help: "Score-CAM runs one forward pass per channel of the layer: a layer with more channels than this is an error that says how long it would take.")
     var maxChannels: Int = 2048
 
     func validate() throws {
