@@ -62,6 +62,26 @@ final class IncrementalOcclusionTests: XCTestCase, ExplainFixtureSupport {
         XCTAssertEqual(field.reach(of: m.logitsName), .whole)
     }
 
+    /// Residual additions stay regions: the incremental plan keeps them as `Add` nodes (an
+    /// inference plan would fuse each into its Conv, whose extra addend makes the reach whole).
+    /// On the small ResNet (96×96 input) a 16×16 window still reaches only part of every
+    /// residual sum but the last.
+    func testResidualAddsStayRegions() throws {
+        let models = try XCTUnwrap(try manifest()["models"] as? [String: [String: Any]])
+        let model = try XCTUnwrap(models["tiny-resnet"])
+        let m = try ExplainableModel(graph: try ONNXImporter.load(path: explainFixtures.appendingPathComponent(model["onnx"] as! String).path))
+        let inference = try IncrementalInference(executor: m.executor, input: m.inputName, output: m.logitsName, image: try load(model["input"] as! String))
+        let field = try inference.field(changes: [ProjectiveField.Region(y: 0...15, x: 0...15)])
+        let adds = m.graph.nodes.filter { $0.opType == "Add" }.map { $0.outputs[0] }
+        XCTAssertGreaterThanOrEqual(adds.count, 2, "the fixture has residual blocks")
+        // The plan fuses the Relu after the sum into the Add: the tensor is the Relu's output.
+        let sum = m.graph.nodes.first { $0.opType == "Relu" && $0.inputs.contains(adds[0]) }?.outputs[0] ?? adds[0]
+        guard case .regions(let rs) = field.reach(of: sum), let r = rs.first ?? nil else {
+            return XCTFail("the first residual sum is reached as \(field.reach(of: sum)), not as a region")
+        }
+        XCTAssertLessThan(r.height * r.width, 96 * 96 / 4, "the first residual sum's region \(r) is small")
+    }
+
     /// Against the plain method and Captum on the fixture models, window 16 stride 8 on 96×96.
     func testExactOnFixtureModels() throws {
         let models = try XCTUnwrap(try manifest()["models"] as? [String: [String: Any]])

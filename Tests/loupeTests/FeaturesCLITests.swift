@@ -148,7 +148,9 @@ final class FeaturesCLITests: XCTestCase {
         XCTAssertEqual(a.paths, b.paths)
         XCTAssertEqual(a.index, (0..<120).map(Int64.init))
         XCTAssertEqual(a.labels, b.labels)
-        XCTAssertLessThanOrEqual(maxRowRelative(a.features, b.features, columns: 64), 1e-6)
+        // Shards run other batch compositions; with Winograd (AVX-512) a convolution's rounding
+        // depends on the batch (1.1e-6 seen), within the 1e-5 that features promise.
+        XCTAssertLessThanOrEqual(maxRowRelative(a.features, b.features, columns: 64), 1e-5)
 
         func refused(_ args: [String], _ expected: String) throws {
             let r = try loupe(args)

@@ -45,7 +45,9 @@ public final class IncrementalInference: @unchecked Sendable {
         self.input = input
         self.output = output
         self.image = image
-        plan = try executor.plan(feeds: [input: image], keep: [output], fuse: true)
+        // Residual adds stay `Add` nodes: fused into a Conv, their addend would make the Conv's
+        // reach whole (ProjectiveField+Ops) and everything after the first block run in full.
+        plan = try executor.plan(feeds: [input: image], keep: [output], fuse: true, fuseResiduals: false)
         let slots = try executor.forward(plan, [input: image], releasing: { _ in [] })
         var cache: [String: Tensor] = [:]
         for (name, s) in plan.slotOf { if let v = slots[s] { cache[name] = v } }
@@ -168,7 +170,7 @@ public final class IncrementalInference: @unchecked Sendable {
     /// Runs a node in full on `[B, ...]` tensors, with the step of a plan for batch B.
     func runWhole(_ step: Executor.Step, _ values: [String: Value], batch b: Int) throws -> [Tensor] {
         if batchedSteps[b] == nil {
-            let p = b == 1 ? plan : try executor.plan(for: [input: TensorType(image.dtype, [b] + image.shape.dropFirst())], keep: [output], fuse: true)
+            let p = b == 1 ? plan : try executor.plan(for: [input: TensorType(image.dtype, [b] + image.shape.dropFirst())], keep: [output], fuse: true, fuseResiduals: false)
             var steps: [String: Executor.Step] = [:]
             for s in p.steps { steps[s.node.outputs[0]] = s }
             var constants: [String: Tensor] = [:]

@@ -72,10 +72,11 @@ public final class Executor: @unchecked Sendable {
     /// The plan for these input types (cached), keeping `keep` tensors alive and reachable.
     /// `fuse` (inference plans: `run`) folds BatchNorm into the convolutions before them,
     /// fuses residual adds and activations into their producers, except across the tensors
-    /// in `keep`.
+    /// in `keep`. `fuseResiduals: false` leaves the residual adds as `Add` nodes (incremental
+    /// inference needs them: it recomputes regions of each addend, docs/explanations.md).
     public func plan(for types: [String: TensorType], values: [String: Tensor] = [:],
-                     keep: Set<String> = [], fuse: Bool = false) throws -> Plan {
-        let key = (fuse ? "fused|" : "") + types.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ";")
+                     keep: Set<String> = [], fuse: Bool = false, fuseResiduals: Bool = true) throws -> Plan {
+        let key = (fuse ? (fuseResiduals ? "fused|" : "fused-no-residual|") : "") + types.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ";")
             + "|" + values.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.floats)\($0.value.ints)" }.joined(separator: ";")
             + "|" + keep.sorted().joined(separator: ",")
         if let p = plans.value[key] { return p }
@@ -92,7 +93,8 @@ public final class Executor: @unchecked Sendable {
             // Inference plans only, on the plan's copy of the graph; never across a tensor in
             // `keep` (docs/engine.md, "What is fused").
             if try !g.foldBatchNormalizations(keeping: keep).isEmpty { g.eliminateDeadNodes(keeping: keep) }
-            g.fuseResidualAdds(keeping: keep, types: t)
+            // Before fuseActivations: an Add with a fused activation is no longer a residual add.
+            if fuseResiduals { g.fuseResidualAdds(keeping: keep, types: t) }
             g.fuseActivations(keeping: keep)
         }
         for (k, v) in g.initializers where t[k] == nil { t[k] = TensorType(v.dtype, v.shape) }
@@ -132,13 +134,13 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// The plan for these feeds: shape-like feeds (see `isShapeLike`) become constants.
-    func plan(feeds: [String: Tensor], keep: Set<String>, fuse: Bool) throws -> Plan {
+    func plan(feeds: [String: Tensor], keep: Set<String>, fuse: Bool, fuseResiduals: Bool = true) throws -> Plan {
         var values: [String: Tensor] = [:]
         // A feed that is kept or differentiated stays a real input, however small.
         for i in graph.inputs where !keep.contains(i.name) {
             if let t = feeds[i.name], Self.isShapeLike(t) { values[i.name] = t }
         }
-        return try plan(for: try inputTypes(feeds), values: values, keep: keep, fuse: fuse)
+        return try plan(for: try inputTypes(feeds), values: values, keep: keep, fuse: fuse, fuseResiduals: fuseResiduals)
     }
 
     /// Runs the plan's steps and returns every slot; after step i the slots `releasing(i)`
