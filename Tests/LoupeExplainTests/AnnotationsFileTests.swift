@@ -45,4 +45,13 @@ final class AnnotationsFileTests: XCTestCase {
         XCTAssertEqual(all.count, 120)
         XCTAssertEqual(all[0].file, "000-circle.png")
     }
+
+    /// A symbolic link to the file reads as the file (the regular-file check follows the link).
+    func testSymbolicLinkToTheFileReads() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let dir = try TemporaryFolder.make("loupe-annotations", for: self)
+        let link = dir.appendingPathComponent("boxes.json").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: root.appendingPathComponent("SampleModels/shapes/test/annotations.json").path)
+        XCTAssertEqual(try PointingGame.annotations(file: link).count, 120)
+    }
 }

@@ -39,17 +39,19 @@ public enum PointingGame {
         public var hit: Bool
     }
 
-    /// The entries of an annotations file, in its order. Throws naming the file when it is not
-    /// in that format or a box is not four numbers with x0 < x1 and y0 < y1.
     /// The largest annotations file read: 64 MiB (the shapes set's is 15 KB; COCO's val2017 boxes 25 MB).
     public static let maxFileBytes = 64 << 20
 
+    /// The entries of an annotations file, in its order. Throws naming the file when it is not
+    /// in that format or a box is not four numbers with x0 < x1 and y0 < y1.
     public static func annotations(file path: String) throws -> [Annotation] {
         struct Item: Decodable { var file: String; var label: Int?; var box: [Int] }
         struct Doc: Decodable { var images: [Item] }
         // Only a non-empty regular file of at most 64 MiB is read: a FIFO or /dev/zero would never
         // end, and Foundation's reader leaks a 4 KiB buffer on an empty file (found by fuzz-annotations).
-        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        // A symbolic link is judged by its target (attributesOfItem describes the link itself).
+        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let attributes = try? FileManager.default.attributesOfItem(atPath: target)
         if let attributes, let size = attributes[.size] as? Int {
             guard attributes[.type] as? FileAttributeType == .typeRegular else {
                 throw LoupeError(.invalidArgument, "\(path): cannot read the boxes file (it is not a regular file)")
