@@ -44,10 +44,15 @@ fi
 build() {
     local start=$SECONDS
     echo "fuzz: building ${run[*]} with libFuzzer and AddressSanitizer in $scratch" >&2
+    mkdir -p "$scratch"
     for t in "${run[@]}"; do
+        # swift build's own status decides: a binary left by an earlier build must not be
+        # fuzzed in place of a failed one.
+        local ok=1
         LOUPE_FUZZ=1 swift build -c release --product "$t" --sanitize=fuzzer --sanitize=address \
-            -Xswiftc -sanitize=fuzzer,address --scratch-path "$scratch" 2>&1 | grep -E 'error|warning: unre|Build of' | grep -v 'Cannot export local symbol' >&2 || true
-        [ -x "$scratch/release/$t" ] || { echo "fuzz: building $t failed" >&2; exit 1; }
+            -Xswiftc -sanitize=fuzzer,address --scratch-path "$scratch" > "$scratch/build-$t.log" 2>&1 || ok=0
+        grep -E 'error|warning: unre|Build of' "$scratch/build-$t.log" | grep -v 'Cannot export local symbol' >&2 || true
+        [ "$ok" -eq 1 ] && [ -x "$scratch/release/$t" ] || { echo "fuzz: building $t failed" >&2; exit 1; }
     done
     echo "fuzz: build took $((SECONDS - start)) s" >&2
 }

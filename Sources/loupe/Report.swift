@@ -14,7 +14,7 @@ struct Report: ParsableCommand {
             inline, there is no script and nothing is fetched from the network. It holds the \
             model summary (inputs, outputs, parameters, MACs, the layer table), the first \
             convolution's filters, and per image the input after preprocessing, the top 5 \
-            classes, and the chosen methods (default: the classic eight, from saliency to activations, plus integrated-gradients and grad-cam++; `all` adds the other CAM variants and gradient methods) with a colour legend and one line \
+            classes, and the chosen methods (default: the classic eight, from saliency to activations, plus integrated-gradients and grad-cam++; `all` adds the other CAM variants and gradient methods, except the per-channel score-cam and ablation-cam, which `all,score-cam,ablation-cam` adds) with a colour legend and one line \
             on what each shows. CAM needs a model ending in global average pooling and one \
             linear layer; for other models the report says why and points to \
             `loupe surgery cam`. Each map gets a sanity check (Adebayo et al. 2018): the \
@@ -74,10 +74,10 @@ struct Report: ParsableCommand {
     @OptionGroup var image: ImageOptions
     @OptionGroup var global: GlobalOptions
 
-    var chosenMethods: [Method] { (try? Method.parse(methods, flag: "--methods", list: true, all: true)) ?? [] }
+    var chosenMethods: [Method] { (try? Method.parse(methods, flag: "--methods", list: true, all: true, slowInAll: false)) ?? [] }
 
     func validate() throws {
-        _ = try Method.parse(methods, flag: "--methods", list: true, all: true)
+        _ = try Method.parse(methods, flag: "--methods", list: true, all: true, slowInAll: false)
         guard ["jet", "viridis", "inferno", "gray"].contains(colormap) else {
             throw ValidationError("--colormap must be jet, viridis, inferno or gray")
         }
