@@ -21,6 +21,9 @@ public struct LoupeConfiguration: Sendable, Equatable {
     public var gemmSplitMinMACs: Int
     /// The fewest rows (or columns) of C each thread gets when `sgemm` splits a product (16).
     public var gemmSplitMinSide: Int
+    /// The most parts `sgemm` and the convolution GEMMs cut one product into (8). The parts
+    /// depend on the shape only, not on `threads`, so that results do not either.
+    public var gemmMaxParts: Int
     /// The fewest output channels per thread for which a convolution's GEMM is split by
     /// output channels (32).
     public var splitRowsMin: Int
@@ -38,12 +41,13 @@ public struct LoupeConfiguration: Sendable, Equatable {
 
     /// The defaults; `threads` nil means the online processors.
     public init(threads: Int? = nil, maxElements: Int = 1 << 31, gemmSplitMinMACs: Int = 1 << 18,
-                gemmSplitMinSide: Int = 16, splitRowsMin: Int = 32, im2colTileFloats: Int = 1 << 18,
+                gemmSplitMinSide: Int = 16, gemmMaxParts: Int = 8, splitRowsMin: Int = 32, im2colTileFloats: Int = 1 << 18,
                 im2colMinTileColumns: Int = 512, convolutions: ConvEngine = .fromEnvironment, winograd: Bool = true) {
         self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
         self.maxElements = maxElements
         self.gemmSplitMinMACs = gemmSplitMinMACs
         self.gemmSplitMinSide = gemmSplitMinSide
+        self.gemmMaxParts = gemmMaxParts
         self.splitRowsMin = splitRowsMin
         self.im2colTileFloats = im2colTileFloats
         self.im2colMinTileColumns = im2colMinTileColumns
@@ -70,6 +74,7 @@ public struct LoupeConfiguration: Sendable, Equatable {
         self = c
         threads = max(1, threads)
         gemmSplitMinSide = max(1, gemmSplitMinSide)
+        gemmMaxParts = max(1, gemmMaxParts)
         splitRowsMin = max(1, splitRowsMin)
         im2colTileFloats = max(1, im2colTileFloats)
         im2colMinTileColumns = max(1, im2colMinTileColumns)

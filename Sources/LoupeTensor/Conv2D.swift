@@ -148,12 +148,13 @@ struct ConvEpilogue {
 }
 
 /// `c[m, n] = a[m, k] · b[k, n]`, all row-major and packed, then `epilogue` (row `r` is
-/// output channel `channel0 + r`), with the rows of `a` and `c` split across Loupe's threads,
-/// one single-threaded GEMM each.
+/// output channel `channel0 + r`), with the rows of `a` and `c` cut into parts of at least
+/// `splitRowsMin` rows (at most `gemmMaxParts`; from the shape only, so the results do not
+/// depend on the thread count), run on Loupe's threads, one single-threaded GEMM each.
 func gemmSplitRows(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                    c: UnsafeMutablePointer<Float>, _ epilogue: ConvEpilogue, channel0: Int) {
     let config = LoupeConfiguration.current
-    let parts = min(config.threads, max(1, m / config.splitRowsMin))
+    let parts = min(config.gemmMaxParts, max(1, m / config.splitRowsMin))
     parallelFor(parts) { p in
         let r0 = p * m / parts, r1 = (p + 1) * m / parts
         guard r1 > r0 else { return }

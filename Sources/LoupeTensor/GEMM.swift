@@ -1,9 +1,13 @@
 /// The one place Loupe calls BLAS. Row-major single-precision GEMM:
 /// C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, with leading dimensions lda, ldb, ldc.
 ///
-/// OpenBLAS always runs single-threaded (see `Threads`). Called outside a `parallelFor`,
-/// a large product is split here across Loupe's threads, by rows of C or by columns,
-/// whichever is longer; called inside one, it runs on the calling thread.
+/// OpenBLAS always runs single-threaded (see `Threads`). A large product is cut into parts
+/// by rows of C or by columns, whichever is longer, each one OpenBLAS call; outside a
+/// `parallelFor` the parts run on Loupe's threads, inside one they run in turn on the calling
+/// thread. How many parts depends only on the shape (`gemmParts`), never on the thread count:
+/// OpenBLAS rounds a row or column differently depending on the size of the call it is in
+/// (its kernels handle the edges of a block apart), so cutting by the thread count made
+/// results depend on `--threads` (issue 17 point 7; `ThreadCountDeterminismTests`).
 public func sgemm(
     transA: Bool = false, transB: Bool = false,
     m: Int, n: Int, k: Int, alpha: Float = 1,
@@ -17,28 +21,41 @@ public func sgemm(
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
         return
     }
-    let config = LoupeConfiguration.current
-    let parts = config.threads > 1 && !ParallelRegion.isInside && m * n * k >= config.gemmSplitMinMACs
-        ? min(config.threads, max(m, n) / config.gemmSplitMinSide) : 1
+    let parts = gemmParts(m: m, n: n, k: k)
     if parts <= 1 {
         cblasSgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         return
     }
+    let run: (Int) -> Void
     if m >= n {
         // Rows r0..<r1 of op(A) and C.
-        parallelFor(parts) { p in
+        run = { p in
             let r0 = p * m / parts, r1 = (p + 1) * m / parts
             cblasSgemm(transA, transB, r1 - r0, n, k, alpha, transA ? a + r0 : a + r0 * lda, lda,
                        b, ldb, beta, c + r0 * ldc, ldc)
         }
     } else {
         // Columns j0..<j1 of op(B) and C.
-        parallelFor(parts) { p in
+        run = { p in
             let j0 = p * n / parts, j1 = (p + 1) * n / parts
             cblasSgemm(transA, transB, m, j1 - j0, k, alpha, a, lda,
                        transB ? b + j0 * ldb : b + j0, ldb, beta, c + j0, ldc)
         }
     }
+    if LoupeConfiguration.current.threads > 1 && !ParallelRegion.isInside {
+        parallelFor(parts, run)
+    } else {
+        for p in 0..<parts { run(p) }
+    }
+}
+
+/// How many parts `sgemm` cuts an m×n×k product into: 1 below `gemmSplitMinMACs`
+/// multiply-accumulates, else as many as keep `gemmSplitMinSide` rows (or columns) each, at
+/// most `gemmMaxParts`. A function of the shape and the configuration's constants only.
+func gemmParts(m: Int, n: Int, k: Int) -> Int {
+    let config = LoupeConfiguration.current
+    guard m * n * k >= config.gemmSplitMinMACs else { return 1 }
+    return max(1, min(config.gemmMaxParts, max(m, n) / config.gemmSplitMinSide))
 }
 
 @inline(__always)
