@@ -42,6 +42,9 @@ struct TSNECommand: ParsableCommand {
     @Option(help: "How repulsive forces are computed: auto (Barnes-Hut below 10,000 points, else fft), bh or fft (default auto).")
     var method: String = "auto"
 
+    @Option(parsing: .unconditional, help: "Barnes-Hut's opening angle: a cell whose size over its distance is below it counts as one point (default 0.35; openTSNE uses 0.5; smaller is more exact and slower, 0 is exact). Only for Barnes-Hut (below 10,000 points or --method bh).")
+    var theta: Double = TSNEOptions().theta
+
     @Option(name: .customLong("save-npy"), help: ArgumentHelp("Also write the embedding, N x 2 float32, as .npy (row i is item i of the file).", valueName: "emb.npy"))
     var saveNpy: String?
 
@@ -64,6 +67,7 @@ struct TSNECommand: ParsableCommand {
             throw ValidationError("--perplexity must be a positive number; got \(perplexity).")
         }
         guard iterations >= 0 else { throw ValidationError("--iterations must be 0 or more; got \(iterations).") }
+        guard theta >= 0, theta.isFinite else { throw ValidationError("--theta must be 0 or more; got \(theta).") }
         guard TSNEOptions.Method(rawValue: method) != nil else {
             throw ValidationError("--method must be auto, bh or fft; got '\(method)'.")
         }
@@ -115,6 +119,7 @@ struct TSNECommand: ParsableCommand {
             options.perplexity = perplexity
             options.iterations = iterations
             options.seed = seed
+            options.theta = theta
             options.method = TSNEOptions.Method(rawValue: method)!
             let resolved = options.resolvedMethod(points: file.rows)
             let err = FileHandle.standardError

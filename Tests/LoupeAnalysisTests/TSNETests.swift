@@ -132,6 +132,7 @@ final class TSNETests: XCTestCase {
     func testOptimizerStepsAgainstOpenTSNE() {
         var o = TSNEOptions()
         o.method = .barnesHut
+        o.theta = 0.5   // the fixture's (openTSNE's); Loupe's default is 0.35
         var optimizer = TSNEOptimizer(initial: ref.y_tiny, p: p, options: o)
         optimizer.run(iterations: 20, exaggeration: 12, momentum: 0.5, firstIteration: 1, progress: nil)
         optimizer.run(iterations: 10, exaggeration: 1, momentum: 0.8, firstIteration: 21, progress: nil)
