@@ -57,6 +57,28 @@ final class FuzzRegressionTests: XCTestCase {
         }
     }
 
+    /// fuzz-png: a 105-byte PNG whose `sPLT` chunk declares 2,130,706,447 bytes made libpng
+    /// allocate and zero-fill 2 GB before finding the data missing (libFuzzer's out-of-memory
+    /// report, which the earlier notes took for memory growing over the run). The chunk walk
+    /// now refuses a chunk longer than the rest of the file before libpng sees it: the error
+    /// names the chunk and the process's peak memory does not move by hundreds of megabytes.
+    func testPNGChunkLongerThanTheFileIsRefusedBeforeLibpngAllocatesIt() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: fixture("fuzz/png-splt-2gb.png")))
+        XCTAssertEqual(data.count, 105)
+        var before = rusage(), after = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &before)
+        let e = try XCTUnwrap(loupeError { _ = try ImageIO.decode(data) })
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &after)
+        XCTAssertEqual(e.kind, .invalidModel)
+        for part in ["truncated", "'sPLT'", "at byte 33", "declares 2130706447 bytes", "holds 60 after it"] {
+            XCTAssertTrue(e.message.contains(part), e.message)
+        }
+        XCTAssertLessThan(after.ru_maxrss - before.ru_maxrss, 256 << 10, "peak RSS grew (KiB)")
+        // A chunk that fits is left to libpng, and a well-formed file still decodes.
+        let good = try ImageIO.decode(Data(contentsOf: URL(fileURLWithPath: fixture("palette.png"))))
+        XCTAssertGreaterThan(good.width, 0)
+    }
+
     /// The per-file budget counts every tensor a file decodes and refuses the one that would
     /// pass `maxDecodedBytesPerFile`, naming the file, the tensor and the limit.
     func testPerFileBudgetRefusesTheTensorThatPassesTheLimit() throws {
