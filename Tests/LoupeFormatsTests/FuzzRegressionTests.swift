@@ -79,6 +79,33 @@ final class FuzzRegressionTests: XCTestCase {
         XCTAssertGreaterThan(good.width, 0)
     }
 
+    /// fuzz-keras-h5: 19 inputs of 19 that hung libhdf5, and the one on which it crashed in
+    /// `H5HG_read`, hold a global heap collection libhdf5 cannot walk. Checked on collections
+    /// built here byte by byte (the layout of the HDF5 specification, 8-byte lengths): a walk
+    /// that fits passes, an object 0 of size 0 and an object past the end are refused.
+    func testGlobalHeapThatLibHDF5CannotWalkIsRefused() throws {
+        func collection(_ objects: [(index: UInt16, size: UInt64)], size: UInt64 = 64) -> [UInt8] {
+            var b = Array("GCOL".utf8) + [1, 0, 0, 0] + withUnsafeBytes(of: size.littleEndian, Array.init)
+            for o in objects {
+                b += withUnsafeBytes(of: o.index.littleEndian, Array.init) + [1, 0, 0, 0, 0, 0]
+                b += withUnsafeBytes(of: o.size.littleEndian, Array.init)
+                if o.index > 0, o.size < 1024 { b += [UInt8](repeating: 0x41, count: Int((o.size + 7) / 8 * 8)) }
+            }
+            return [UInt8](repeating: 0, count: 8) + b + [UInt8](repeating: 0, count: max(0, 8 + Int(size) - b.count))
+        }
+        func check(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try HDF5GlobalHeapCheck.check($0, name: "w.h5") } }
+        // 16-byte header, one object of 5 bytes (16 + 8), free space of the remaining 24.
+        XCTAssertNoThrow(try check(collection([(1, 5), (0, 24)])))
+        let loop = try XCTUnwrap(loupeError { try check(collection([(1, 5), (0, 0)])) })
+        for part in ["w.h5", "global heap at byte 8", "object 0 at byte 48 declares 0 bytes", "loop forever"] {
+            XCTAssertTrue(loop.message.contains(part), loop.message)
+        }
+        let past = try XCTUnwrap(loupeError { try check(collection([(1, 41)])) })
+        XCTAssertTrue(past.message.contains("object 1 at byte 24 declares 41 bytes, past the heap's end at byte 72"), past.message)
+        XCTAssertNotNil(loupeError { try check(collection([(2, .max)])) })
+        XCTAssertNotNil(loupeError { _ = try ModelFile.load(path: fixture("fuzz/h5-libhdf5-crash-vlen.h5")) })
+    }
+
     /// The per-file budget counts every tensor a file decodes and refuses the one that would
     /// pass `maxDecodedBytesPerFile`, naming the file, the tensor and the limit.
     func testPerFileBudgetRefusesTheTensorThatPassesTheLimit() throws {
