@@ -20,7 +20,8 @@
 # libhdf5 it counts as guarded, otherwise (a crash in Loupe's own code) as a failure.
 #
 # Environment: FUZZ_JOBS (default 1) parallel fuzzing processes per target; FUZZ_KEEP_CORPUS=1
-# keeps the grown corpus in .build-fuzz/corpus/TARGET for the next run.
+# keeps the grown corpus in .build-fuzz/corpus/TARGET for the next run; FUZZ_RUNS=N stops a
+# target after N executions (or SECONDS, whichever comes first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -73,10 +74,16 @@ for t in "${run[@]}"; do
     log=$scratch/logs/$t.log
     mkdir -p "$(dirname "$log")"
     touch "$log.start"
+    # -close_fd_mask=3 silences the readers' own output; fork mode keeps stderr (mask 1) so that a
+    # job's sanitizer report reaches its log, whose ERROR lines the parent prints.
+    mask=3
+    [[ "$forked" != *" $t "* ]] || mask=1
     args=(-dict="Fuzz/dict/$t.dict" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10
-          -print_final_stats=1 -artifact_prefix="$artifacts/" -close_fd_mask=3)
+          -print_final_stats=1 -artifact_prefix="$artifacts/" -close_fd_mask=$mask)
+    [ -z "${FUZZ_RUNS:-}" ] || args+=(-runs="$FUZZ_RUNS")
     if [[ "$forked" == *" $t "* ]]; then
-        args+=(-fork="${FUZZ_JOBS:-1}" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 -timeout=20)
+        # -timeout=3: a valid model takes about 10 ms here; each libhdf5 hang costs the timeout.
+        args+=(-fork="${FUZZ_JOBS:-1}" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 -timeout=3)
     elif [ "${FUZZ_JOBS:-1}" -gt 1 ]; then
         args+=(-fork="${FUZZ_JOBS}")
     fi
@@ -84,7 +91,20 @@ for t in "${run[@]}"; do
     set +e
     # SWIFT_BACKTRACE=enable=no: the Swift runtime's own crash handler reads the dying process's
     # memory in a way AddressSanitizer reports, hiding the real trap; libFuzzer prints the stack.
-    SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=1 "$bin" "${args[@]}" "$corpus" >"$log" 2>&1
+    # LSAN_OPTIONS: leaks allocated inside libhdf5 (its error paths) are not Loupe's; each one
+    # would end a fork-mode job (Fuzz/lsan-libhdf5.supp).
+    # fuzz-cli-values allocates so much (swift-argument-parser) that recording each allocation's
+    # stack takes a fifth of its time: without it a report lacks the allocation stack, which
+    # replaying the saved input (`.build-fuzz/release/TARGET FILE`) shows again.
+    asan=detect_leaks=1
+    [ "$t" != fuzz-cli-values ] || asan=$asan:malloc_context_size=0
+    # libhdf5 asks for absurd sizes on damaged files (0x7e0000000068 bytes in H5C_protect): glibc's
+    # malloc returns NULL and libhdf5 reports an error, so AddressSanitizer does the same here
+    # instead of ending the job.
+    [[ "$forked" != *" $t "* ]] || asan=$asan:allocator_may_return_null=1
+    SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=$asan \
+        LSAN_OPTIONS="suppressions=$PWD/Fuzz/lsan-libhdf5.supp:print_suppressions=0" \
+        "$bin" "${args[@]}" "$corpus" >"$log" 2>&1
     code=$?
     set -e
     # Final numbers: the last status line (#N ... cov: C ft: F ... exec/s: R) and, when
@@ -94,6 +114,9 @@ for t in "${run[@]}"; do
     [ -n "$execs" ] || execs=$(echo "$last" | sed -nE 's/^#([0-9]+).*/\1/p')
     rate=$(grep -E '^stat::average_exec_per_sec:' "$log" | tail -1 | awk '{print $2}' || true)
     [ -n "$rate" ] || rate=$(echo "$last" | sed -nE 's/.*exec\/s: ([0-9]+).*/\1/p')
+    # Fork mode's status line gives the last job's rate; the run's is executions / time.
+    secs=$(echo "$last" | sed -nE 's/.* time: ([0-9]+)s.*/\1/p')
+    [ -z "$secs" ] || [ "$secs" -eq 0 ] || [ -z "$execs" ] || rate=$((execs / secs))
     cov=$(echo "$last" | sed -nE 's/.*cov: ([0-9]+).*/\1/p')
     ft=$(echo "$last" | sed -nE 's/.*ft: ([0-9]+).*/\1/p')
     outcome=ok
@@ -119,7 +142,11 @@ for t in "${run[@]}"; do
                 echo "fuzz: $t: $a crashes outside libhdf5: $frame" >&2
             fi
         done < <(find "$artifacts" -type f -newer "$log.start" | sort)
-        [ "$code" -eq 0 ] || outcome="libFuzzer exit $code"
+        # Fork mode's parent exits with the status of its last job, so a job that ended on an
+        # ignored timeout (70), out-of-memory (71), crash or sanitizer report makes the whole
+        # run's status non-zero; the saved inputs below decide the outcome.
+        events=$(echo "$last" | sed -nE 's/.*oom\/timeout\/crash: ([0-9\/]+).*/\1/p')
+        [ "$code" -eq 0 ] || outcome="last job exited $code, oom/timeout/crash ${events:-?}"
         [ "$guarded" -eq 0 ] || outcome="$outcome, $guarded libhdf5 crash/hang/leak inputs (guarded)"
         [ "$unreproduced" -eq 0 ] || outcome="$outcome, $unreproduced saved inputs that did not crash alone"
         if [ "$found" -gt 0 ]; then outcome="FAILED: $found crashes outside libhdf5"; status=1; fi

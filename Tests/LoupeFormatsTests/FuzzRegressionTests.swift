@@ -57,6 +57,55 @@ final class FuzzRegressionTests: XCTestCase {
         }
     }
 
+    /// fuzz-png: a 105-byte PNG whose `sPLT` chunk declares 2,130,706,447 bytes made libpng
+    /// allocate and zero-fill 2 GB before finding the data missing (libFuzzer's out-of-memory
+    /// report, which the earlier notes took for memory growing over the run). The chunk walk
+    /// now refuses a chunk longer than the rest of the file before libpng sees it: the error
+    /// names the chunk and the process's peak memory does not move by hundreds of megabytes.
+    func testPNGChunkLongerThanTheFileIsRefusedBeforeLibpngAllocatesIt() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: fixture("fuzz/png-splt-2gb.png")))
+        XCTAssertEqual(data.count, 105)
+        var before = rusage(), after = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &before)
+        let e = try XCTUnwrap(loupeError { _ = try ImageIO.decode(data) })
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &after)
+        XCTAssertEqual(e.kind, .invalidModel)
+        for part in ["truncated", "'sPLT'", "at byte 33", "declares 2130706447 bytes", "holds 60 after it"] {
+            XCTAssertTrue(e.message.contains(part), e.message)
+        }
+        XCTAssertLessThan(after.ru_maxrss - before.ru_maxrss, 256 << 10, "peak RSS grew (KiB)")
+        // A chunk that fits is left to libpng, and a well-formed file still decodes.
+        let good = try ImageIO.decode(Data(contentsOf: URL(fileURLWithPath: fixture("palette.png"))))
+        XCTAssertGreaterThan(good.width, 0)
+    }
+
+    /// fuzz-keras-h5: 19 inputs of 19 that hung libhdf5, and the one on which it crashed in
+    /// `H5HG_read`, hold a global heap collection libhdf5 cannot walk. Checked on collections
+    /// built here byte by byte (the layout of the HDF5 specification, 8-byte lengths): a walk
+    /// that fits passes, an object 0 of size 0 and an object past the end are refused.
+    func testGlobalHeapThatLibHDF5CannotWalkIsRefused() throws {
+        func collection(_ objects: [(index: UInt16, size: UInt64)], size: UInt64 = 64) -> [UInt8] {
+            var b = Array("GCOL".utf8) + [1, 0, 0, 0] + withUnsafeBytes(of: size.littleEndian, Array.init)
+            for o in objects {
+                b += withUnsafeBytes(of: o.index.littleEndian, Array.init) + [1, 0, 0, 0, 0, 0]
+                b += withUnsafeBytes(of: o.size.littleEndian, Array.init)
+                if o.index > 0, o.size < 1024 { b += [UInt8](repeating: 0x41, count: Int((o.size + 7) / 8 * 8)) }
+            }
+            return [UInt8](repeating: 0, count: 8) + b + [UInt8](repeating: 0, count: max(0, 8 + Int(size) - b.count))
+        }
+        func check(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try HDF5GlobalHeapCheck.check($0, name: "w.h5") } }
+        // 16-byte header, one object of 5 bytes (16 + 8), free space of the remaining 24.
+        XCTAssertNoThrow(try check(collection([(1, 5), (0, 24)])))
+        let loop = try XCTUnwrap(loupeError { try check(collection([(1, 5), (0, 0)])) })
+        for part in ["w.h5", "global heap at byte 8", "object 0 at byte 48 declares 0 bytes", "loop forever"] {
+            XCTAssertTrue(loop.message.contains(part), loop.message)
+        }
+        let past = try XCTUnwrap(loupeError { try check(collection([(1, 41)])) })
+        XCTAssertTrue(past.message.contains("object 1 at byte 24 declares 41 bytes, past the heap's end at byte 72"), past.message)
+        XCTAssertNotNil(loupeError { try check(collection([(2, .max)])) })
+        XCTAssertNotNil(loupeError { _ = try ModelFile.load(path: fixture("fuzz/h5-libhdf5-crash-vlen.h5")) })
+    }
+
     /// The per-file budget counts every tensor a file decodes and refuses the one that would
     /// pass `maxDecodedBytesPerFile`, naming the file, the tensor and the limit.
     func testPerFileBudgetRefusesTheTensorThatPassesTheLimit() throws {

@@ -93,17 +93,30 @@ final class KerasErrorTests: XCTestCase {
         XCTAssertEqual(ZipArchive.crc32(Data("123456789".utf8)), 0xCBF4_3926)
     }
 
-    /// The fuzzed Keras 2 file on which libhdf5 never finishes reading, through the library
-    /// (no CLI): `ModelFile.load` reads it in the `loupe-check-model` child first and throws.
-    func testModelFileLoadReportsAFileThatHangsLibHDF5() throws {
-        let saved = HDF5Guard.timeout
-        HDF5Guard.timeout = 5
-        defer { HDF5Guard.timeout = saved }
-        let start = Date()
+    /// The fuzzed Keras 2 file on which libhdf5 never finishes reading (its global heap holds
+    /// an object 0 of size 0, on which libhdf5's heap walk steps by nothing): refused by
+    /// `HDF5GlobalHeapCheck` before libhdf5 reads it, with the byte offsets, instead of
+    /// waiting for the guard's timeout.
+    func testModelFileLoadRefusesAFileThatHangsLibHDF5() throws {
         let e = try XCTUnwrap(error(fixture("keras/corrupt-hangs-libhdf5.h5")))
-        print("ModelFile.load on corrupt-hangs-libhdf5.h5 returned in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
         XCTAssertEqual(e.kind, .invalidModel)
-        XCTAssertTrue(e.message.contains("corrupt-hangs-libhdf5.h5") && e.message.contains("did not finish in 5 s"), e.message)
+        for part in ["corrupt-hangs-libhdf5.h5", "damaged HDF5 global heap at byte 14008", "object 0 at byte 15584 declares 0 bytes", "loop forever"] {
+            XCTAssertTrue(e.message.contains(part), e.message)
+        }
+    }
+
+    /// The guard's own answers when its child hangs or dies, whatever the cause: a checker
+    /// that sleeps past the timeout, and one that kills itself with SIGSEGV.
+    func testHDF5GuardReportsAChildThatHangsOrCrashes() throws {
+        let saved = (HDF5Guard.checker, HDF5Guard.timeout)
+        defer { (HDF5Guard.checker, HDF5Guard.timeout) = saved }
+        HDF5Guard.timeout = 2
+        HDF5Guard.checker = ["/bin/sh", "-c", "exec sleep 30", "sh"]
+        let hang = try XCTUnwrap(error(fixture("keras/k3_functional.h5")))
+        XCTAssertTrue(hang.message.contains("k3_functional.h5") && hang.message.contains("did not finish in 2 s"), hang.message)
+        HDF5Guard.checker = ["/bin/sh", "-c", "kill -SEGV $$", "sh"]
+        let crash = try XCTUnwrap(error(fixture("keras/k3_functional.h5")))
+        XCTAssertTrue(crash.message.contains("k3_functional.h5") && crash.message.contains("libhdf5 crashed (signal 11)"), crash.message)
     }
 
     /// A checker that cannot start is an error, not a silent unguarded read; the unguarded

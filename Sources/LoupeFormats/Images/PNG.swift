@@ -18,6 +18,7 @@ enum PNGCodec {
         image.version = UInt32(PNG_IMAGE_VERSION)
         defer { png_image_free(&image) }
         return try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> RGBImage in
+            try checkChunkLengths(raw)
             guard png_image_begin_read_from_memory(&image, raw.baseAddress, raw.count) != 0 else {
                 throw LoupeError.invalid("PNG header: \(message(image))")
             }
@@ -55,6 +56,27 @@ enum PNGCodec {
                 }
             }
             return try RGBImage(width: width, height: height, channels: channels, pixels: pixels, bitDepth: linear ? 16 : 8)
+        }
+    }
+
+    /// Refuses a chunk that declares more bytes than the file holds after it, before libpng
+    /// sees the file. libpng (1.6.39) allocates and zero-fills a buffer of the declared length
+    /// for an ancillary chunk (sPLT, tEXt, iCCP, unknown chunks) before reading its data, up
+    /// to 2^31 - 1 bytes: a 105-byte file with a 2 GB `sPLT` length made it fill 2 GB
+    /// (fuzz-png, docs/fuzzing.md). Checked here, what libpng allocates for a chunk is bounded
+    /// by the file's size. The walk stops at IEND; the signature, CRCs and everything else
+    /// are libpng's to check.
+    static func checkChunkLengths(_ raw: UnsafeRawBufferPointer) throws {
+        var offset = 8  // the signature
+        while raw.count - offset >= 8 {
+            let length = raw[offset..<offset + 4].reduce(0) { $0 << 8 | Int($1) }
+            let type = String(decoding: raw[offset + 4..<offset + 8].map { (0x20...0x7E).contains($0) ? $0 : 0x3F }, as: UTF8.self)
+            let remaining = raw.count - offset - 12  // after the length, type and CRC
+            guard length <= remaining else {
+                throw LoupeError.invalid("PNG data is truncated: chunk '\(type)' at byte \(offset) declares \(length) bytes but the file holds \(max(remaining, 0)) after it")
+            }
+            if type == "IEND" { return }
+            offset += 12 + length
         }
     }
 

@@ -25,6 +25,8 @@ final class HDF5File {
         guard H5Fis_hdf5(path) > 0 else {
             throw LoupeError.invalid("\(name): not an HDF5 file (no HDF5 signature; the file may be truncated or of another format)")
         }
+        let file = name
+        try InputFile.read(path, as: "model", mapped: true).withUnsafeBytes { try HDF5GlobalHeapCheck.check($0, name: file) }
         let f = H5Fopen(path, loupe_h5f_acc_rdonly(), loupe_h5p_default())
         guard f >= 0 else { throw LoupeError.invalid("\(name): HDF5 cannot open the file (truncated or corrupt)") }
         id = f
@@ -34,6 +36,7 @@ final class HDF5File {
     init(image: Data, name: String) throws {
         _ = Self.setUp
         self.name = name
+        try image.withUnsafeBytes { try HDF5GlobalHeapCheck.check($0, name: name) }
         let fapl = H5Pcreate(loupe_h5p_file_access())
         guard fapl >= 0 else { throw LoupeError.invalid("\(name): HDF5 cannot create a file-access list") }
         defer { H5Pclose(fapl) }
