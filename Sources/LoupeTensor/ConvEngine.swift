@@ -78,6 +78,24 @@ public final class ConvolutionPlan: @unchecked Sendable {
         try conv.run(input: x, bias: bias, addend: addend, output: y)
     }
 
+    /// The same on tensors of an inference plan, either of which may be carried in a oneDNN
+    /// layout (`Tensor.carried`): returns y of `shape` (`[N, M, H, W]`), carried in the
+    /// primitive's layout when `carry`, else NCHW. No reorder happens when `x` (or `addend`)
+    /// already has the layout the primitive wants (docs/engine.md, "Carried layouts").
+    /// Returns nil when oneDNN does not run this convolution (`LOUPE_CONV=blas`, empty
+    /// shapes): the caller then takes the NCHW path with plain tensors.
+    public func forward(
+        x: Tensor, weights: [Float], outChannels M: Int, group: Int,
+        bias: UnsafePointer<Float>?, _ g: ConvGeometry, clip: (Float, Float)? = nil,
+        addend: Tensor? = nil, carry: Bool, shape: [Int]
+    ) throws -> Tensor? {
+        let batch = x.shape[0], C = x.shape[1]
+        if LoupeConfiguration.current.convolutions == .blas || isEmpty(batch, C, M, g) { return nil }
+        let conv = try convolution(backward: false, batch: batch, channels: C, weights: weights, outChannels: M,
+                                   group: group, g, bias: bias != nil, clip: clip, sum: addend != nil)
+        return try conv.forward(x: x, bias: bias, addend: addend, carry: carry, shape: shape)
+    }
+
     /// dx = the gradient of `forward` with respect to x: the contract of `conv2dBackwardData`
     /// (overwrites dx).
     public func backwardData(
