@@ -10,11 +10,13 @@ import Glibc
 /// Relu/Clip, and backward-data, the input gradient) on NCHW buffers. Every oneDNN status
 /// becomes a Swift `throws`; every handle is destroyed in a `deinit`.
 ///
-/// Layouts: Loupe's tensors stay NCHW at the op boundary; each call reorders the input into
-/// the layout oneDNN's kernel chose (`format_tag_any`: NHWC for its AVX-512 brgconv, nChw16c
-/// / nChw8c for its jit kernels) and the output back, which costs about 20 % of the
-/// convolution (docs/engine-decision.md). Weights are reordered once per plan
-/// (`PreparedWeights`), primitives are created once per shape (`ConvPrimitives`).
+/// Layouts: on NCHW buffers each call reorders the input into the layout oneDNN's kernel
+/// chose (`format_tag_any`: NHWC for its AVX-512 brgconv, nChw16c / nChw8c for its jit
+/// kernels) and the output back, which costs about 20 % of the convolution
+/// (docs/engine-decision.md); inference plans carry the layouts between layers instead
+/// (`CarriedLayout`, `OneDNNConvolution.forward(x:...)`, `PoolingPlan`, `ConcatPlan`).
+/// Weights are reordered once per plan (`PreparedWeights`), primitives are created once per
+/// shape (`ConvolutionPlan`).
 ///
 /// Threads: Debian builds oneDNN with OpenMP. Before each primitive runs, the calling
 /// thread's OpenMP team size is set to Loupe's thread count (1 inside a `parallelFor`), so

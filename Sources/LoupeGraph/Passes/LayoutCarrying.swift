@@ -54,16 +54,20 @@ extension Graph {
             carry.insert(i)
         }
         // A Concat takes carried inputs only when all of them are: a producer feeding a Concat
-        // with an input that stays NCHW stays NCHW too, until nothing changes.
+        // with an input that stays NCHW stays NCHW too. Pooling and Concat give a carried
+        // output only from carried inputs. Until nothing changes.
         let producer = producers()
+        func isCarried(_ name: String) -> Bool { producer[name].map(carry.contains) ?? false }
         var changed = true
         while changed {
             changed = false
             for i in carry.sorted() {
-                let feedsMixedConcat = readers[nodes[i].outputs[0]]!.contains { r in
-                    nodes[r.node].opType == "Concat" && !nodes[r.node].inputs.allSatisfy { producer[$0].map(carry.contains) ?? false }
+                let n = nodes[i]
+                let feedsMixedConcat = readers[n.outputs[0]]!.contains { r in
+                    nodes[r.node].opType == "Concat" && !nodes[r.node].inputs.allSatisfy(isCarried)
                 }
-                if feedsMixedConcat { carry.remove(i); changed = true }
+                let fromPlain = n.opType == "Concat" ? !n.inputs.allSatisfy(isCarried) : n.opType != "Conv" && !isCarried(n.inputs[0])
+                if feedsMixedConcat || fromPlain { carry.remove(i); changed = true }
             }
         }
         for i in carry { nodes[i].attributes[carriedLayoutAttribute] = .int(1) }
