@@ -100,6 +100,50 @@ final class CarriedLayoutTests: XCTestCase {
         try check(graph, [input.name: x], "shapes-gap")
     }
 
+    /// A fire-module network with random weights (the light conformance models' in-graph
+    /// weights are constant, so a channel mix-up would not show there): stem Conv + Relu,
+    /// ceil-mode MaxPool, squeeze 1×1, expand 1×1 ‖ expand 3×3 Concat, a residual Conv + Add,
+    /// AveragePool with padding, GlobalAveragePool; channel counts that are not multiples of
+    /// the 8- or 16-channel blocks; batch 2.
+    func testFireNetworkWithRandomWeights() throws {
+        var g = Graph()
+        g.opset = 17
+        g.inputs = [ValueInfo(name: "x", dtype: .float32, dims: [2, 3, 31, 29].map { Dim.fixed($0) })]
+        g.outputs = [ValueInfo(name: "y", dtype: .float32, dims: nil)]
+        var rng = SplitMix64(seed: 11)
+        func weights(_ name: String, _ shape: [Int]) {
+            let n = shape.reduce(1, *), scale = 1 / Float(shape.dropFirst().reduce(1, *)).squareRoot()
+            g.initializers[name] = Tensor(shape: shape, floats: (0..<n).map { _ in (rng.nextFloat() - 0.5) * 2 * scale })
+        }
+        weights("w0", [20, 3, 3, 3]); weights("b0", [20])
+        weights("ws", [12, 20, 1, 1]); weights("we1", [18, 12, 1, 1]); weights("we3", [22, 12, 3, 3])
+        weights("wr", [40, 40, 3, 3]); weights("wf", [24, 40, 1, 1])
+        let pad1: [String: Attribute] = ["pads": .ints([1, 1, 1, 1])]
+        g.nodes = [
+            Node(name: "stem", opType: "Conv", inputs: ["x", "w0", "b0"], outputs: ["s"], attributes: ["strides": .ints([2, 2])]),
+            Node(name: "stem_relu", opType: "Relu", inputs: ["s"], outputs: ["sr"]),
+            Node(name: "pool", opType: "MaxPool", inputs: ["sr"], outputs: ["p"],
+                 attributes: ["kernel_shape": .ints([3, 3]), "strides": .ints([2, 2]), "ceil_mode": .int(1)]),
+            Node(name: "squeeze", opType: "Conv", inputs: ["p", "ws"], outputs: ["q"]),
+            Node(name: "squeeze_relu", opType: "Relu", inputs: ["q"], outputs: ["qr"]),
+            Node(name: "e1", opType: "Conv", inputs: ["qr", "we1"], outputs: ["a"]),
+            Node(name: "e3", opType: "Conv", inputs: ["qr", "we3"], outputs: ["b"], attributes: pad1),
+            Node(name: "cat", opType: "Concat", inputs: ["a", "b"], outputs: ["c"], attributes: ["axis": .int(1)]),
+            Node(name: "res", opType: "Conv", inputs: ["c", "wr"], outputs: ["r"], attributes: pad1),
+            Node(name: "add", opType: "Add", inputs: ["r", "c"], outputs: ["ra"]),
+            Node(name: "avg", opType: "AveragePool", inputs: ["ra"], outputs: ["v"],
+                 attributes: ["kernel_shape": .ints([3, 3]), "pads": .ints([1, 1, 1, 1]), "count_include_pad": .int(1)]),
+            Node(name: "final", opType: "Conv", inputs: ["v", "wf"], outputs: ["f"]),
+            Node(name: "gap", opType: "GlobalAveragePool", inputs: ["f"], outputs: ["y"]),
+        ]
+        var xr = SplitMix64(seed: 13)
+        let x = Tensor(shape: [2, 3, 31, 29], floats: (0..<(2 * 3 * 31 * 29)).map { _ in xr.nextFloat() })
+        let (_, marked) = try check(g, ["x": x], "fire network")
+        XCTAssertGreaterThanOrEqual(marked, 7, "stem, pool, squeeze, e1, e3, cat, res (with the add), avg, final")
+        let out = try Executor(graph: g).run(["x": x], keep: ["c"])
+        XCTAssertFalse(try XCTUnwrap(out["c"]).isCarried)
+    }
+
     /// The marking pass: a Concat with an input that stays NCHW keeps its other producers
     /// NCHW too; graph outputs are not marked.
     func testConcatWithAPlainInputIsNotCarried() throws {
