@@ -78,6 +78,24 @@ public final class ConvolutionPlan: @unchecked Sendable {
         try conv.run(input: x, bias: bias, addend: addend, output: y)
     }
 
+    /// The same on tensors of an inference plan, either of which may be carried in a oneDNN
+    /// layout (`Tensor.carried`): returns y of `shape` (`[N, M, H, W]`), carried in the
+    /// primitive's layout when `carry`, else NCHW. No reorder happens when `x` (or `addend`)
+    /// already has the layout the primitive wants (docs/engine.md, "Carried layouts").
+    /// Returns nil when oneDNN does not run this convolution (`LOUPE_CONV=blas`, empty
+    /// shapes): the caller then takes the NCHW path with plain tensors.
+    public func forward(
+        x: Tensor, weights: [Float], outChannels M: Int, group: Int,
+        bias: UnsafePointer<Float>?, _ g: ConvGeometry, clip: (Float, Float)? = nil,
+        addend: Tensor? = nil, carry: Bool, shape: [Int]
+    ) throws -> Tensor? {
+        let batch = x.shape[0], C = x.shape[1]
+        if LoupeConfiguration.current.convolutions == .blas || isEmpty(batch, C, M, g) { return nil }
+        let conv = try convolution(backward: false, batch: batch, channels: C, weights: weights, outChannels: M,
+                                   group: group, g, bias: bias != nil, clip: clip, sum: addend != nil)
+        return try conv.forward(x: x, bias: bias, addend: addend, carry: carry, shape: shape)
+    }
+
     /// dx = the gradient of `forward` with respect to x: the contract of `conv2dBackwardData`
     /// (overwrites dx).
     public func backwardData(
@@ -108,14 +126,19 @@ public final class ConvolutionPlan: @unchecked Sendable {
 
     /// Whether a convolution should run by Winograd (when `LoupeConfiguration.winograd`
     /// allows and oneDNN has a kernel on this ISA path): 3×3, stride 1, no dilation, no
-    /// groups, at least 16 input channels; forward from 14×14 outputs up, backward-data from
-    /// 28×28 up. Measured per layer on ResNet-18/50 and VGG-16 (docs/engine.md): oneDNN's F(2,3)
+    /// groups; forward from 14×14 outputs and 64 input channels up, backward-data from 28×28
+    /// and 16 input channels up. Measured per layer on ResNet-18/50 and VGG-16 (docs/engine.md): oneDNN's F(2,3)
     /// forward is 0.33–0.83× the direct kernel's time from 56×56 to 14×14 but 1.8–7× slower
     /// on the 512-channel 7×7 layers and on VGG's 3-channel stem; its F(4,3) backward-data is
     /// 2.1× faster at 56×56 and 1.1× at 28×28 but 0.55× at 14×14 and 0.19× at 7×7
-    /// (docs/engine-decision.md).
+    /// (docs/engine-decision.md). The forward kernel wants nChw16c where the direct kernels
+    /// take NHWC, so in an inference plan with carried layouts a Winograd layer costs a
+    /// reorder in and out: on SqueezeNet-1.1's thin 3×3 layers (16–48 input channels) that
+    /// made the whole pass 1.15–1.2× slower than direct (docs/benchmarks.md), hence 64.
     static func prefersWinograd(backward: Bool, channels C: Int, group: Int, _ g: ConvGeometry) -> Bool {
-        guard group == 1, C >= 16, g.kernel == [3, 3], g.strides == [1, 1], g.dilations == [1, 1] else { return false }
+        guard group == 1, C >= (backward ? 16 : 64), g.kernel == [3, 3], g.strides == [1, 1], g.dilations == [1, 1] else {
+            return false
+        }
         return g.output[0] * g.output[1] >= (backward ? 28 * 28 : 14 * 14)
     }
 

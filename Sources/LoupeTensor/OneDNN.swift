@@ -1,4 +1,5 @@
 import CDNNL
+import Dispatch
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -9,11 +10,13 @@ import Glibc
 /// Relu/Clip, and backward-data, the input gradient) on NCHW buffers. Every oneDNN status
 /// becomes a Swift `throws`; every handle is destroyed in a `deinit`.
 ///
-/// Layouts: Loupe's tensors stay NCHW at the op boundary; each call reorders the input into
-/// the layout oneDNN's kernel chose (`format_tag_any`: NHWC for its AVX-512 brgconv, nChw16c
-/// / nChw8c for its jit kernels) and the output back, which costs about 20 % of the
-/// convolution (docs/engine-decision.md). Weights are reordered once per plan
-/// (`PreparedWeights`), primitives are created once per shape (`ConvPrimitives`).
+/// Layouts: on NCHW buffers each call reorders the input into the layout oneDNN's kernel
+/// chose (`format_tag_any`: NHWC for its AVX-512 brgconv, nChw16c / nChw8c for its jit
+/// kernels) and the output back, which costs about 20 % of the convolution
+/// (docs/engine-decision.md); inference plans carry the layouts between layers instead
+/// (`CarriedLayout`, `OneDNNConvolution.forward(x:...)`, `PoolingPlan`, `ConcatPlan`).
+/// Weights are reordered once per plan (`PreparedWeights`), primitives are created once per
+/// shape (`ConvolutionPlan`).
 ///
 /// Threads: Debian builds oneDNN with OpenMP. Before each primitive runs, the calling
 /// thread's OpenMP team size is set to Loupe's thread count (1 inside a `parallelFor`), so
@@ -317,7 +320,7 @@ final class OneDNNConvolution {
         var inMem = inUser
         if let r = reorderIn {
             inMem = try OneDNN.memory(&inDesc, eng, scratchIn.reserve(dnnl_memory_desc_get_size(&inDesc)))
-            try OneDNN.execute(r, [(DNNL_ARG_FROM, inUser), (DNNL_ARG_TO, inMem)], eng)
+            try ReorderProfile.time { try OneDNN.execute(r, [(DNNL_ARG_FROM, inUser), (DNNL_ARG_TO, inMem)], eng) }
         }
         let outUser = try OneDNN.memory(&outPlain, eng, UnsafeMutableRawPointer(output))
         let outMem = reorderOut == nil ? outUser
@@ -327,7 +330,7 @@ final class OneDNNConvolution {
             // primitive writes must hold the addend, in its layout, before it runs.
             if let r = reorderAddend {
                 let from = try OneDNN.memory(&outPlain, eng, UnsafeMutableRawPointer(mutating: addend))
-                try OneDNN.execute(r, [(DNNL_ARG_FROM, from), (DNNL_ARG_TO, outMem)], eng)
+                try ReorderProfile.time { try OneDNN.execute(r, [(DNNL_ARG_FROM, from), (DNNL_ARG_TO, outMem)], eng) }
             } else if UnsafePointer(output) != addend {
                 output.update(from: addend, count: dnnl_memory_desc_get_size(&outPlain) / MemoryLayout<Float>.size)
             }
@@ -344,7 +347,9 @@ final class OneDNNConvolution {
             args = [(DNNL_ARG_DIFF_DST, inMem), (DNNL_ARG_WEIGHTS, weights.memory), (DNNL_ARG_DIFF_SRC, outMem)]
         }
         try OneDNN.execute(primitive, args, eng)
-        if let r = reorderOut { try OneDNN.execute(r, [(DNNL_ARG_FROM, outMem), (DNNL_ARG_TO, outUser)], eng) }
+        if let r = reorderOut {
+            try ReorderProfile.time { try OneDNN.execute(r, [(DNNL_ARG_FROM, outMem), (DNNL_ARG_TO, outUser)], eng) }
+        }
     }
 }
 
@@ -398,4 +403,344 @@ enum ScratchPool {
     private static let spare = Locked<[ScratchBuffer]>([])
     static func take() -> ScratchBuffer { spare.mutate { $0.popLast() } ?? ScratchBuffer() }
     static func give(_ b: ScratchBuffer) { spare.mutate { $0.append(b) } }
+}
+
+// MARK: - Carried layouts (inference plans; docs/engine.md, "Carried layouts")
+
+/// An activation in the memory layout a oneDNN primitive chose (`format_tag_any`: NHWC for
+/// the AVX-512 brgconv kernels, `nChw16c` / `nChw8c` for the jit kernels), carried to the
+/// next layout-aware op instead of being reordered to NCHW and back. Owns a 64-byte-aligned
+/// buffer of the descriptor's size (blocked layouts pad the channels to the block).
+public final class CarriedLayout: @unchecked Sendable {
+    var desc: dnnl_memory_desc_t
+    let buffer: UnsafeMutableRawPointer
+    public let bytes: Int
+
+    init(_ desc: dnnl_memory_desc_t) {
+        var d = desc
+        self.desc = desc
+        bytes = max(dnnl_memory_desc_get_size(&d), 64)
+        var p: UnsafeMutableRawPointer? = nil
+        guard posix_memalign(&p, 64, bytes) == 0, let p else { fatalError("out of memory (\(bytes) bytes for an activation)") }
+        buffer = p
+    }
+
+    deinit { free(buffer) }
+
+    /// The layout in oneDNN's terms: strides per dimension and the inner blocks, e.g.
+    /// `strides [200704, 1, 3584, 64] blocks []` (NHWC) or `blocks [16 of dim 1]` (nChw16c).
+    public var layoutDescription: String { Self.describe(desc) }
+
+    static func describe(_ desc: dnnl_memory_desc_t) -> String {
+        let n = Int(desc.ndims)
+        let b = desc.format_desc.blocking
+        let dims = withUnsafeBytes(of: desc.dims) { Array($0.bindMemory(to: Int64.self).prefix(n)) }
+        let strides = withUnsafeBytes(of: b.strides) { Array($0.bindMemory(to: Int64.self).prefix(n)) }
+        let blks = withUnsafeBytes(of: b.inner_blks) { Array($0.bindMemory(to: Int64.self).prefix(Int(b.inner_nblks))) }
+        let idxs = withUnsafeBytes(of: b.inner_idxs) { Array($0.bindMemory(to: Int64.self).prefix(Int(b.inner_nblks))) }
+        return "\(dims) strides \(strides) blocks \(zip(blks, idxs).map { "\($0.0) of dim \($0.1)" })"
+    }
+}
+
+extension Tensor {
+    /// A float tensor of `shape` whose data is `carried` (in a oneDNN layout).
+    init(shape: [Int], carried: CarriedLayout) {
+        self.init(shape: [0], floats: [])
+        self.shape = shape
+        self.carried = carried
+    }
+
+    /// True when the data is in a oneDNN layout (`carried`), not in `floats`.
+    public var isCarried: Bool { carried != nil }
+
+    /// This tensor in plain row-major (NCHW) layout: itself when it is, else the carried data
+    /// reordered by oneDNN.
+    public func plain() throws -> Tensor {
+        guard let c = carried else { return self }
+        let eng = try OneDNN.engine()
+        let n = Int(c.desc.ndims)
+        let dims = withUnsafeBytes(of: c.desc.dims) { Array($0.bindMemory(to: Int64.self).prefix(n)).map(Int.init) }
+        let tags: [Int: dnnl_format_tag_t] = [3: dnnl_ncw, 4: dnnl_nchw, 5: dnnl_ncdhw]
+        guard let tag = tags[n] else { throw LoupeError.unsupported("a carried activation of rank \(n)") }
+        let plain = try OneDNN.plainDesc(dims, tag)
+        let count = dims.reduce(1, *)
+        precondition(count == self.count, "carried \(describe(dims)) for shape \(describe(shape))")
+        var t = try Tensor(shape: shape) { buf in
+            try OneDNN.reorder(from: c.desc, c.buffer, to: plain, UnsafeMutableRawPointer(buf.baseAddress!), eng)
+        }
+        t.dtype = dtype
+        return t
+    }
+
+    /// Calls `body` with the data and its oneDNN descriptor (`plain` when not carried).
+    func withActivation<R>(plain: dnnl_memory_desc_t, _ body: (UnsafeMutableRawPointer, dnnl_memory_desc_t) throws -> R) throws -> R {
+        if let c = carried { return try withExtendedLifetime(c) { try body(c.buffer, c.desc) } }
+        return try floats.withUnsafeBufferPointer { p in
+            guard let base = p.baseAddress else { throw LoupeError.invalid("an empty activation") }
+            return try body(UnsafeMutableRawPointer(mutating: base), plain)
+        }
+    }
+}
+
+extension OneDNN {
+    /// Reorder primitives by (from, to) descriptor, shared by the process: a carried layout
+    /// meeting a primitive that wants another needs one reorder, made once.
+    private static let reorders = Locked<[(dnnl_memory_desc_t, dnnl_memory_desc_t, Primitive)]>([])
+
+    /// Copies `from` (layout `fromDesc`) into `to` (layout `toDesc`): a reorder, or a memcpy
+    /// when the layouts are the same. Timed under `LOUPE_PROFILE` (`ReorderProfile`).
+    static func reorder(from fromDesc: dnnl_memory_desc_t, _ from: UnsafeMutableRawPointer,
+                        to toDesc: dnnl_memory_desc_t, _ to: UnsafeMutableRawPointer, _ eng: dnnl_engine_t) throws {
+        var f = fromDesc, t = toDesc
+        if dnnl_memory_desc_equal(&f, &t) != 0 {
+            if from != to { to.copyMemory(from: from, byteCount: dnnl_memory_desc_get_size(&f)) }
+            return
+        }
+        let found = reorders.value.first { e in
+            var a = e.0, b = e.1
+            return dnnl_memory_desc_equal(&a, &f) != 0 && dnnl_memory_desc_equal(&b, &t) != 0
+        }?.2
+        let r: Primitive
+        if let found { r = found } else {
+            guard let made = try reorder(&f, &t, eng) else { return }
+            if ReorderProfile.layouts {
+                FileHandle.standardError.write(Data("reorder \(CarriedLayout.describe(f)) -> \(CarriedLayout.describe(t))\n".utf8))
+            }
+            reorders.mutate { l in
+                if l.count >= 256 { l.removeAll() }
+                l.append((f, t, made))
+            }
+            r = made
+        }
+        let a = try memory(&f, eng, from), b = try memory(&t, eng, to)
+        try ReorderProfile.time { try execute(r, [(DNNL_ARG_FROM, a), (DNNL_ARG_TO, b)], eng) }
+    }
+
+    /// The memory of `t`'s data in layout `want`: its own buffer when it is already in that
+    /// layout, else a reorder into `scratch`.
+    static func memory(of t: Tensor, plain: dnnl_memory_desc_t, want: dnnl_memory_desc_t, scratch: ScratchBuffer,
+                       _ eng: dnnl_engine_t) throws -> Memory {
+        try t.withActivation(plain: plain) { ptr, desc in
+            var d = desc, w = want
+            if dnnl_memory_desc_equal(&d, &w) != 0 { return try memory(&d, eng, ptr) }
+            let s = scratch.reserve(dnnl_memory_desc_get_size(&w))
+            try reorder(from: d, ptr, to: w, s, eng)
+            return try memory(&w, eng, s)
+        }
+    }
+
+    /// A result of layout `desc` (NCHW `plain`, or a primitive's own): written by `body` into
+    /// a carried buffer when `carry` and the layout is not plain, else into `scratch` and
+    /// reordered into a plain tensor of `shape` (or written there directly).
+    static func result(shape: [Int], desc: dnnl_memory_desc_t, plain: dnnl_memory_desc_t, carry: Bool,
+                       scratch: ScratchBuffer, _ eng: dnnl_engine_t, _ body: (Memory) throws -> Void) throws -> Tensor {
+        var d = desc, p = plain
+        let isPlain = dnnl_memory_desc_equal(&d, &p) != 0
+        if carry && !isPlain {
+            let c = CarriedLayout(desc)
+            try body(try memory(&d, eng, c.buffer))
+            return Tensor(shape: shape, carried: c)
+        }
+        return try Tensor(shape: shape) { buf in
+            let out = UnsafeMutableRawPointer(buf.baseAddress!)
+            if isPlain { try body(try memory(&p, eng, out)); return }
+            let s = scratch.reserve(dnnl_memory_desc_get_size(&d))
+            try body(try memory(&d, eng, s))
+            try reorder(from: d, s, to: p, out, eng)
+        }
+    }
+}
+
+/// Time spent in oneDNN reorders when `LOUPE_PROFILE` is set (the executor prints it beside
+/// its per-node times): how much of a convolution's time is layout conversion.
+public enum ReorderProfile {
+    static let enabled = ProcessInfo.processInfo.environment["LOUPE_PROFILE"] != nil
+    /// `LOUPE_PROFILE=layouts`: print each pair of layouts a reorder converts between, once.
+    static let layouts = ProcessInfo.processInfo.environment["LOUPE_PROFILE"] == "layouts"
+    static func time<R>(_ body: () throws -> R) rethrows -> R {
+        guard enabled else { return try body() }
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        defer { add(DispatchTime.now().uptimeNanoseconds - t0) }
+        return try body()
+    }
+    private static let total = Locked<(UInt64, Int)>((0, 0))
+    static func add(_ ns: UInt64) { total.mutate { $0 = ($0.0 + ns, $0.1 + 1) } }
+    /// Nanoseconds and calls so far.
+    public static var totals: (nanoseconds: UInt64, calls: Int) { total.value }
+}
+
+extension OneDNNConvolution {
+    /// Forward on tensors, either of which may be carried: `x` is taken in whatever layout it
+    /// has (no copy when it is the primitive's), the residual `addend` is copied or reordered
+    /// into the destination, and the result is carried in the primitive's layout when
+    /// `carry`, else NCHW of `shape`.
+    func forward(x: Tensor, bias: UnsafePointer<Float>?, addend: Tensor?, carry: Bool, shape: [Int]) throws -> Tensor {
+        precondition(direction == .forward && sum == (addend != nil))
+        let scratchIn = ScratchPool.take(), scratchOut = ScratchPool.take()
+        defer { ScratchPool.give(scratchIn); ScratchPool.give(scratchOut) }
+        let src = try OneDNN.memory(of: x, plain: inPlain, want: inDesc, scratch: scratchIn, eng)
+        var biasMem: OneDNN.Memory?
+        if hasBias, let bias {
+            var bd = try OneDNN.plainDesc([Int(outPlain.dims.1)], dnnl_a)
+            biasMem = try OneDNN.memory(&bd, eng, UnsafeMutableRawPointer(mutating: bias))
+        }
+        return try OneDNN.result(shape: shape, desc: outDesc, plain: outPlain, carry: carry, scratch: scratchOut, eng) { dst in
+            if let addend {
+                var to: UnsafeMutableRawPointer?
+                try OneDNN.check(dnnl_memory_get_data_handle(dst.handle, &to), "reading a memory")
+                try addend.withActivation(plain: outPlain) { ptr, desc in
+                    try OneDNN.reorder(from: desc, ptr, to: outDesc, to!, eng)
+                }
+            }
+            var args = [(DNNL_ARG_SRC, src), (DNNL_ARG_WEIGHTS, weights.memory), (DNNL_ARG_DST, dst)]
+            if let biasMem { args.append((DNNL_ARG_BIAS, biasMem)) }
+            try OneDNN.execute(primitive, args, eng)
+        }
+    }
+}
+
+/// Pooling (max, average with or without the padding, global average) through oneDNN on a
+/// carried activation, in its layout: one primitive per input layout and geometry.
+public final class PoolingPlan: @unchecked Sendable {
+    private final class Entry {
+        let src: dnnl_memory_desc_t, g: ConvGeometry, kind: PoolKind
+        let pd: OneDNN.PrimitiveDesc, primitive: OneDNN.Primitive
+        var dstDesc: dnnl_memory_desc_t, dstPlain: dnnl_memory_desc_t
+        init(src: dnnl_memory_desc_t, g: ConvGeometry, kind: PoolKind, pd: OneDNN.PrimitiveDesc, primitive: OneDNN.Primitive,
+             dstDesc: dnnl_memory_desc_t, dstPlain: dnnl_memory_desc_t) {
+            self.src = src; self.g = g; self.kind = kind; self.pd = pd; self.primitive = primitive
+            self.dstDesc = dstDesc; self.dstPlain = dstPlain
+        }
+    }
+    private let entries = Locked<[Entry]>([])
+    public init() {}
+
+    /// Whether oneDNN pools this case as ONNX does: 2-D, max or average; an average that
+    /// counts the padding only when the window never passes the explicit pads (ceil_mode's
+    /// extra windows would count the overhang differently).
+    public static func supports(_ kind: PoolKind, _ g: ConvGeometry) -> Bool {
+        guard g.rank == 2 else { return false }
+        switch kind {
+        case .max, .average(countIncludePad: false): return true
+        case .average(countIncludePad: true): return (0..<2).allSatisfy { padEnd(g, $0) == Int64(g.padsEnd[$0]) }
+        case .lp: return false
+        }
+    }
+
+    /// The right padding the output size implies (beyond the pads with ceil_mode).
+    static func padEnd(_ g: ConvGeometry, _ i: Int) -> Int64 {
+        Int64((g.output[i] - 1) * g.strides[i] + (g.kernel[i] - 1) * g.dilations[i] + 1 - g.input[i] - g.padsBegin[i])
+    }
+
+    /// Pools carried `x` (`[N, C, H, W]`); the result is carried when `carry`, else NCHW.
+    public func forward(x: Tensor, kind: PoolKind, _ g: ConvGeometry, carry: Bool) throws -> Tensor {
+        guard let c = x.carried, x.rank == 4, Self.supports(kind, g) else {
+            throw LoupeError.unsupported("oneDNN pooling of \(describe(x.shape)) (\(g))")
+        }
+        let eng = try OneDNN.engine()
+        var srcDesc = c.desc
+        let e = try entries.value.first { e in
+            var s = e.src
+            return e.g == g && e.kind == kind && dnnl_memory_desc_equal(&s, &srcDesc) != 0
+        } ?? make(srcDesc, kind, g, x.shape, eng)
+        let src = try OneDNN.memory(&srcDesc, eng, c.buffer)
+        let scratch = ScratchPool.take()
+        defer { ScratchPool.give(scratch) }
+        return try withExtendedLifetime(c) {
+            try OneDNN.result(shape: Array(x.shape[0..<2]) + g.output, desc: e.dstDesc, plain: e.dstPlain, carry: carry,
+                              scratch: scratch, eng) { dst in
+                try OneDNN.execute(e.primitive, [(DNNL_ARG_SRC, src), (DNNL_ARG_DST, dst)], eng)
+            }
+        }
+    }
+
+    private func make(_ src: dnnl_memory_desc_t, _ kind: PoolKind, _ g: ConvGeometry, _ shape: [Int],
+                      _ eng: dnnl_engine_t) throws -> Entry {
+        var s = src
+        let dstDims = Array(shape[0..<2]) + g.output
+        var dstAny = try OneDNN.plainDesc(dstDims, dnnl_format_tag_any)
+        let alg: dnnl_alg_kind_t
+        switch kind {
+        case .max: alg = dnnl_pooling_max
+        case .average(countIncludePad: true): alg = dnnl_pooling_avg_include_padding
+        default: alg = dnnl_pooling_avg_exclude_padding
+        }
+        var pdesc = dnnl_pooling_v2_desc_t()
+        try OneDNN.check(dnnl_pooling_v2_forward_desc_init(
+            &pdesc, dnnl_forward_inference, alg, &s, &dstAny, g.strides.map(Int64.init), g.kernel.map(Int64.init),
+            g.dilations.map { Int64($0 - 1) }, g.padsBegin.map(Int64.init), (0..<2).map { Self.padEnd(g, $0) }),
+            "describing the pooling of \(describe(shape)) (\(g))")
+        var pd: dnnl_primitive_desc_t?
+        try OneDNN.check(dnnl_primitive_desc_create(&pd, &pdesc, nil, eng, nil), "creating the pooling of \(describe(shape)) (\(g))")
+        let made = OneDNN.PrimitiveDesc(pd!)
+        var prim: dnnl_primitive_t?
+        try OneDNN.check(dnnl_primitive_create(&prim, made.handle), "creating the pooling primitive")
+        let e = Entry(src: src, g: g, kind: kind, pd: made, primitive: OneDNN.Primitive(prim!),
+                      dstDesc: made.md(dnnl_query_dst_md), dstPlain: try OneDNN.plainDesc(dstDims, dnnl_nchw))
+        entries.mutate { l in
+            if l.count >= 16 { l.removeAll() }
+            l.append(e)
+        }
+        return e
+    }
+}
+
+/// Concat along channels of carried activations through oneDNN (its `concat` primitive, the
+/// output in the first input's layout family).
+public final class ConcatPlan: @unchecked Sendable {
+    private final class Entry {
+        let srcs: [dnnl_memory_desc_t]
+        let pd: OneDNN.PrimitiveDesc, primitive: OneDNN.Primitive
+        let dstDesc: dnnl_memory_desc_t, dstPlain: dnnl_memory_desc_t
+        init(srcs: [dnnl_memory_desc_t], pd: OneDNN.PrimitiveDesc, primitive: OneDNN.Primitive,
+             dstDesc: dnnl_memory_desc_t, dstPlain: dnnl_memory_desc_t) {
+            self.srcs = srcs; self.pd = pd; self.primitive = primitive; self.dstDesc = dstDesc; self.dstPlain = dstPlain
+        }
+    }
+    private let entries = Locked<[Entry]>([])
+    public init() {}
+
+    /// Joins carried `xs` (`[N, C_i, H, W]`) along dimension 1 into `shape`.
+    public func forward(_ xs: [Tensor], shape: [Int], carry: Bool) throws -> Tensor {
+        let cs = xs.compactMap(\.carried)
+        guard cs.count == xs.count, !xs.isEmpty, shape.count == 4 else {
+            throw LoupeError.unsupported("oneDNN concat of \(xs.map { describe($0.shape) })")
+        }
+        let eng = try OneDNN.engine()
+        let descs = cs.map(\.desc)
+        let e = try entries.value.first { e in
+            e.srcs.count == descs.count && zip(e.srcs, descs).allSatisfy { a, b in
+                var a = a, b = b
+                return dnnl_memory_desc_equal(&a, &b) != 0
+            }
+        } ?? make(descs, shape, eng)
+        var args: [(Int32, OneDNN.Memory)] = []
+        for (i, c) in cs.enumerated() {
+            var d = c.desc
+            args.append((DNNL_ARG_MULTIPLE_SRC + Int32(i), try OneDNN.memory(&d, eng, c.buffer)))
+        }
+        let scratch = ScratchPool.take()
+        defer { ScratchPool.give(scratch) }
+        return try withExtendedLifetime(cs) {
+            try OneDNN.result(shape: shape, desc: e.dstDesc, plain: e.dstPlain, carry: carry, scratch: scratch, eng) { dst in
+                try OneDNN.execute(e.primitive, args + [(DNNL_ARG_DST, dst)], eng)
+            }
+        }
+    }
+
+    private func make(_ descs: [dnnl_memory_desc_t], _ shape: [Int], _ eng: dnnl_engine_t) throws -> Entry {
+        var pd: dnnl_primitive_desc_t?
+        try OneDNN.check(dnnl_concat_primitive_desc_create(&pd, nil, Int32(descs.count), 1, descs, nil, eng),
+                         "creating the concat into \(describe(shape))")
+        let made = OneDNN.PrimitiveDesc(pd!)
+        var prim: dnnl_primitive_t?
+        try OneDNN.check(dnnl_primitive_create(&prim, made.handle), "creating the concat primitive")
+        let e = Entry(srcs: descs, pd: made, primitive: OneDNN.Primitive(prim!), dstDesc: made.md(dnnl_query_dst_md),
+                      dstPlain: try OneDNN.plainDesc(shape, dnnl_nchw))
+        entries.mutate { l in
+            if l.count >= 16 { l.removeAll() }
+            l.append(e)
+        }
+        return e
+    }
 }

@@ -8,6 +8,11 @@ public struct Tensor: Sendable {
     public var dtype: DType
     public var floats: [Float]
     public var ints: [Int64]
+    /// An activation an inference plan keeps in a oneDNN primitive's own layout (blocked
+    /// `nChw16c`, `NHWC`, ...) between layer-aware ops; `floats` is then empty and the data
+    /// lives here. Only ops that say so (`Operator.acceptsCarried`) ever see such a tensor;
+    /// `plain()` gives the NCHW tensor (docs/engine.md, "Carried layouts").
+    public var carried: CarriedLayout? = nil
 
     /// The largest element count Loupe will allocate for one tensor:
     /// `LoupeConfiguration.current.maxElements` (default 2^31 elements, 8 GiB of float32).
@@ -126,7 +131,7 @@ public struct Tensor: Sendable {
     }
 
     /// Number of bytes of element data in memory.
-    public var byteCount: Int { floats.count * 4 + ints.count * 8 }
+    public var byteCount: Int { floats.count * 4 + ints.count * 8 + (carried?.bytes ?? 0) }
 }
 
 /// Row-major strides for a shape.

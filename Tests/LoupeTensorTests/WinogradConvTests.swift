@@ -80,10 +80,12 @@ final class WinogradConvTests: XCTestCase {
         let allowed = used.filter(\.winograd)
         switch try ISAPath.current() {
         case .avx512:
-            // oneDNN 2.6 on AVX-512: F(2,3) forward at every size, F(4,3) backward-data where
-            // ConvolutionPlan asks for it (outputs of 28×28 and more).
+            // oneDNN 2.6 on AVX-512: F(2,3) forward where ConvolutionPlan asks for it (14×14 and
+            // more, 64 input channels and more), F(4,3) backward-data from 28×28 outputs.
             XCTAssertTrue(allowed[0].forward.contains("wino"), "\(allowed[0])")
-            XCTAssertTrue(allowed[1].forward.contains("wino") && allowed[1].backward.contains("wino"), "\(allowed[1])")
+            XCTAssertTrue(allowed[1].backward.contains("wino"), "\(allowed[1])")
+            XCTAssertFalse(allowed[1].forward.contains("wino"), "forward with fewer than 64 input channels stays direct: \(allowed[1])")
+            XCTAssertTrue(allowed[4].forward.contains("wino") && allowed[4].backward.contains("wino"), "\(allowed[4])")
             XCTAssertFalse(allowed[0].backward.contains("wino"), "14×14 backward-data stays direct: \(allowed[0])")
             XCTAssertFalse(allowed[3].forward.contains("wino"), "7×7 stays direct: \(allowed[3])")
             XCTAssertFalse(allowed[7].forward.contains("wino"), "3-channel stem stays direct: \(allowed[7])")

@@ -24,6 +24,8 @@ public final class Executor: @unchecked Sendable {
         let slotOf: [String: Int]
         let slotCount: Int
         let constants: [(Int, Tensor)]
+        /// Activations may stay in oneDNN's layouts between layers (`markCarriedLayouts`).
+        public let carriesLayouts: Bool
 
         /// For each step, the slots (tensor numbers) freed after it: for tests and debugging.
         public var releasedAfterStep: [[Int]] { steps.map { $0.release.sorted() } }
@@ -74,9 +76,15 @@ public final class Executor: @unchecked Sendable {
     /// fuses residual adds and activations into their producers, except across the tensors
     /// in `keep`. `fuseResiduals: false` leaves the residual adds as `Add` nodes (incremental
     /// inference needs them: it recomputes regions of each addend, docs/explanations.md).
+    /// `carryLayouts` (with `fuse`; `run` sets it) keeps activations in oneDNN's layouts
+    /// between the ops that take them (`markCarriedLayouts`, docs/engine.md): only the plan's
+    /// graph outputs and `keep` tensors are then guaranteed NCHW, so callers that read other
+    /// slots of the plan must not set it.
     public func plan(for types: [String: TensorType], values: [String: Tensor] = [:],
-                     keep: Set<String> = [], fuse: Bool = false, fuseResiduals: Bool = true) throws -> Plan {
-        let key = (fuse ? (fuseResiduals ? "fused|" : "fused-no-residual|") : "") + types.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ";")
+                     keep: Set<String> = [], fuse: Bool = false, fuseResiduals: Bool = true,
+                     carryLayouts: Bool = false) throws -> Plan {
+        let carry = fuse && carryLayouts && Self.carryingEnabled
+        let key = (fuse ? (fuseResiduals ? "fused|" : "fused-no-residual|") : "") + (carry ? "carried|" : "") + types.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ";")
             + "|" + values.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.floats)\($0.value.ints)" }.joined(separator: ";")
             + "|" + keep.sorted().joined(separator: ",")
         if let p = plans.value[key] { return p }
@@ -96,6 +104,7 @@ public final class Executor: @unchecked Sendable {
             // Before fuseActivations: an Add with a fused activation is no longer a residual add.
             if fuseResiduals { g.fuseResidualAdds(keeping: keep, types: t) }
             g.fuseActivations(keeping: keep)
+            if carry { g.markCarriedLayouts(keeping: keep, types: t) }
         }
         for (k, v) in g.initializers where t[k] == nil { t[k] = TensorType(v.dtype, v.shape) }
 
@@ -125,7 +134,8 @@ public final class Executor: @unchecked Sendable {
         let steps = try raw.enumerated().map { i, r in
             Step(node: r.0, op: try ops.op(for: r.0), inputs: r.1, outputs: r.2, release: releaseAt[i])
         }
-        let p = Plan(graph: g, types: t, steps: steps, slotOf: slotOf, slotCount: slotOf.count, constants: constants)
+        let p = Plan(graph: g, types: t, steps: steps, slotOf: slotOf, slotCount: slotOf.count, constants: constants,
+                     carriesLayouts: carry)
         return plans.mutate { cache in
             if let first = cache[key] { return first }
             cache[key] = p
@@ -134,13 +144,15 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// The plan for these feeds: shape-like feeds (see `isShapeLike`) become constants.
-    func plan(feeds: [String: Tensor], keep: Set<String>, fuse: Bool, fuseResiduals: Bool = true) throws -> Plan {
+    func plan(feeds: [String: Tensor], keep: Set<String>, fuse: Bool, fuseResiduals: Bool = true,
+              carryLayouts: Bool = false) throws -> Plan {
         var values: [String: Tensor] = [:]
         // A feed that is kept or differentiated stays a real input, however small.
         for i in graph.inputs where !keep.contains(i.name) {
             if let t = feeds[i.name], Self.isShapeLike(t) { values[i.name] = t }
         }
-        return try plan(for: try inputTypes(feeds), values: values, keep: keep, fuse: fuse, fuseResiduals: fuseResiduals)
+        return try plan(for: try inputTypes(feeds), values: values, keep: keep, fuse: fuse, fuseResiduals: fuseResiduals,
+                        carryLayouts: carryLayouts)
     }
 
     /// Runs the plan's steps and returns every slot; after step i the slots `releasing(i)`
@@ -151,10 +163,14 @@ public final class Executor: @unchecked Sendable {
         for (s, v) in p.constants { slots[s] = v }
         for i in p.graph.inputs { slots[p.slotOf[i.name]!] = feeds[i.name] }
         for (si, step) in p.steps.enumerated() {
-            let ins: [Tensor?] = step.inputs.map { $0 < 0 ? nil : slots[$0] }
+            var ins: [Tensor?] = step.inputs.map { $0 < 0 ? nil : slots[$0] }
             let outs: [Tensor]
             let t0 = Profile.enabled ? DispatchTime.now().uptimeNanoseconds : 0
             do {
+                // An op that does not take a carried layout gets NCHW copies (the boundary).
+                if p.carriesLayouts, ins.contains(where: { $0?.isCarried == true }), !step.op.acceptsCarried(ins) {
+                    ins = try ins.map { try $0?.plain() }
+                }
                 outs = try step.op.forward(ins)
             } catch let e as LoupeError {
                 throw LoupeError(e.kind, "\(step.node.label) with inputs (\(describeInputs(ins))): \(e.message)")
@@ -180,17 +196,22 @@ public final class Executor: @unchecked Sendable {
     /// Runs the graph. Returns the graph outputs plus every tensor named in `keep`.
     public func run(_ feeds: [String: Tensor], keep: Set<String> = [],
                     progress: ((Int, Int) -> Void)? = nil) throws -> [String: Tensor] {
-        let p = try plan(feeds: feeds, keep: keep, fuse: true)
+        let p = try plan(feeds: feeds, keep: keep, fuse: true, carryLayouts: true)
         let slots = try forward(p, feeds, releasing: { p.steps[$0].release }, progress: progress)
         var result: [String: Tensor] = [:]
         for name in p.graph.outputs.map(\.name) + keep.sorted() {
             guard let s = p.slotOf[name], let v = slots[s] else {
                 throw LoupeError.invalid("tensor '\(name)' was not computed")
             }
-            result[name] = v
+            result[name] = try v.plain()
         }
         return result
     }
+}
+
+extension Executor {
+    /// `LOUPE_CARRY_LAYOUTS=0` turns carried layouts off (every op boundary NCHW), to compare.
+    static let carryingEnabled = ProcessInfo.processInfo.environment["LOUPE_CARRY_LAYOUTS"] != "0"
 }
 
 /// `float32[1, 3, 224, 224], none, ...` for error messages.
@@ -216,6 +237,8 @@ enum Profile {
         atexit {
             let totals = Profile.totals.value
             let all = totals.values.reduce(0) { $0 + $1.0 }
+            let (reorderNs, reorders) = ReorderProfile.totals
+            FileHandle.standardError.write(Data(String(format: "%-22@ %9.1f ms %5.1f%% %7d calls (inside the nodes below)\n", "oneDNN reorders" as NSString, Double(reorderNs) / 1e6, 100 * Double(reorderNs) / Double(max(all, 1)), reorders).utf8))
             for (op, (t, n)) in totals.sorted(by: { $0.value.0 > $1.value.0 }) {
                 FileHandle.standardError.write(Data(String(format: "%-22@ %9.1f ms %5.1f%% %7d calls\n", op as NSString, Double(t) / 1e6, 100 * Double(t) / Double(max(all, 1)), n).utf8))
             }

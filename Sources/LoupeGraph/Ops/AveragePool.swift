@@ -6,10 +6,19 @@ public struct AveragePool: Operator {
     public static let opType = "AveragePool"
     let attrs: ConvAttributes
     let countIncludePad: Bool
+    /// Carried inputs pool through oneDNN in their layout (as MaxPool).
+    let carryOutput: Bool
+    let pooling = PoolingPlan()
 
     public init(_ context: OpContext) throws {
         attrs = try ConvAttributes(context, op: "AveragePool")
         countIncludePad = try context.attributes.int("count_include_pad", 0) != 0
+        carryOutput = carriesLayout(context)
+    }
+
+    public func acceptsCarried(_ inputs: [Tensor?]) -> Bool {
+        guard let x = inputs.first ?? nil, x.rank == 4, let g = try? attrs.poolGeometry(x.shape) else { return false }
+        return PoolingPlan.supports(.average(countIncludePad: countIncludePad), g)
     }
 
     public func infer(_ inputs: [TensorType?], constants: [Tensor?]) throws -> [TensorType] {
@@ -17,7 +26,12 @@ public struct AveragePool: Operator {
     }
 
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
-        [try attrs.runPool(.average(countIncludePad: countIncludePad), try float(inputs, 0))]
+        let x = try float(inputs, 0)
+        if x.isCarried {
+            return [try pooling.forward(x: x, kind: .average(countIncludePad: countIncludePad), try attrs.poolGeometry(x.shape),
+                                        carry: carryOutput)]
+        }
+        return [try attrs.runPool(.average(countIncludePad: countIncludePad), x)]
     }
 
     /// dY spread evenly over each window's taps inside X, divided by the forward divisor.

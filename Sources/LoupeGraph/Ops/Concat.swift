@@ -8,9 +8,18 @@ import LoupeTensor
 public struct Concat: Operator {
     public static let opType = "Concat"
     let axis: Int
+    /// Carried inputs along channels join through oneDNN's concat, in their layout.
+    let carryOutput: Bool
+    let joining = ConcatPlan()
 
     public init(_ context: OpContext) throws {
         axis = try context.attributes.int("axis", 1)
+        carryOutput = carriesLayout(context)
+    }
+
+    /// Every input carried, rank 4, joined along channels.
+    public func acceptsCarried(_ inputs: [Tensor?]) -> Bool {
+        inputs.count > 1 && inputs.allSatisfy { $0?.isCarried == true && $0?.rank == 4 } && (axis == 1 || axis == -3)
     }
 
     func outputShape(_ shapes: [[Int]], _ dtypes: [DType]) throws -> (shape: [Int], axis: Int) {
@@ -42,6 +51,7 @@ public struct Concat: Operator {
         let xs = try inputs.indices.map { try required(inputs, $0) }
         let (shape, a) = try outputShape(xs.map(\.shape), xs.map(\.dtype))
         if xs.count == 1 { return [xs[0]] }
+        if acceptsCarried(inputs) { return [try joining.forward(xs, shape: shape, carry: carryOutput)] }
         return [try Movement.concat(xs, axis: a, shape: shape)]
     }
 

@@ -11,12 +11,22 @@ public struct Conv: Operator {
     /// A residual Add folded in by `fuseResidualAdds` (inference plans only): input 3 is
     /// added to the output before the clip.
     let fusedAdd: Bool
+    /// The plan lets the output stay in the primitive's layout (`carriedLayoutAttribute`,
+    /// set by `markCarriedLayouts` when every reader takes a carried input).
+    let carryOutput: Bool
     /// This node's primitives and prepared weights; the op lives as long as its plan.
     let plan = ConvolutionPlan()
     public init(_ context: OpContext) throws {
         attrs = try ConvAttributes(context, op: "Conv")
         clip = fusedClip(context)
         fusedAdd = hasFusedAdd(context)
+        carryOutput = carriesLayout(context)
+    }
+
+    /// X (input 0) and the residual addend (input 3) may arrive carried, for 2-D convolutions.
+    public func acceptsCarried(_ inputs: [Tensor?]) -> Bool {
+        guard let x = inputs.first ?? nil, x.rank == 4 else { return false }
+        return inputs.count < 2 || !(inputs[1]?.isCarried ?? false) && !(optionalInput(inputs, 2)?.isCarried ?? false)
     }
 
     func resolve(_ x: [Int], _ w: [Int], _ b: [Int]?) throws -> ConvGeometry {
@@ -45,13 +55,28 @@ public struct Conv: Operator {
     }
 
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
-        let x = try float(inputs, 0), w = try float(inputs, 1)
+        var x = try float(inputs, 0)
+        let w = try float(inputs, 1)
         let b = optionalInput(inputs, 2)
         let g = try resolve(x.shape, w.shape, b?.shape)
         let N = x.shape[0], C = x.shape[1], M = w.shape[0]
-        let addend: Tensor? = fusedAdd ? try float(inputs, 3) : nil
+        var addend: Tensor? = fusedAdd ? try float(inputs, 3) : nil
         if let addend, addend.shape != [N, M] + g.output {
             throw LoupeError.shape("Conv: the fused residual addend \(describe(addend.shape)) should have the output's shape \(describe([N, M] + g.output))")
+        }
+        if x.rank == 4, carryOutput || x.isCarried || addend?.isCarried == true {
+            // Inference plans with carried layouts (docs/engine.md): no reorder where the
+            // layouts already agree, the output carried when the plan allows.
+            let y = try withOptionalFloats(b) { pb in
+                try plan.forward(x: x, weights: w.floats, outChannels: M, group: attrs.group, bias: pb, g, clip: clip,
+                                 addend: addend, carry: carryOutput, shape: [N, M] + g.output)
+            }
+            if var y {
+                y.dtype = x.dtype
+                return [y]
+            }
+            x = try x.plain()
+            addend = try addend?.plain()
         }
         var finished = true   // the plan applies the fused add and clip itself
         var y = try x.floats.withUnsafeBufferPointer { px in

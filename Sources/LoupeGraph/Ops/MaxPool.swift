@@ -9,11 +9,21 @@ public struct MaxPool: Operator {
     let attrs: ConvAttributes
     let storageOrder: Int
     let withIndices: Bool
+    /// Carried inputs pool through oneDNN in their layout; the output stays carried when the
+    /// plan allows (`carriedLayoutAttribute`).
+    let carryOutput: Bool
+    let pooling = PoolingPlan()
 
     public init(_ context: OpContext) throws {
         attrs = try ConvAttributes(context, op: "MaxPool")
         storageOrder = try context.attributes.int("storage_order", 0)
         withIndices = context.node.outputs.count > 1
+        carryOutput = carriesLayout(context)
+    }
+
+    public func acceptsCarried(_ inputs: [Tensor?]) -> Bool {
+        guard !withIndices, let x = inputs.first ?? nil, x.rank == 4, let g = try? attrs.poolGeometry(x.shape) else { return false }
+        return PoolingPlan.supports(.max, g)
     }
 
     public func infer(_ inputs: [TensorType?], constants: [Tensor?]) throws -> [TensorType] {
@@ -23,6 +33,7 @@ public struct MaxPool: Operator {
 
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = try required(inputs, 0)
+        if x.isCarried { return [try pooling.forward(x: x, kind: .max, try attrs.poolGeometry(x.shape), carry: carryOutput)] }
         guard withIndices else { return [try attrs.runPool(.max, x)] }
         guard x.isFloat else {
             throw LoupeError.unsupported("MaxPool: the Indices output needs a float input, not \(x.dtype.name)")

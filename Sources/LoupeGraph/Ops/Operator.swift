@@ -50,6 +50,14 @@ public protocol Operator: Sendable {
     /// ReLU-like ops follow `rules.relu`.
     func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
                   rules: BackwardRules) throws -> [Tensor?]
+    /// Whether `forward` takes these inputs when some are carried in a oneDNN layout
+    /// (`Tensor.carried`, inference plans only). False by default: the executor then gives
+    /// the op their NCHW copies (docs/engine.md, "Carried layouts").
+    func acceptsCarried(_ inputs: [Tensor?]) -> Bool
+}
+
+extension Operator {
+    public func acceptsCarried(_ inputs: [Tensor?]) -> Bool { false }
 }
 
 

@@ -12,10 +12,12 @@ public final class OperatorCache: @unchecked Sendable {
     }
 
     public func op(for node: Node) throws -> any Operator {
-        // A node with a fused activation or residual add is a different operator than the
-        // same node unfused.
+        // A node with a fused activation or residual add, or a carried output, is a different
+        // operator than the same node unfused.
         let clip = node.attributes[fusedClipAttribute] != nil, add = node.attributes[fusedAddAttribute] != nil
-        let key = !clip && !add ? node.name : node.name + "\u{0}fused" + (clip ? "c" : "") + (add ? "a" : "")
+        let carry = node.attributes[carriedLayoutAttribute] != nil
+        let key = !clip && !add && !carry ? node.name
+            : node.name + "\u{0}fused" + (clip ? "c" : "") + (add ? "a" : "") + (carry ? "l" : "")
         if let o = cache.value[key] { return o }
         let o = try OperatorRegistry.make(node, opset: opset, domainOpsets: domainOpsets)
         return cache.mutate { c in
