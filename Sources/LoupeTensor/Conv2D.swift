@@ -38,13 +38,16 @@ public func conv2d(
     let epilogue = ConvEpilogue(bias: bias, clip: clip)
     let pointwise = g.kernel == [1, 1] && g.strides == [1, 1] && g.padsBegin == [0, 0] && g.padsEnd == [0, 0]
         && g.input == g.output
+    // How the work is cut into GEMMs depends on the shape only, never on `threads` (OpenBLAS
+    // rounds a column differently depending on the size of the call it is in; issue 17
+    // point 7): the threads only share out the pieces.
     if pointwise {
-        // Wide images: split the output columns across threads, one single-threaded GEMM
-        // each (splitting the rows scales poorly when M is small).
-        let chunks = threads > 1 && outPlane >= 1024 ? threads : 1
+        // Wide images: split the output columns into pieces of at least 512, one
+        // single-threaded GEMM each (splitting the rows scales poorly when M is small).
+        let chunks = outPlane >= 1024 ? min(config.gemmMaxParts, outPlane / 512) : 1
         let width = (outPlane + chunks - 1) / chunks
         // Narrow images: split the output channels instead.
-        if chunks == 1 && threads > 1 && Mg >= 2 * splitRowsMin {
+        if chunks == 1 && Mg >= 2 * splitRowsMin {
             for n in 0..<batch {
                 for gi in 0..<group {
                     gemmSplitRows(m: Mg, n: outPlane, k: K, a: w + gi * Mg * K,
@@ -78,12 +81,14 @@ public func conv2d(
     var tiles = (oH + tileRows - 1) / tileRows
     // Several tiles: each thread lowers and multiplies its own tiles with a single-threaded
     // GEMM; one tile: `sgemm` splits the GEMM itself.
-    let workers = tiles >= 2 ? min(threads, tiles) : 1
-    // Balance the threads: a multiple of `workers` tiles, their rows spread evenly (28 rows
-    // in tiles of 19 and 9 left one thread idle a third of the time).
-    if workers > 1 { tiles = min(oH, (tiles + workers - 1) / workers * workers) }
+    let tiled = tiles >= 2
+    // Balance two threads: an even number of tiles, their rows spread evenly (28 rows in
+    // tiles of 19 and 9 left one thread idle a third of the time). A constant, not the
+    // thread count, so that the tiles (and the results) are the same for every `--threads`.
+    if tiled { tiles = min(oH, (tiles + 1) / 2 * 2) }
+    let workers = tiled ? min(threads, tiles) : 1
     let maxTileRows = (oH + tiles - 1) / tiles
-    if workers == 1 && threads > 1 && Mg >= 2 * splitRowsMin {
+    if !tiled && Mg >= 2 * splitRowsMin {
         // One tile: lower it with every thread (channel ranges), then split the output
         // channels of one GEMM across the threads.
         let cols = oH * oW, kk = g.kernelSize

@@ -4,7 +4,8 @@ import XCTest
 @testable import LoupeTensor
 
 /// Issue 17 point 7: results are identical across `--threads` values wherever the kernel
-/// allows it. Every convolution shape of `OneDNNConvTests` and `WinogradConvTests` (forward and
+/// allows it. The im2col + OpenBLAS path (`LOUPE_CONV=blas`) must give the same bits for
+/// every shape. Every convolution shape of `OneDNNConvTests` and `WinogradConvTests` (forward and
 /// input gradient, Winograd allowed and not) runs on 1 and on 2 threads through a fresh plan,
 /// on the ISA path of this process (`Scripts/test.sh` runs this target once per path).
 ///
@@ -59,6 +60,26 @@ final class ThreadCountDeterminismTests: XCTestCase {
                         print("ThreadCountDeterminismTests: \(label): \(differ) of \(a.count) values differ between 1 and 2 threads, max relative \(e)")
                     }
                 }
+            }
+        }
+        // The im2col + OpenBLAS path (`LOUPE_CONV=blas`): cut into GEMMs by the shape only.
+        // Besides the tables, shapes large enough for each of its ways to cut: wide 1×1 (column
+        // pieces), narrow 1×1 with many output channels (row parts), a 3×3 in several im2col
+        // tiles, and one tile with many output channels.
+        let blasShapes = [
+            OneDNNConvTests.Case(name: "1x1 64->96 at 40x40", c: 64, m: 96, h: 40, w: 40, k: [1, 1], pb: [0, 0], pe: [0, 0]),
+            OneDNNConvTests.Case(name: "1x1 64->256 at 14x14", c: 64, m: 256, h: 14, w: 14, k: [1, 1], pb: [0, 0], pe: [0, 0]),
+            WinogradConvTests.same3x3("3x3 64->64 at 56x56, tiled", c: 64, m: 64, hw: 56),
+            WinogradConvTests.same3x3("3x3 32->128 at 12x12, one tile", c: 32, m: 128, hw: 12),
+        ]
+        for (i, t) in (OneDNNConvTests.cases + WinogradConvTests.cases + blasShapes).enumerated() {
+            Threads.set(1)
+            let one = try OneDNNConvTests.run(t, seed: UInt64(700 + i), engine: .blas)
+            Threads.set(2)
+            let two = try OneDNNConvTests.run(t, seed: UInt64(700 + i), engine: .blas)
+            for (what, a, b) in [("forward", one.y, two.y), ("input gradient", one.dx, two.dx)] {
+                let differ = Self.differing(a, b)
+                XCTAssertEqual(differ, 0, "blas, \(what) \(t.name): \(differ) of \(a.count) values differ between 1 and 2 threads")
             }
         }
         // Most kernels are direct ones: the bit-identity check must have had something to check.
