@@ -59,7 +59,8 @@ public func conv2d(
         }
         for n in 0..<batch {
             for gi in 0..<group {
-                parallelFor(chunks) { c in
+                // One chunk: called directly, so that `sgemm` may cut it (by its shape) itself.
+                forEachOrDirectly(chunks) { c in
                     let c0 = c * width, cols = min(width, outPlane - c0)
                     guard cols > 0 else { return }
                     let c = y + (n * M + gi * Mg) * outPlane + c0
@@ -114,7 +115,10 @@ public func conv2d(
     for n in 0..<batch {
         for gi in 0..<group {
             let xg = x + (n * C + gi * Cg) * inPlane
-            parallelFor(workers) { wkr in
+            // Untiled: called directly (so `sgemm` cuts the one GEMM by its shape); tiled: one
+            // GEMM per tile inside the loop, whatever the number of workers.
+            let each: (Int, (Int) -> Void) -> Void = tiled ? parallelFor : { _, body in body(0) }
+            each(workers) { wkr in
                 let buf = col + wkr * tileFloats
                 var t = wkr
                 while t < tiles {
@@ -150,6 +154,13 @@ struct ConvEpilogue {
             }
         }
     }
+}
+
+/// `parallelFor(n, body)`, except that one iteration runs directly, outside any loop body:
+/// `sgemm` then cuts its product by the shape and uses the threads (inside a `parallelFor`
+/// body it is one call). Whether a call is direct depends on `n` only, not on the threads.
+func forEachOrDirectly(_ n: Int, _ body: (Int) -> Void) {
+    if n == 1 { body(0) } else { parallelFor(n, body) }
 }
 
 /// `c[m, n] = a[m, k] · b[k, n]`, all row-major and packed, then `epilogue` (row `r` is

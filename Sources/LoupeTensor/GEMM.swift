@@ -1,10 +1,11 @@
 /// The one place Loupe calls BLAS. Row-major single-precision GEMM:
 /// C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, with leading dimensions lda, ldb, ldc.
 ///
-/// OpenBLAS always runs single-threaded (see `Threads`). A large product is cut into parts
-/// by rows of C or by columns, whichever is longer, each one OpenBLAS call; outside a
-/// `parallelFor` the parts run on Loupe's threads, inside one they run in turn on the calling
-/// thread. How many parts depends only on the shape (`gemmParts`), never on the thread count:
+/// OpenBLAS always runs single-threaded (see `Threads`). Called inside a `parallelFor` body
+/// (on any number of threads), a product is one OpenBLAS call on the calling thread; outside
+/// one, a large product is cut into parts by rows of C or by columns, whichever is longer,
+/// each one OpenBLAS call, run on Loupe's threads. How many parts depends only on the shape
+/// (`gemmParts`), never on the thread count:
 /// OpenBLAS rounds a row or column differently depending on the size of the call it is in
 /// (its kernels handle the edges of a block apart), so cutting by the thread count made
 /// results depend on `--threads` (issue 17 point 7; `ThreadCountDeterminismTests`).
@@ -21,7 +22,7 @@ public func sgemm(
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
         return
     }
-    let parts = gemmParts(m: m, n: n, k: k)
+    let parts = ParallelRegion.isInBody ? 1 : gemmParts(m: m, n: n, k: k)
     if parts <= 1 {
         cblasSgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         return
@@ -42,11 +43,7 @@ public func sgemm(
                        transB ? b + j0 * ldb : b + j0, ldb, beta, c + j0, ldc)
         }
     }
-    if LoupeConfiguration.current.threads > 1 && !ParallelRegion.isInside {
-        parallelFor(parts, run)
-    } else {
-        for p in 0..<parts { run(p) }
-    }
+    parallelFor(parts, run)
 }
 
 /// How many parts `sgemm` cuts an m×n×k product into: 1 below `gemmSplitMinMACs`
@@ -122,13 +119,16 @@ enum ProcessInfoCores {
 public func parallelFor(_ n: Int, _ body: (Int) -> Void) {
     let t = min(Threads.count, n)
     if t <= 1 || ParallelRegion.isInside {
+        let outer = ParallelRegion.enterBody()
+        defer { ParallelRegion.leaveBody(outer) }
         for i in 0..<n { body(i) }
         return
     }
     withoutActuallyEscaping(body) { body in
         DispatchQueue.concurrentPerform(iterations: t) { w in
             let outer = ParallelRegion.enter()
-            defer { ParallelRegion.leave(outer) }
+            let outerBody = ParallelRegion.enterBody()
+            defer { ParallelRegion.leave(outer); ParallelRegion.leaveBody(outerBody) }
             var i = w
             while i < n { body(i); i += t }
         }
@@ -156,6 +156,27 @@ enum ParallelRegion {
 
     static func leave(_ previous: UnsafeMutableRawPointer?) {
         pthread_setspecific(key, previous)
+    }
+
+    /// Whether the thread runs a `parallelFor` body, on however many threads the loop runs
+    /// (`isInside` is only set when it runs on several). `sgemm` reads this one, so that how
+    /// it cuts a product does not depend on the thread count.
+    static let bodyKey: pthread_key_t = {
+        var k = pthread_key_t()
+        pthread_key_create(&k, nil)
+        return k
+    }()
+
+    static var isInBody: Bool { pthread_getspecific(bodyKey) != nil }
+
+    static func enterBody() -> UnsafeMutableRawPointer? {
+        let previous = pthread_getspecific(bodyKey)
+        pthread_setspecific(bodyKey, marker)
+        return previous
+    }
+
+    static func leaveBody(_ previous: UnsafeMutableRawPointer?) {
+        pthread_setspecific(bodyKey, previous)
     }
 }
 
