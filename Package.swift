@@ -32,8 +32,10 @@ let package = Package(
             cSettings: [.unsafeFlags(["-w"])],
             linkerSettings: [.linkedLibrary("protobuf-c")]
         ),
+        // Loupe's own C kernels, a path per instruction set (LoupeTensor dispatches by ISAPath).
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
         // OpenBLAS is opened at run time (LoupeTensor/OpenBLAS.swift), not linked.
-        .target(name: "LoupeTensor", dependencies: ["CDNNL"]),
+        .target(name: "LoupeTensor", dependencies: ["CDNNL", "CKernels"]),
         .target(name: "LoupeGraph", dependencies: ["LoupeTensor"]),
         .target(name: "LoupeFormats", dependencies: ["LoupeGraph", "CONNXProto", "CProtobufC", "CPNG", "CJPEG", "CHDF5"]),
         .target(name: "LoupeExplain", dependencies: ["LoupeGraph"]),

@@ -27,7 +27,7 @@ public struct Neighbor: Sendable, Equatable {
 /// thread count.
 ///
 /// Finding them without computing all N direct distances per query: a blocked float32 GEMM
-/// (`sgemm`, queries block × items block, so at most `queryBlock × itemBlock` scores in memory per
+/// (`sgemmAnyOrder`, oneDNN's JIT kernels; queries block × items block, so at most `queryBlock × itemBlock` scores in memory per
 /// thread, never N × N) gives each dot product `ŝ` with the error bound of any summation order
 /// (Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., Thm. 3.1 and eq. 3.5):
 /// `|ŝ − q·x| ≤ γ_D Σ|q_i x_i| ≤ γ_D ‖q‖‖x‖`, `γ_D = D u / (1 − D u)`, `u = 2⁻²⁴`, plus `2⁻¹⁵⁰` per
@@ -54,6 +54,10 @@ public struct NearestNeighbors: Sendable {
         self.features = features
         self.metric = metric
     }
+
+    /// Generates the screening GEMM's kernels now (oneDNN's JIT, about 30 ms once per process),
+    /// so that a caller can do it on another thread while it reads the features.
+    public static func prepareKernels() { prepareSgemmAnyOrder() }
 
     /// The k nearest items of each query row, nearest first (ties by lower index).
     /// `excluding[q]`, when not nil, is the item query q is (its own row), which is then not
@@ -132,17 +136,14 @@ public struct NearestNeighbors: Sendable {
                                 while j0 < end {
                                     let j1 = min(end, j0 + ib), cols = j1 - j0
                                     // scores[r, j] = query (q0 + r) · item (j0 + j)
-                                    sgemm(transB: true, m: rows, n: cols, k: d,
+                                    sgemmAnyOrder(transB: true, m: rows, n: cols, k: d,
                                           a: qs.baseAddress! + q0 * d, lda: d,
                                           b: items.baseAddress! + j0 * d, ldb: d,
                                           c: c.baseAddress!, ldc: ib)
                                     if fused {
-                                        for j in j0..<j1 {
-                                            let x = items.baseAddress! + j * d
-                                            let v = Self.sum8(d) { Double(x[$0]) * Double(x[$0]) }
-                                            sq[j] = v
-                                            nx[j] = v.squareRoot()
-                                        }
+                                        rowSquaredNorms(items.baseAddress! + j0 * d, rows: cols, columns: d, stride: d,
+                                                        into: sq.baseAddress! + j0)
+                                        for j in j0..<j1 { nx[j] = sq[j].squareRoot() }
                                     }
                                     for r in 0..<rows {
                                         let q = q0 + r
@@ -189,7 +190,8 @@ public struct NearestNeighbors: Sendable {
         return results
     }
 
-    /// Each row's squared Euclidean norm in float64, summed as `sum8` does (rows in parallel).
+    /// Each row's squared Euclidean norm in float64, summed as `sum8` does (`rowSquaredNorms`,
+    /// blocks of rows in parallel).
     static func squaredNorms(_ m: FeatureMatrix) -> [Double] {
         let d = m.columns
         var out = [Double](repeating: 0, count: m.rows)
@@ -197,10 +199,8 @@ public struct NearestNeighbors: Sendable {
         m.values.withUnsafeBufferPointer { v in
             out.withUnsafeMutableBufferPointer { o in
                 parallelFor((m.rows + chunk - 1) / chunk) { c in
-                    for i in (c * chunk)..<min(m.rows, (c + 1) * chunk) {
-                        let x = v.baseAddress! + i * d
-                        o[i] = sum8(d) { Double(x[$0]) * Double(x[$0]) }
-                    }
+                    let r0 = c * chunk, r1 = min(m.rows, r0 + chunk)
+                    rowSquaredNorms(v.baseAddress! + r0 * d, rows: r1 - r0, columns: d, stride: d, into: o.baseAddress! + r0)
                 }
             }
         }
@@ -287,6 +287,9 @@ public struct NearestNeighbors: Sendable {
     func screen(scores: UnsafePointer<Float>, items: Range<Int>, excluded: Int?, queryNorm nq: Double,
                 querySquared nq2: Double, bounds: Bounds, norms: ItemNorms, state: inout CandidateState) {
         let j0 = items.lowerBound
+        // Most items are ruled out at once: lower > T implies upper > T, so neither the heap
+        // nor the candidates change (a NaN fails the test and takes the full path).
+        var t = state.threshold
         for j in items where j != excluded {
             let s = Double(scores[j - j0])
             let nx = norms.norm[j]
@@ -306,11 +309,13 @@ public struct NearestNeighbors: Sendable {
                     slack = bounds.gamma32 + bounds.underflow / p + bounds.float64
                 }
             }
+            if key - slack > t { continue }
             if !s.isFinite || !slack.isFinite {
                 state.offer(upper: .infinity, lower: -.infinity, item: j)
             } else {
                 state.offer(upper: key + slack, lower: key - slack, item: j)
             }
+            t = state.threshold
         }
         state.pruneIfLarge()
     }

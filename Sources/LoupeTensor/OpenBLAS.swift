@@ -16,7 +16,8 @@ import Glibc
 /// `SkylakeX`, AVX2 with FMA gives `Haswell`, anything else leaves OpenBLAS's own choice.
 /// Newer OpenBLAS releases make the same choices for the CPUs they know (Zen 4: SkylakeX
 /// kernels; Zen 2/3: Haswell's). `OPENBLAS_CORETYPE` set by the user always wins, which is
-/// how the test suite runs the numeric tests under other kernel families.
+/// how the test suite runs the numeric tests under other kernel families. `OPENBLAS_NUM_THREADS`
+/// is set to 1 before opening it (see `Threads`).
 ///
 /// The C interface used (blasint is a 32-bit int in Debian's build; the enums are C ints):
 /// `cblas_sgemm(order, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)` with
@@ -83,6 +84,11 @@ public enum OpenBLAS {
             setenv("OPENBLAS_CORETYPE", type, 1)
             chosen = type
         }
+        // One thread, from the start: OpenBLAS creates its worker pool when it is loaded, and
+        // each worker spins in `sched_yield` for about 0.1 s before it sleeps, taking a core
+        // from Loupe's own threads (a third of a 2-thread nearest-neighbour search), although
+        // `Threads` never lets OpenBLAS use them.
+        setenv("OPENBLAS_NUM_THREADS", "1", 1)
         var handle: UnsafeMutableRawPointer? = nil
         var errors: [String] = []
         for name in ["libopenblas.so.0", "libopenblas.so", "libopenblas.dylib"] {

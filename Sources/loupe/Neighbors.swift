@@ -106,6 +106,10 @@ struct Neighbors: ParsableCommand {
         global.apply()
         try runReportingErrors {
             let started = DispatchTime.now().uptimeNanoseconds
+            // The search's GEMM kernels are generated on another thread while the file is read.
+            let kernels = DispatchGroup()
+            DispatchQueue.global().async(group: kernels) { NearestNeighbors.prepareKernels() }
+            defer { kernels.wait() }
             let file = try FeatureFile.read(features)
             guard file.rows > 0, file.dimension > 0 else {
                 throw LoupeError(.invalidArgument, "\(features) has no feature rows")
@@ -115,6 +119,7 @@ struct Neighbors: ParsableCommand {
             }
             let items = FeatureMatrix(rows: file.rows, columns: file.dimension, values: file.features)
             let read = seconds(since: started)
+            kernels.wait()
             let metric = DistanceMetric(rawValue: self.metric)!
             if all {
                 try leaveOneOut(file, items, metric, read: read)
