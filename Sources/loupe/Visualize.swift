@@ -188,10 +188,16 @@ struct Visualize: ParsableCommand {
                     }
                 }
                 results.append(r)
+                var warning: String?
+                if r.zeroGradientAtStart {
+                    warning = "the input gradient was exactly zero on the start image (no active path from the input to the objective)"
+                        + (naive ? ", so the textbook method, which has no redirected ReLU, left the image where it started; try --start random" : "")
+                    note("warning: \(name): \(warning!)")
+                }
                 let probs = softmax(r.logits)
                 let top = probs.indices.max { probs[$0] < probs[$1] } ?? 0
                 var entry = JSONResult(objective: objective.title, title: name, final_objective: r.objective, steps: r.steps,
-                                       top_class: top, top_probability: probs[top], layer: r.layer)
+                                       top_class: top, top_probability: probs[top], layer: r.layer, warning: warning)
                 if case .classScore(let c) = objective {
                     entry.class = c
                     entry.probability = probs[c]
@@ -231,6 +237,7 @@ struct Visualize: ParsableCommand {
         var final_objective: Float, steps: Int
         var top_class: Int, top_probability: Float
         var layer: String?
+        var warning: String?
         var `class`: Int?
         var probability: Float?
     }

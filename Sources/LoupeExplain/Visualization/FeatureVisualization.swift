@@ -94,6 +94,10 @@ public enum FeatureVisualization {
         public var steps: Int
         /// The layer's node name for channel and neuron objectives.
         public var layer: String?
+        /// The objective's input gradient was exactly zero at the first step (every path from
+        /// the input to the objective blocked, e.g. by ReLUs all at or below 0 on the start
+        /// image): with `naive`, which has no redirected ReLU, the image then never moves.
+        public var zeroGradientAtStart = false
     }
 
     /// The model's input [N, C, H, W] as (C, H?, W?), or a reason it cannot be visualised.
@@ -179,6 +183,7 @@ public enum FeatureVisualization {
 
         var history: [Float] = []
         history.reserveCapacity(settings.steps)
+        var zeroAtStart = false
         for step in 0..<settings.steps {
             let u = naive ? p : param.image(p)
             let drawn = naive ? [] : settings.transforms.sample(height: h, width: w, random: &random)
@@ -194,6 +199,7 @@ public enum FeatureVisualization {
             history.append(target.value(r.values[target.tensor]!))
             // Back through the values (default only), the warps (in reverse) and the parameterisation.
             var g = r.gradients[model.inputName]!.floats
+            if step == 0 { zeroAtStart = !g.contains { $0 != 0 } }
             if !naive { g = values.adjoint(g, channels: c, plane: mh * mw) }
             for wp in warps.reversed() { g = wp.adjoint(g, channels: c) }
             if naive {
@@ -217,6 +223,7 @@ public enum FeatureVisualization {
         let l = v[model.logitsName]!
         let k = l.shape.last ?? 0
         return Result(image: Tensor(shape: [c, h, w], floats: unitImage(p)), objective: target.value(v[target.tensor]!),
-                      logits: Array(l.floats[0..<k]), history: history, steps: settings.steps, layer: target.node)
+                      logits: Array(l.floats[0..<k]), history: history, steps: settings.steps, layer: target.node,
+                      zeroGradientAtStart: zeroAtStart)
     }
 }
