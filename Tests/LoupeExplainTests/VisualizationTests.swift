@@ -217,6 +217,8 @@ final class VisualizationTests: XCTestCase {
                 print("channel \(k) of \(layer) after 32 steps: \(dead.objective) without, \(alive.objective) with the redirected ReLU")
                 XCTAssertEqual(dead.objective, 0)
                 XCTAssertGreaterThan(alive.objective, 0.01)
+                XCTAssertTrue(dead.zeroGradientAtStart, "the dead channel's gradient is zero from the start (the CLI warns)")
+                XCTAssertFalse(alive.zeroGradientAtStart, "the redirected rule gives a gradient at the first step")
                 found = true
                 break
             }
