@@ -38,8 +38,8 @@ public final class ExplainableModel: @unchecked Sendable {
     }
 
     /// Runs the model; returns the logits row [classes] of batch item 0 and the tensors in `keep`.
-    public func forward(_ x: Tensor, keep: Set<String> = []) throws -> (logits: [Float], values: [String: Tensor]) {
-        let v = try executor.run([inputName: x], keep: keep.union([logitsName]))
+    public func forward(_ x: Tensor, keep: Set<String> = [], fused: Bool = true) throws -> (logits: [Float], values: [String: Tensor]) {
+        let v = try executor.run([inputName: x], keep: keep.union([logitsName]), fused: fused)
         let l = v[logitsName]!
         guard let k = l.shape.last, k > 0, l.isFloat else {
             throw LoupeError.invalid("the class scores '\(logitsName)' have shape \(describe(l.shape)); expected [N, classes]")

@@ -87,6 +87,16 @@ public enum Method: String, Sendable, CaseIterable {
         }
     }
 
+    /// Whether the method takes gradients (a backward pass through the gradient plan); the
+    /// others only run the model forward.
+    public var backpropagates: Bool {
+        switch self {
+        case .saliency, .deconvnet, .guidedBackprop, .gradCAM, .guidedGradCAM, .integratedGradients, .gradientXInput: true
+        case .gradCAMPlusPlus, .xGradCAM, .hiResCAM, .layerCAM: true
+        case .cam, .occlusion, .activations, .scoreCAM, .ablationCAM, .eigenCAM: false
+        }
+    }
+
     /// Whether the method reads `Options.layer`.
     public var takesLayer: Bool {
         switch self {

@@ -65,6 +65,9 @@ final class PlanFusionTests: XCTestCase {
         let slots = try ex.forward(plain, ["x": x], releasing: { _ in [] })
         let unfused = try XCTUnwrap(slots[plain.slotOf["logits"]!])
         XCTAssertLessThanOrEqual(relativeError(unfused.floats, want), Self.tolerance)
+        // `run(fused: false)` (explain's prediction before gradient methods) runs that plan.
+        let viaRun = try XCTUnwrap(try ex.run(["x": x], fused: false)["logits"])
+        XCTAssertEqual(viaRun.floats, unfused.floats)
     }
 
     /// A kept convolution output is the convolution's own value (its BN is not folded in),

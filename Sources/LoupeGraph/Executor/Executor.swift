@@ -194,9 +194,12 @@ public final class Executor: @unchecked Sendable {
     static func isShapeLike(_ t: Tensor) -> Bool { t.count <= 64 && (!t.isFloat || t.rank <= 1) }
 
     /// Runs the graph. Returns the graph outputs plus every tensor named in `keep`.
-    public func run(_ feeds: [String: Tensor], keep: Set<String> = [],
+    /// `fused`: the inference plan (BatchNorm folded, activations fused, layouts carried);
+    /// false runs the graph as the gradient plans do, with their prepared weights, so a
+    /// caller about to take gradients does not hold a second, folded copy of the weights.
+    public func run(_ feeds: [String: Tensor], keep: Set<String> = [], fused: Bool = true,
                     progress: ((Int, Int) -> Void)? = nil) throws -> [String: Tensor] {
-        let p = try plan(feeds: feeds, keep: keep, fuse: true, carryLayouts: true)
+        let p = try plan(feeds: feeds, keep: keep, fuse: fused, carryLayouts: fused)
         let slots = try forward(p, feeds, releasing: { p.steps[$0].release }, progress: progress)
         var result: [String: Tensor] = [:]
         for name in p.graph.outputs.map(\.name) + keep.sorted() {
