@@ -102,9 +102,15 @@ static inline int loupe_jpeg_decode(loupe_jpeg_decoder *d, unsigned char *pixels
     if (setjmp(d->jump)) return 1;
     jpeg_start_decompress(&d->cinfo);
     size_t stride = (size_t)d->cinfo.output_width * (size_t)d->cinfo.output_components;
-    while (d->cinfo.output_scanline < d->cinfo.output_height) {
+    /* Once the data has run out, the rest would only be libjpeg's gray padding, and the
+     * file is refused anyway: stop there rather than fill the rest of the declared size. */
+    while (!d->truncated && d->cinfo.output_scanline < d->cinfo.output_height) {
         JSAMPROW row = pixels + (size_t)d->cinfo.output_scanline * stride;
         jpeg_read_scanlines(&d->cinfo, &row, 1);
+    }
+    if (d->truncated) {
+        jpeg_abort_decompress(&d->cinfo);
+        return 3;
     }
     jpeg_finish_decompress(&d->cinfo);
     return d->truncated ? 3 : 0;

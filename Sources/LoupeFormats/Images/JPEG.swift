@@ -31,8 +31,13 @@ enum JPEGDecoder {
                 throw LoupeError.unsupported("JPEG with \(channels) output components")
             }
             let count = try Tensor.checkedCount([height, width, channels])
-            var bytes = [UInt8](repeating: 0, count: count)
-            let status = bytes.withUnsafeMutableBufferPointer { loupe_jpeg_decode(decoder, $0.baseAddress) }
+            // Not zero-filled first: libjpeg writes every row, or the file is refused, and a
+            // file refused early (truncated) touches only the rows it reached.
+            var status: Int32 = 0
+            let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+                status = loupe_jpeg_decode(decoder, buffer.baseAddress)
+                initialized = count
+            }
             guard status == 0 else {
                 let text = String(cString: loupe_jpeg_message(decoder))
                 if status == 3 {
