@@ -5,8 +5,9 @@ On a machine shared with other jobs the wall-clock times of bench.py carry their
 process CPU time of a forward pass is what it costs whatever else runs (the engine spike used
 the same measure, docs/engine-decision.md). On 2 threads it is the sum over both threads: it
 counts time a thread spends waiting for the other at a barrier only if it spins, so both
-engines are set not to spin (Loupe's binary sets OMP_WAIT_POLICY=passive; onnxruntime gets
-session.intra_op.allow_spinning=0). For each model, batch size and thread count, in one run:
+engines are set not to spin (Loupe is run with OMP_WAIT_POLICY=passive, unless the environment
+sets OMP_WAIT_POLICY or GOMP_SPINCOUNT; its binary otherwise spins briefly, GOMP_SPINCOUNT=3000,
+which is faster in wall time; onnxruntime gets session.intra_op.allow_spinning=0). For each model, batch size and thread count, in one run:
 
 - Loupe: `loupe bench MODEL --threads T --batch B --runs R` for R = LOW and HIGH (same warm-up,
   same input); CPU time (user + system, from wait4) of the difference / (HIGH - LOW) = one pass.
@@ -36,7 +37,10 @@ from harness import cpu_model
 def loupe_cpu(cmd0, extra, model, x_path, runs, threads, batch):
     cmd = [cmd0, "bench", model, "--threads", str(threads), "--batch", str(batch), "--runs", str(runs),
            "--warmup", "1", "--input-npy", x_path, "--json"] + extra
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(os.environ)
+    if "OMP_WAIT_POLICY" not in env and "GOMP_SPINCOUNT" not in env:
+        env["OMP_WAIT_POLICY"] = "passive"
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     _, status, ru = os.wait4(p.pid, 0)
     if status != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({status})")
