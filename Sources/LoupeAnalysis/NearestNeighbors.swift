@@ -288,7 +288,8 @@ public struct NearestNeighbors: Sendable {
                 querySquared nq2: Double, bounds: Bounds, norms: ItemNorms, state: inout CandidateState) {
         let j0 = items.lowerBound
         // Most items are ruled out at once: lower > T implies upper > T, so neither the heap
-        // nor the candidates change (a NaN fails the test and takes the full path).
+        // nor the candidates change. Only for a finite score: an overflowed one (±∞, NaN)
+        // takes the full path, which gives it [−∞, +∞] so that its direct key decides.
         var t = state.threshold
         for j in items where j != excluded {
             let s = Double(scores[j - j0])
@@ -309,7 +310,7 @@ public struct NearestNeighbors: Sendable {
                     slack = bounds.gamma32 + bounds.underflow / p + bounds.float64
                 }
             }
-            if key - slack > t { continue }
+            if s.isFinite && key - slack > t { continue }
             if !s.isFinite || !slack.isFinite {
                 state.offer(upper: .infinity, lower: -.infinity, item: j)
             } else {

@@ -9,8 +9,10 @@ public func rowSquaredNorms(_ x: UnsafePointer<Float>, rows: Int, columns: Int, 
                             into out: UnsafeMutablePointer<Double>, path: ISAPath? = nil) {
     guard rows > 0 else { return }
     precondition(columns >= 0 && stride >= columns, "rowSquaredNorms: stride \(stride) < columns \(columns)")
+    let chosen = path ?? (try? ISAPath.current()) ?? .baseline
+    precondition(ISAPath.supported.contains(chosen), "rowSquaredNorms: this CPU has no \(chosen.rawValue) path")
     let isa: Int32
-    switch path ?? (try? ISAPath.current()) ?? .baseline {
+    switch chosen {
     case .avx512: isa = 2
     case .avx2: isa = 1
     case .baseline: isa = 0

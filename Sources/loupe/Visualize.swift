@@ -191,7 +191,7 @@ struct Visualize: ParsableCommand {
                 var warning: String?
                 if r.zeroGradientAtStart {
                     warning = "the input gradient was exactly zero on the start image (no active path from the input to the objective)"
-                        + (naive ? ", so the textbook method, which has no redirected ReLU, left the image where it started; try --start random" : "")
+                        + (naive && (start == nil || start == "zero") ? ", so the textbook method, which has no redirected ReLU, left the zero start image where it was; try --start random" : "")
                     note("warning: \(name): \(warning!)")
                 }
                 let probs = softmax(r.logits)

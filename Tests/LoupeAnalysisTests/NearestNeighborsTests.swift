@@ -158,6 +158,21 @@ final class NearestNeighborsTests: XCTestCase {
         }
     }
 
+    /// A dot product that overflows float32 to −∞ (finite features) makes the approximate key
+    /// +∞; the item must still be re-ranked by its direct key (review finding: an early exit
+    /// once skipped it). Query (1e20, 0): item #1 (−1e20, 0) is nearer (‖q − x‖² = 4e40) than
+    /// item #0 (0, 1e21) (about 1e42) for l2; for cosine #0 (1 − cos = 1) beats #1 (2).
+    func testNegativeOverflowStillReranks() throws {
+        let items = FeatureMatrix(rows: 2, columns: 2, values: [0, 1e21, -1e20, 0])
+        let query = FeatureMatrix(rows: 1, columns: 2, values: [1e20, 0])
+        for metric in DistanceMetric.allCases {
+            let nn = NearestNeighbors(features: items, metric: metric)
+            let found = try nn.search(queries: query, k: 1)
+            XCTAssertEqual(found[0].map(\.index), [metric == .l2 ? 1 : 0], "\(metric)")
+            assertSame(try nn.search(queries: query, k: 2), reference(items, query, k: 2, metric: metric, excluding: [nil]), "\(metric)")
+        }
+    }
+
     func testVoteTakesTheMajorityAndTiesGoToTheNearestTiedLabel() {
         let labels = [0, 1, 1, 2, 2, 7]
         func vote(_ order: [Int]) -> Int {
