@@ -38,7 +38,10 @@ public final class ConvolutionPlan: @unchecked Sendable {
         let batch: Int, channels: Int, outChannels: Int, group: Int
         let geometry: ConvGeometry
         let bias: Bool
-        let clipLo: Float, clipHi: Float
+        /// The clip bounds' bit patterns (NaN when there is no clip): as Floats, the NaN of an
+        /// unclipped convolution made every key unequal to itself, so those convolutions
+        /// made a new primitive at every call and the cache filled with copies.
+        let clipLo: UInt32, clipHi: UInt32
         let sum: Bool
         let winograd: Bool
     }
@@ -48,6 +51,9 @@ public final class ConvolutionPlan: @unchecked Sendable {
     private let store: PreparedWeightStore
 
     public init() { store = PreparedWeightStore(capacity: capacity) }
+
+    /// How many primitives the plan holds (tests).
+    var cachedConvolutions: Int { entries.value.count }
 
     /// y = conv(x, w) + bias (+ addend), clamped to `clip`: the contract of `conv2d` (same
     /// layouts), with `weights` the array behind `w` (`[M, C / group, kH, kW]`) and `addend`
@@ -152,7 +158,7 @@ public final class ConvolutionPlan: @unchecked Sendable {
         let id = weights.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
         let winograd = LoupeConfiguration.current.winograd && Self.prefersWinograd(backward: backward, channels: C, group: group, g)
         let key = Key(backward: backward, weights: id, batch: batch, channels: C, outChannels: M, group: group, geometry: g,
-                      bias: bias, clipLo: clip?.0 ?? .nan, clipHi: clip?.1 ?? .nan, sum: sum, winograd: winograd)
+                      bias: bias, clipLo: (clip?.0 ?? .nan).bitPattern, clipHi: (clip?.1 ?? .nan).bitPattern, sum: sum, winograd: winograd)
         if let c = entries.value[key] { return c }
         func make(_ algorithm: OneDNNConvolution.Algorithm) throws -> OneDNNConvolution {
             try OneDNNConvolution(backward ? .backwardData : .forward, algorithm, batch: batch, channels: C, outChannels: M,

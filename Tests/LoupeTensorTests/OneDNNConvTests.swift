@@ -94,6 +94,26 @@ final class OneDNNConvTests: XCTestCase {
         return Outputs(y: y, yRef: yRef, dx: dx, dxRef: dxRef)
     }
 
+    /// A plan makes one primitive per shape and keeps it: calling again with the same
+    /// weights, clipped or not, adds nothing (an unclipped key once held a NaN, never equal
+    /// to itself, so every call made a new primitive and memory grew run after run).
+    func testThePlanReusesItsPrimitives() throws {
+        for t in [Self.cases[0], Self.cases[1]] {
+            let g = t.geometry
+            var rng = LCG(state: 5)
+            let x = rng.array(t.n * t.c * g.inputSize), w = rng.array(t.m * t.c * g.kernelSize)
+            let dy = rng.array(t.n * t.m * g.outputSize)
+            var y = [Float](repeating: 0, count: dy.count), dx = x
+            let plan = ConvolutionPlan()
+            for _ in 0..<3 {
+                try plan.forward(x: x, batch: t.n, channels: t.c, weights: w, outChannels: t.m, group: 1, bias: nil, g,
+                                 clip: t.clip, y: &y)
+                try plan.backwardData(dy: dy, batch: t.n, outChannels: t.m, weights: w, channels: t.c, group: 1, g, dx: &dx)
+            }
+            XCTAssertEqual(plan.cachedConvolutions, 2, "\(t.name): one forward and one backward-data primitive")
+        }
+    }
+
     static func withOptional<R>(_ a: [Float]?, _ body: (UnsafePointer<Float>?) throws -> R) rethrows -> R {
         guard let a else { return try body(nil) }
         return try a.withUnsafeBufferPointer { try body($0.baseAddress) }
