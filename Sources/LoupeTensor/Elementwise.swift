@@ -1,9 +1,12 @@
-/// Element-wise map over a float tensor: out[i] = f(x[i]).
+/// Element-wise map over a float tensor: out[i] = f(x[i]). One thread: on 2 cores, spreading
+/// these memory-bound loops over threads made ResNet-50 saliency and Grad-CAM 10-50 % slower
+/// (their threads woke while oneDNN's OpenMP workers still spun after a convolution).
 @inlinable @inline(__always)
 public func mapFloat(_ x: Tensor, _ f: (Float) -> Float) throws -> Tensor {
     var out = try x.floats.withUnsafeBufferPointer { px in
         try Tensor(shape: x.shape) { po in
-            for i in 0..<px.count { po[i] = f(px[i]) }
+            guard let src = px.baseAddress, let dst = po.baseAddress else { return }
+            for i in 0..<px.count { dst[i] = f(src[i]) }
         }
     }
     out.dtype = x.dtype

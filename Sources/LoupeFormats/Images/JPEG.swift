@@ -46,12 +46,7 @@ enum JPEGDecoder {
                 throw LoupeError.invalid("JPEG data: \(text)")
             }
             var pixels = [Float](repeating: 0, count: count)
-            bytes.withUnsafeBufferPointer { src in
-                pixels.withUnsafeMutableBufferPointer { dst in
-                    let table = byteToUnit
-                        for i in 0..<count { dst[i] = table[Int(src[i])] }
-                }
-            }
+            bytes.withUnsafeBufferPointer { src in pixels.withUnsafeMutableBufferPointer { bytesToUnit(src, $0) } }
             return try RGBImage(width: width, height: height, channels: channels, pixels: pixels, bitDepth: 8)
         }
     }

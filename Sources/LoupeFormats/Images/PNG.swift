@@ -48,12 +48,7 @@ enum PNGCodec {
                 var buffer = [UInt8](repeating: 0, count: count)
                 let ok = buffer.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, stride, nil) }
                 guard ok != 0 else { throw dataError(image) }
-                buffer.withUnsafeBufferPointer { src in
-                    pixels.withUnsafeMutableBufferPointer { dst in
-                        let table = byteToUnit
-                        for i in 0..<count { dst[i] = table[Int(src[i])] }
-                    }
-                }
+                buffer.withUnsafeBufferPointer { src in pixels.withUnsafeMutableBufferPointer { bytesToUnit(src, $0) } }
             }
             return try RGBImage(width: width, height: height, channels: channels, pixels: pixels, bitDepth: linear ? 16 : 8)
         }

@@ -21,6 +21,16 @@ public struct Relu: Operator {
             let standard = try backward(inputs, outputs: outputs, gradients: gradients, wanted: wanted, rules: .standard)
             if standard.first??.floats.contains(where: { $0 != 0 }) ?? true { return standard }
         }
-        return try unaryGradient(inputs, outputs: outputs, gradients: gradients, wanted: wanted, Self.opType) { g, x, y in reluGradient(g, active: x > 0, rules.relu) }
+        // One loop per rule (`reluGradient`'s cases), so that no switch runs per element.
+        switch rules.relu {
+        case .standard:
+            return try unaryGradient(inputs, outputs: outputs, gradients: gradients, wanted: wanted, Self.opType) { g, x, _ in x > 0 ? g : 0 }
+        case .deconvnet:
+            return try unaryGradient(inputs, outputs: outputs, gradients: gradients, wanted: wanted, Self.opType) { g, _, _ in max(g, 0) }
+        case .guided:
+            return try unaryGradient(inputs, outputs: outputs, gradients: gradients, wanted: wanted, Self.opType) { g, x, _ in x > 0 && g > 0 ? g : 0 }
+        case .redirected:
+            return try unaryGradient(inputs, outputs: outputs, gradients: gradients, wanted: wanted, Self.opType) { g, x, _ in x > 0 || g > 0 ? g : 0 }
+        }
     }
 }

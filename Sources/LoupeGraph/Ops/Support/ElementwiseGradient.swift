@@ -87,7 +87,8 @@ func unaryGradient(
         try y.floats.withUnsafeBufferPointer { py in
             try g.floats.withUnsafeBufferPointer { pg in
                 try Tensor(shape: x.shape) { out in
-                    for i in 0..<out.count { out[i] = d(pg[i], px[i], py[i]) }
+                    guard let o = out.baseAddress, let gg = pg.baseAddress, let xx = px.baseAddress, let yy = py.baseAddress else { return }
+                    for i in 0..<out.count { o[i] = d(gg[i], xx[i], yy[i]) }
                 }
             }
         }
