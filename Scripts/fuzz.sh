@@ -129,7 +129,10 @@ for t in "${run[@]}"; do
             set +e
             trace=$(SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 timeout 60 "$bin" -timeout=10 "$a" 2>&1)
             set -e
-            frame=$(echo "$trace" | grep -E '^ +#[0-9]+ ' | grep -vE 'sanitizer|compiler-rt|libFuzzer|fuzzer::|__asan|libclang_rt|/libc\.so|abort|raise|in __GI_' | head -1 || true)
+            # Runtime frames are skipped: the C library's string routines (libhdf5's memcpy
+            # shows as `__memcpy_avx512_unaligned_erms string/../sysdeps/...`) and the C++
+            # allocator (an out-of-memory is reported at whichever allocation crossed the limit).
+            frame=$(echo "$trace" | grep -E '^ +#[0-9]+ ' | grep -vE 'sanitizer|compiler-rt|libFuzzer|fuzzer::|__asan|libclang_rt|/libc\.so|sysdeps/|libstdc\+\+|operator new|abort|raise|in __GI_' | head -1 || true)
             if [[ "$frame" == *libhdf5* ]]; then
                 guarded=$((guarded + 1))
             elif [[ "$trace" != *"#0 "* ]]; then
