@@ -27,18 +27,24 @@ extension Occlusion {
         let first = (0..<grid.regions.count).filter { coarse($0 / grid.nx, grid.ny) && coarse($0 % grid.nx, grid.nx) }
         var total = first.count
         if k > 1, let a { total += Int((Double(grid.regions.count - first.count) * a.drillDownFraction).rounded()) }
-        var done = 0
+        // One runner per thread, each taking whole batches: the batches are the same whatever
+        // the thread count, and so are the drops.
+        let batches = (grid.regions.count + batch - 1) / batch
+        let runners = [inference] + (1..<max(1, min(Threads.count, batches))).map { _ in inference.sibling() }
+        let done = Locked(0)
         func run(_ windows: [Int]) throws -> [Double] {
-            var drops: [Double] = []
-            for start in stride(from: 0, to: windows.count, by: batch) {
-                let chunk = Array(windows[start..<min(start + batch, windows.count)])
-                let l = try inference.run(field, indices: chunk, replacement: fill)
+            let chunks = stride(from: 0, to: windows.count, by: batch).map { Array(windows[$0..<min($0 + batch, windows.count)]) }
+            return try parallelMap(chunks.count, states: runners) { runner, i -> [Double] in
+                let chunk = chunks[i]
+                let l = try runner.run(field, indices: chunk, replacement: fill)
                 let c = l.shape.last!
-                for b in 0..<chunk.count { drops.append(drop(Array(l.floats[(b * c)..<((b + 1) * c)]))) }
-                done += chunk.count
-                progress?(done, total)
-            }
-            return drops
+                let drops = (0..<chunk.count).map { b in drop(Array(l.floats[(b * c)..<((b + 1) * c)])) }
+                done.mutate { d in
+                    d += chunk.count
+                    progress?(d, total)
+                }
+                return drops
+            }.flatMap { $0 }
         }
         var drops = [Double](repeating: 0, count: grid.regions.count)
         for (i, d) in zip(first, try run(first)) { drops[i] = d }

@@ -53,9 +53,13 @@ enum OneDNN {
         throw LoupeError(.unsupported, "oneDNN: \(what()) failed (dnnl_status_t \(status.rawValue))")
     }
 
-    /// The CPU engine, created after the ISA cap is fixed.
+    /// The CPU engine, created after the ISA cap is fixed. Every primitive is created through
+    /// it, so the calling thread's OpenMP team size is set here first: oneDNN's kernels take
+    /// their thread count at creation (one inside a `parallelFor` body, where a team of two
+    /// per worker would oversubscribe the cores).
     static func engine() throws -> dnnl_engine_t {
         _ = try ISAPath.current()
+        applyThreads()
         return try sharedEngine.mutate { e in
             if let e { return e }
             var created: dnnl_engine_t?
@@ -100,17 +104,26 @@ enum OneDNN {
     static func reorder(_ from: UnsafePointer<dnnl_memory_desc_t>, _ to: UnsafePointer<dnnl_memory_desc_t>,
                         _ eng: dnnl_engine_t) throws -> Primitive? {
         if dnnl_memory_desc_equal(from, to) != 0 { return nil }
+        let attributes = try Attributes()
         var pd: dnnl_primitive_desc_t?
-        try check(dnnl_reorder_primitive_desc_create(&pd, from, eng, to, eng, nil), "creating a reorder")
+        try withExtendedLifetime(attributes) {
+            try check(dnnl_reorder_primitive_desc_create(&pd, from, eng, to, eng, attributes.handle), "creating a reorder")
+        }
         defer { dnnl_primitive_desc_destroy(pd) }
-        var p: dnnl_primitive_t?
-        try check(dnnl_primitive_create(&p, pd), "creating a reorder")
-        return Primitive(p!)
+        return try Primitive(pd!, "reorder")
     }
 
     /// Runs `primitive` with `args` on a fresh stream and waits for it.
     static func execute(_ primitive: Primitive, _ args: [(Int32, Memory)], _ eng: dnnl_engine_t) throws {
         applyThreads()
+        var args = args
+        var scratch: ScratchBuffer? = nil
+        defer { if let scratch { ScratchPool.giveScratchpad(scratch) } }
+        if var md = primitive.scratchpad {
+            let buffer = ScratchPool.takeScratchpad()
+            scratch = buffer
+            args.append((DNNL_ARG_SCRATCHPAD, try memory(&md, eng, buffer.reserve(dnnl_memory_desc_get_size(&md)))))
+        }
         var stream: dnnl_stream_t?
         try check(dnnl_stream_create(&stream, eng, dnnl_stream_default_flags.rawValue), "creating a stream")
         defer { dnnl_stream_destroy(stream) }
@@ -126,11 +139,37 @@ enum OneDNN {
         deinit { dnnl_memory_destroy(handle) }
     }
 
-    /// Owns a `dnnl_primitive_t`.
+    /// Owns a `dnnl_primitive_t`, made from a descriptor created with `Attributes` (user
+    /// scratchpad): `execute` gives it a scratchpad of its own at each call.
     final class Primitive {
         let handle: dnnl_primitive_t
-        init(_ h: dnnl_primitive_t) { handle = h }
+        /// Its scratchpad's descriptor; nil when it needs none.
+        let scratchpad: dnnl_memory_desc_t?
+
+        init(_ pd: dnnl_primitive_desc_t, _ what: @autoclosure () -> String) throws {
+            var p: dnnl_primitive_t?
+            try check(dnnl_primitive_create(&p, pd), "creating the \(what()) primitive")
+            handle = p!
+            var md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0).pointee
+            scratchpad = dnnl_memory_desc_get_size(&md) > 0 ? md : nil
+        }
+
         deinit { dnnl_primitive_destroy(handle) }
+    }
+
+    /// Primitive attributes with a user-managed scratchpad. oneDNN's default keeps one
+    /// scratchpad per thread, made by the thread that creates a primitive; run on another
+    /// thread (a `parallelMap` worker), the primitive finds none there and writes through a
+    /// null pointer. With its own scratchpad at each call a primitive runs on any thread.
+    final class Attributes {
+        let handle: dnnl_primitive_attr_t
+        init() throws {
+            var a: dnnl_primitive_attr_t?
+            try check(dnnl_primitive_attr_create(&a), "creating attributes")
+            handle = a!
+            try check(dnnl_primitive_attr_set_scratchpad_mode(handle, dnnl_scratchpad_mode_user), "asking for a user scratchpad")
+        }
+        deinit { dnnl_primitive_attr_destroy(handle) }
     }
 
     /// Owns a `dnnl_primitive_desc_t`.
@@ -253,9 +292,9 @@ final class OneDNNConvolution {
                     bias ? b : nil, &p.dstAny, p.strides, p.dilates, p.padL, p.padR)
             }
             try OneDNN.check(status, "describing the convolution \(p.description)")
-            var attr: dnnl_primitive_attr_t?
-            try OneDNN.check(dnnl_primitive_attr_create(&attr), "creating attributes")
-            defer { dnnl_primitive_attr_destroy(attr) }
+            let attributes = try OneDNN.Attributes()
+            defer { withExtendedLifetime(attributes) {} }
+            let attr = attributes.handle
             if clip != nil || sum {
                 var ops: dnnl_post_ops_t?
                 try OneDNN.check(dnnl_post_ops_create(&ops), "creating post-ops")
@@ -289,15 +328,17 @@ final class OneDNNConvolution {
                 &cd, alg, &p.srcAny, &p.weightsAny, &p.dstAny,
                 p.strides, p.dilates, p.padL, p.padR), "describing the input gradient of \(p.description)")
             var pd: dnnl_primitive_desc_t?
-            try OneDNN.check(dnnl_primitive_desc_create(&pd, &cd, nil, eng, hint), "creating the input gradient of \(p.description)")
+            let attributes = try OneDNN.Attributes()
+            try withExtendedLifetime(attributes) {
+                try OneDNN.check(dnnl_primitive_desc_create(&pd, &cd, attributes.handle, eng, hint),
+                                 "creating the input gradient of \(p.description)")
+            }
             made = OneDNN.PrimitiveDesc(pd!)
             inPlain = p.dst; inDesc = made.md(dnnl_query_diff_dst_md)
             outPlain = p.src; outDesc = made.md(dnnl_query_diff_src_md)
         }
         pd = made
-        var prim: dnnl_primitive_t?
-        try OneDNN.check(dnnl_primitive_create(&prim, made.handle), "creating the primitive for \(p.description)")
-        primitive = OneDNN.Primitive(prim!)
+        primitive = try OneDNN.Primitive(made.handle, "convolution \(p.description)")
         weights = try store.weights(array, id: id, plain: p.weights, desc: made.md(dnnl_query_weights_md), eng)
         reorderIn = try OneDNN.reorder(&inPlain, &inDesc, eng)
         reorderOut = try OneDNN.reorder(&outDesc, &outPlain, eng)
@@ -399,10 +440,17 @@ final class ScratchBuffer {
 /// Scratch buffers shared by every convolution of the process: a call takes two and gives
 /// them back, so the pool holds two per convolution running at once, each as large as the
 /// largest blocked activation seen.
+///
+/// Primitives' scratchpads (`OneDNN.execute`) come from a list of their own, so that these
+/// buffers grow to the largest scratchpad, not to the largest activation.
 enum ScratchPool {
     private static let spare = Locked<[ScratchBuffer]>([])
     static func take() -> ScratchBuffer { spare.mutate { $0.popLast() } ?? ScratchBuffer() }
     static func give(_ b: ScratchBuffer) { spare.mutate { $0.append(b) } }
+
+    private static let spareScratchpads = Locked<[ScratchBuffer]>([])
+    static func takeScratchpad() -> ScratchBuffer { spareScratchpads.mutate { $0.popLast() } ?? ScratchBuffer() }
+    static func giveScratchpad(_ b: ScratchBuffer) { spareScratchpads.mutate { $0.append(b) } }
 }
 
 // MARK: - Carried layouts (inference plans; docs/engine.md, "Carried layouts")
@@ -671,11 +719,13 @@ public final class PoolingPlan: @unchecked Sendable {
             g.dilations.map { Int64($0 - 1) }, g.padsBegin.map(Int64.init), (0..<2).map { Self.padEnd(g, $0) }),
             "describing the pooling of \(describe(shape)) (\(g))")
         var pd: dnnl_primitive_desc_t?
-        try OneDNN.check(dnnl_primitive_desc_create(&pd, &pdesc, nil, eng, nil), "creating the pooling of \(describe(shape)) (\(g))")
+        let attributes = try OneDNN.Attributes()
+        try withExtendedLifetime(attributes) {
+            try OneDNN.check(dnnl_primitive_desc_create(&pd, &pdesc, attributes.handle, eng, nil),
+                             "creating the pooling of \(describe(shape)) (\(g))")
+        }
         let made = OneDNN.PrimitiveDesc(pd!)
-        var prim: dnnl_primitive_t?
-        try OneDNN.check(dnnl_primitive_create(&prim, made.handle), "creating the pooling primitive")
-        let e = Entry(src: src, g: g, kind: kind, pd: made, primitive: OneDNN.Primitive(prim!),
+        let e = Entry(src: src, g: g, kind: kind, pd: made, primitive: try OneDNN.Primitive(made.handle, "pooling"),
                       dstDesc: made.md(dnnl_query_dst_md), dstPlain: try OneDNN.plainDesc(dstDims, dnnl_nchw))
         entries.mutate { l in
             if l.count >= 16 { l.removeAll() }
@@ -730,12 +780,13 @@ public final class ConcatPlan: @unchecked Sendable {
 
     private func make(_ descs: [dnnl_memory_desc_t], _ shape: [Int], _ eng: dnnl_engine_t) throws -> Entry {
         var pd: dnnl_primitive_desc_t?
-        try OneDNN.check(dnnl_concat_primitive_desc_create(&pd, nil, Int32(descs.count), 1, descs, nil, eng),
-                         "creating the concat into \(describe(shape))")
+        let attributes = try OneDNN.Attributes()
+        try withExtendedLifetime(attributes) {
+            try OneDNN.check(dnnl_concat_primitive_desc_create(&pd, nil, Int32(descs.count), 1, descs, attributes.handle, eng),
+                             "creating the concat into \(describe(shape))")
+        }
         let made = OneDNN.PrimitiveDesc(pd!)
-        var prim: dnnl_primitive_t?
-        try OneDNN.check(dnnl_primitive_create(&prim, made.handle), "creating the concat primitive")
-        let e = Entry(srcs: descs, pd: made, primitive: OneDNN.Primitive(prim!), dstDesc: made.md(dnnl_query_dst_md),
+        let e = Entry(srcs: descs, pd: made, primitive: try OneDNN.Primitive(made.handle, "concat"), dstDesc: made.md(dnnl_query_dst_md),
                       dstPlain: try OneDNN.plainDesc(shape, dnnl_nchw))
         entries.mutate { l in
             if l.count >= 16 { l.removeAll() }
