@@ -51,6 +51,8 @@ public enum Occlusion {
         let regions: [ProjectiveField.Region]
     }
 
+    /// `progress(done, total)` is called after each batch, from whichever thread ran it, one
+    /// call at a time (under a lock: keep it short), with `done` increasing.
     public static func explain(_ model: ExplainableModel, _ x: Tensor, _ request: GradientRequest,
                                settings s: Settings, progress: ((Int, Int) -> Void)? = nil) throws -> Explanation {
         guard x.rank == 4, x.shape[0] == 1 else { throw LoupeError.shape("occlusion needs one NCHW image [1, C, H, W], got \(describe(x.shape))") }

@@ -44,6 +44,8 @@ public final class ConvolutionPlan: @unchecked Sendable {
         let clipLo: UInt32, clipHi: UInt32
         let sum: Bool
         let winograd: Bool
+        /// `OneDNN.teamSize` when made (see `OneDNN.Primitive`).
+        let threads: Int
     }
 
     private let entries = Locked<[Key: OneDNNConvolution]>([:])
@@ -158,7 +160,8 @@ public final class ConvolutionPlan: @unchecked Sendable {
         let id = weights.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
         let winograd = LoupeConfiguration.current.winograd && Self.prefersWinograd(backward: backward, channels: C, group: group, g)
         let key = Key(backward: backward, weights: id, batch: batch, channels: C, outChannels: M, group: group, geometry: g,
-                      bias: bias, clipLo: (clip?.0 ?? .nan).bitPattern, clipHi: (clip?.1 ?? .nan).bitPattern, sum: sum, winograd: winograd)
+                      bias: bias, clipLo: (clip?.0 ?? .nan).bitPattern, clipHi: (clip?.1 ?? .nan).bitPattern, sum: sum, winograd: winograd,
+                      threads: OneDNN.teamSize)
         if let c = entries.value[key] { return c }
         func make(_ algorithm: OneDNNConvolution.Algorithm) throws -> OneDNNConvolution {
             try OneDNNConvolution(backward ? .backwardData : .forward, algorithm, batch: batch, channels: C, outChannels: M,

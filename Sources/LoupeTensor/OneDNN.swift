@@ -79,10 +79,14 @@ enum OneDNN {
         return (unsafeBitCast(s, to: SetThreads.self), unsafeBitCast(g, to: GetThreads.self))
     }()
 
-    /// Sets the calling thread's OpenMP team to Loupe's thread count (1 inside a `parallelFor`).
+    /// The OpenMP team a primitive made or run on this thread now gets: Loupe's thread count,
+    /// 1 inside a `parallelFor` body.
+    static var teamSize: Int { ParallelRegion.isInside ? 1 : Threads.count }
+
+    /// Sets the calling thread's OpenMP team to `teamSize`.
     static func applyThreads() {
         guard let omp = openMP else { return }
-        let n = Int32(ParallelRegion.isInside ? 1 : Threads.count)
+        let n = Int32(teamSize)
         if omp.get() != n { omp.set(n) }
     }
 
@@ -128,8 +132,10 @@ enum OneDNN {
         try check(dnnl_stream_create(&stream, eng, dnnl_stream_default_flags.rawValue), "creating a stream")
         defer { dnnl_stream_destroy(stream) }
         let exec = args.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.handle) }
-        try check(dnnl_primitive_execute(primitive.handle, stream, Int32(exec.count), exec), "executing a primitive")
-        try check(dnnl_stream_wait(stream), "waiting for a stream")
+        try withExtendedLifetime(args) {
+            try check(dnnl_primitive_execute(primitive.handle, stream, Int32(exec.count), exec), "executing a primitive")
+            try check(dnnl_stream_wait(stream), "waiting for a stream")
+        }
     }
 
     /// Owns a `dnnl_memory_t`.
@@ -141,10 +147,17 @@ enum OneDNN {
 
     /// Owns a `dnnl_primitive_t`, made from a descriptor created with `Attributes` (user
     /// scratchpad): `execute` gives it a scratchpad of its own at each call.
+    ///
+    /// oneDNN fixes a primitive's OpenMP team when it is made (`threads`, the `teamSize` of
+    /// the thread that made it) and must not run it with a larger one; run with a smaller one
+    /// it still starts its own team. Every cache of primitives therefore keys them by
+    /// `threads` as well, so that a primitive made inside a `parallelFor` body is only
+    /// reused there, and one made outside only outside.
     final class Primitive {
         let handle: dnnl_primitive_t
         /// Its scratchpad's descriptor; nil when it needs none.
         let scratchpad: dnnl_memory_desc_t?
+        let threads: Int
 
         init(_ pd: dnnl_primitive_desc_t, _ what: @autoclosure () -> String) throws {
             var p: dnnl_primitive_t?
@@ -152,6 +165,7 @@ enum OneDNN {
             handle = p!
             var md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0).pointee
             scratchpad = dnnl_memory_desc_get_size(&md) > 0 ? md : nil
+            threads = teamSize
         }
 
         deinit { dnnl_primitive_destroy(handle) }
@@ -164,6 +178,8 @@ enum OneDNN {
     final class Attributes {
         let handle: dnnl_primitive_attr_t
         init() throws {
+            // Every primitive descriptor is made with attributes: oneDNN reads the team size then.
+            applyThreads()
             var a: dnnl_primitive_attr_t?
             try check(dnnl_primitive_attr_create(&a), "creating attributes")
             handle = a!
@@ -544,9 +560,10 @@ extension OneDNN {
             if from != to { to.copyMemory(from: from, byteCount: dnnl_memory_desc_get_size(&f)) }
             return
         }
+        let threads = teamSize
         let found = reorders.value.first { e in
             var a = e.0, b = e.1
-            return dnnl_memory_desc_equal(&a, &f) != 0 && dnnl_memory_desc_equal(&b, &t) != 0
+            return e.2.threads == threads && dnnl_memory_desc_equal(&a, &f) != 0 && dnnl_memory_desc_equal(&b, &t) != 0
         }?.2
         let r: Primitive
         if let found { r = found } else {
@@ -687,9 +704,10 @@ public final class PoolingPlan: @unchecked Sendable {
         }
         let eng = try OneDNN.engine()
         var srcDesc = c.desc
+        let threads = OneDNN.teamSize
         let e = try entries.value.first { e in
             var s = e.src
-            return e.g == g && e.kind == kind && dnnl_memory_desc_equal(&s, &srcDesc) != 0
+            return e.primitive.threads == threads && e.g == g && e.kind == kind && dnnl_memory_desc_equal(&s, &srcDesc) != 0
         } ?? make(srcDesc, kind, g, x.shape, eng)
         let src = try OneDNN.memory(&srcDesc, eng, c.buffer)
         let scratch = ScratchPool.take()
@@ -758,8 +776,9 @@ public final class ConcatPlan: @unchecked Sendable {
         }
         let eng = try OneDNN.engine()
         let descs = cs.map(\.desc)
+        let threads = OneDNN.teamSize
         let e = try entries.value.first { e in
-            e.srcs.count == descs.count && zip(e.srcs, descs).allSatisfy { a, b in
+            e.primitive.threads == threads && e.srcs.count == descs.count && zip(e.srcs, descs).allSatisfy { a, b in
                 var a = a, b = b
                 return dnnl_memory_desc_equal(&a, &b) != 0
             }

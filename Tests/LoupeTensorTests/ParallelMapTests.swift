@@ -44,7 +44,7 @@ final class ParallelMapTests: XCTestCase {
     }
 
     /// One convolution plan made on this thread, then run by two worker threads at once many
-    /// times: Winograd (which needs a scratchpad on the avx512 path) and a padded direct
+    /// times (with primitives of their own, for one thread each): Winograd (which needs a scratchpad on the avx512 path) and a padded direct
     /// kernel, forward and input gradient. Each result must equal the one computed here.
     func testPrimitivesRunOnOtherThreads() throws {
         let saved = Threads.count
@@ -81,7 +81,12 @@ final class ParallelMapTests: XCTestCase {
                 return dx
             }
             let y = try forward(), dx = try backward()
+            XCTAssertEqual(plan.cachedConvolutions, 2)
             let results = try parallelMap(16, states: [(), ()]) { _, i in try i % 2 == 0 ? forward() : backward() }
+            // The workers' primitives are made for a team of one and kept apart from this
+            // thread's (made for two): oneDNN must not run a primitive with a larger team.
+            XCTAssertEqual(plan.cachedConvolutions, 4)
+            XCTAssertEqual(try forward(), y)
             for (i, r) in results.enumerated() {
                 let expected = i % 2 == 0 ? y : dx
                 XCTAssertEqual(r.count, expected.count)

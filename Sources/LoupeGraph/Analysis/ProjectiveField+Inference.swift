@@ -60,7 +60,9 @@ public final class IncrementalInference: @unchecked Sendable {
     }
 
     /// A runner for another thread on the same image: the plan and the image's activations
-    /// are shared (read only), the ops and plans each runner makes are its own.
+    /// are shared (read only); the window ops with zero padding are the runner's own (each
+    /// with its own prepared weights); the batched plans come from the executor's cache and are
+    /// shared (their ops' caches are locked).
     public func sibling() -> IncrementalInference { IncrementalInference(sharing: self) }
 
     /// The projective field of `changes` (regions of the input) in this plan's graph.
