@@ -42,10 +42,7 @@ public enum AblationCAM {
         let needsImage = rest.inputs.contains { $0.name == model.inputName }
         let executor = try Executor(graph: rest)
         let batch = CAMFamily.batchable(model) ? s.batch : 1
-        var scores: [Double] = []
-        var done = 0
-        while done < k {
-            let chunk = done..<min(done + batch, k)
+        let scores = try inBatches(k, batch: batch, progress: progress) { chunk -> [Double] in
             let ab = try Tensor(shape: [chunk.count, k, h, w]) { buf in
                 for (b, ch) in chunk.enumerated() {
                     for i in 0..<per { buf[b * per + i] = a.floats[i] }
@@ -60,9 +57,7 @@ public enum AblationCAM {
                 }
             }
             let l = try executor.run(feeds, keep: [model.logitsName])[model.logitsName]!
-            scores += CAMFamily.scores(l, target: target, kind: request.score)
-            done = chunk.upperBound
-            progress?(done, k)
+            return CAMFamily.scores(l, target: target, kind: request.score)
         }
         let weights = scores.map { (base - $0) / base }
         return Explanation(method: .ablationCAM, map: CAMFamily.weightedMap(a, weights: weights), target: target, layer: node)

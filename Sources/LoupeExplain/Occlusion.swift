@@ -106,11 +106,8 @@ public enum Occlusion {
                            progress: ((Int, Int) -> Void)?) throws -> [[Float]] {
         let (c, h, w) = (x.shape[1], x.shape[2], x.shape[3])
         let plane = c * h * w
-        // Batches run on all threads at once, each on one thread (the executor is thread-safe).
-        let starts = Array(stride(from: 0, to: grid.regions.count, by: batch))
-        let done = Locked(0)
-        return try parallelMap(starts.count, states: Array(repeating: (), count: Threads.count)) { _, i -> [[Float]] in
-            let chunk = Array(grid.regions[starts[i]..<min(starts[i] + batch, grid.regions.count)])
+        return try inBatches(grid.regions.count, batch: batch, progress: progress) { range -> [[Float]] in
+            let chunk = Array(grid.regions[range])
             let xb = try Tensor(shape: [chunk.count, c, h, w]) { buf in
                 for (b, r) in chunk.enumerated() {
                     for i in 0..<plane { buf[b * plane + i] = x.floats[i] }
@@ -121,12 +118,8 @@ public enum Occlusion {
             }
             let l = try model.executor.run([model.inputName: xb], keep: [model.logitsName])[model.logitsName]!
             let k = l.shape.last!
-            done.mutate { d in
-                d += chunk.count
-                progress?(d, grid.regions.count)
-            }
             return (0..<chunk.count).map { b in Array(l.floats[(b * k)..<((b + 1) * k)]) }
-        }.flatMap { $0 }
+        }
     }
 
     static func score(_ logits: [Float], _ c: Int, _ kind: ExplainableModel.ScoreKind) -> Float {

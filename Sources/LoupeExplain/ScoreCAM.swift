@@ -46,10 +46,7 @@ public enum ScoreCAM {
         let rows = alignCornersTaps(inSize: h, outSize: hh), cols = alignCornersTaps(inSize: w, outSize: ww)
         let batch = CAMFamily.batchable(model) ? s.batch : 1
         let plane = hh * ww
-        var scores: [Double] = []
-        var done = 0
-        while done < k {
-            let chunk = done..<min(done + batch, k)
+        let scores = try inBatches(k, batch: batch, progress: progress) { chunk -> [Double] in
             let xb = try Tensor(shape: [chunk.count, c, hh, ww]) { buf in
                 for (b, ch) in chunk.enumerated() {
                     let mask = normalisedMask(a, channel: ch, rows: rows, columns: cols)
@@ -60,9 +57,7 @@ public enum ScoreCAM {
                 }
             }
             let l = try model.executor.run([model.inputName: xb], keep: [model.logitsName])[model.logitsName]!
-            scores += CAMFamily.scores(l, target: target, kind: request.score)
-            done = chunk.upperBound
-            progress?(done, k)
+            return CAMFamily.scores(l, target: target, kind: request.score)
         }
         let top = scores.max() ?? 0
         let e = scores.map { Foundation.exp($0 - top) }
