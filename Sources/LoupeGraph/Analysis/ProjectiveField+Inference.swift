@@ -19,8 +19,9 @@ import LoupeTensor
 /// (up to the summation order of the convolution kernels); τ < 1 is Nakandala's approximate
 /// inference.
 ///
-/// One instance runs one batch at a time (it caches the zero-padding ops and batched plans it
-/// makes); use one instance per thread (`sibling()`).
+/// One instance runs one batch at a time (it keeps the batched plans it uses); use one
+/// instance per thread (`sibling()`: the zero-padding ops, their prepared weights and the
+/// image's activations are shared).
 public final class IncrementalInference: @unchecked Sendable {
     public let executor: Executor
     public let input: String
@@ -30,8 +31,9 @@ public final class IncrementalInference: @unchecked Sendable {
     let plan: Executor.Plan
     /// Every tensor of the image's forward pass (constants included), by name.
     let cache: [String: Tensor]
-    /// The zero-padding copy of each window op and the rule of each node, by step index.
-    var patchOps: [Int: any Operator] = [:]
+    /// The zero-padding copy of each window op, by step index; shared with the siblings (an
+    /// op's own caches are locked), so that its weights are prepared once.
+    let patchOps: Locked<[Int: any Operator]>
     /// Batched plans' steps by their first output, per batch size (for `whole` tensors).
     var batchedSteps: [Int: (Executor.Plan, [String: Executor.Step], [String: Tensor])] = [:]
 
@@ -41,6 +43,7 @@ public final class IncrementalInference: @unchecked Sendable {
         guard image.rank == 4, image.shape[0] == 1 else {
             throw LoupeError.shape("incremental inference needs one NCHW image [1, C, H, W], got \(describe(image.shape))")
         }
+        patchOps = Locked([:])
         self.executor = executor
         self.input = input
         self.output = output
@@ -56,13 +59,12 @@ public final class IncrementalInference: @unchecked Sendable {
 
     private init(sharing other: IncrementalInference) {
         (executor, input, output, image) = (other.executor, other.input, other.output, other.image)
-        (plan, cache) = (other.plan, other.cache)
+        (plan, cache, patchOps) = (other.plan, other.cache, other.patchOps)
     }
 
     /// A runner for another thread on the same image: the plan and the image's activations
-    /// are shared (read only); the window ops with zero padding are the runner's own (each
-    /// with its own prepared weights); the batched plans come from the executor's cache and are
-    /// shared (their ops' caches are locked).
+    /// are shared (read only), and so are the window ops with zero padding and the batched
+    /// plans (from the executor's cache): their ops' caches are locked.
     public func sibling() -> IncrementalInference { IncrementalInference(sharing: self) }
 
     /// The projective field of `changes` (regions of the input) in this plan's graph.
@@ -175,14 +177,17 @@ public final class IncrementalInference: @unchecked Sendable {
     /// The op of step `si` with zero padding (and no ceil mode): its output over a crop that
     /// already holds the halo is the region of the full output.
     func patchOp(_ si: Int, _ node: Node) throws -> any Operator {
-        if let op = patchOps[si] { return op }
+        if let op = patchOps.value[si] { return op }
         var n = node
         n.attributes["pads"] = .ints([0, 0, 0, 0])
         n.attributes["auto_pad"] = .string("NOTSET")
         if n.attributes["ceil_mode"] != nil { n.attributes["ceil_mode"] = .int(0) }
         let op = try OperatorRegistry.make(n, opset: plan.graph.opset, domainOpsets: plan.graph.domainOpsets)
-        patchOps[si] = op
-        return op
+        return patchOps.mutate { ops in
+            if let first = ops[si] { return first }
+            ops[si] = op
+            return op
+        }
     }
 
     /// Runs a node in full on `[B, ...]` tensors, with the step of a plan for batch B.
