@@ -6,7 +6,7 @@ import XCTest
 
 /// BatchNorm folding and residual-add fusion in inference plans (`Executor.run`): the same
 /// outputs as the unfused graph and as PyTorch, nothing folded across a kept tensor, and
-/// backward plans left exact.
+/// gradient plans, fused the same way, as exact as unfused ones.
 ///
 /// Tolerances: max |fused − reference| ≤ 1e-5 · max |reference| per tensor (folding rounds
 /// the scaled weights once, float32 against PyTorch's float64; oneDNN's kernels alone are
@@ -82,20 +82,70 @@ final class PlanFusionTests: XCTestCase {
         XCTAssertEqual(plan.graph.nodes.filter { $0.opType == "BatchNormalization" }.count, 1, "only the stem's BN stays")
     }
 
-    /// Backward plans keep every BN and Add: the input gradient equals the float64 reference
-    /// of the unfused graph.
-    func testBackwardPlanIsUnfusedAndExact() throws {
+    /// Gradient plans fuse as inference plans do (every BN folded, the residual Adds and
+    /// Relus fused, layouts carried): the input gradient equals the float64 reference of the
+    /// unfused graph, and under every ReLU rule the unfused plan's gradient.
+    func testFusedGradientPlanMatchesTheUnfusedGraph() throws {
         let (ex, x) = try tinyResNet()
         let seed = Tensor(shape: [2, 10], floats: (0..<20).map { Float($0 % 7) - 3 })
-        let r = try ex.gradients(feeds: ["x": x], output: "logits", seed: { _ in seed }, wrt: ["x"])
         let f64 = try Float64Evaluator(graph: ex.graph, inputShapes: ["x": x.shape])
         let values = try f64.forward(["x": Float64Tensor(x)])
         let grads = try f64.backward(values: values, output: "logits", seed: Float64Tensor(seed))
-        let e = relativeError(try XCTUnwrap(r.gradients["x"]).floats, try XCTUnwrap(grads["x"]).data)
-        XCTAssertLessThanOrEqual(e, Self.tolerance)
-        let plan = try ex.plan(feeds: ["x": x], keep: ["x", "logits"], fuse: false)
-        XCTAssertEqual(plan.graph.nodes.filter { $0.opType == "BatchNormalization" }.count, 6)
-        XCTAssertEqual(plan.graph.nodes.filter { $0.opType == "Add" }.count, 2)
+        for engine in ConvEngine.allCases {
+            let saved = LoupeConfiguration.current
+            LoupeConfiguration.update { $0.convolutions = engine }
+            defer { LoupeConfiguration.current = saved }
+            let r = try ex.gradients(feeds: ["x": x], output: "logits", seed: { _ in seed }, wrt: ["x"])
+            XCTAssertLessThanOrEqual(relativeError(try XCTUnwrap(r.gradients["x"]).floats, try XCTUnwrap(grads["x"]).data), Self.tolerance, "\(engine)")
+            for rule in ReluRule.allCases {
+                let rules = BackwardRules(relu: rule)
+                let fused = try ex.gradients(feeds: ["x": x], output: "logits", seed: { _ in seed }, wrt: ["x"], rules: rules)
+                let plain = try ex.gradients(feeds: ["x": x], output: "logits", seed: { _ in seed }, wrt: ["x"], rules: rules, fused: false)
+                let want = try XCTUnwrap(plain.gradients["x"]).floats.map(Double.init)
+                XCTAssertGreaterThan(want.map(abs).max() ?? 0, 0, "\(rule)")
+                let e = relativeError(try XCTUnwrap(fused.gradients["x"]).floats, want)
+                XCTAssertLessThanOrEqual(e, Self.tolerance, "\(engine) \(rule)")
+            }
+        }
+        let plan = try ex.plan(feeds: ["x": x], keep: ["x", "logits"], fuse: true, carryLayouts: true)
+        let ops = plan.graph.nodes.map(\.opType)
+        XCTAssertFalse(ops.contains("BatchNormalization") || ops.contains("Add") || ops.contains("Relu"), "\(ops)")
+        let unfused = try ex.plan(feeds: ["x": x], keep: ["x", "logits"], fuse: false)
+        XCTAssertEqual(unfused.graph.nodes.filter { $0.opType == "BatchNormalization" }.count, 6)
+        XCTAssertEqual(unfused.graph.nodes.filter { $0.opType == "Add" }.count, 2)
+    }
+
+    /// A Clip(0, 1) fused with a residual Add into a convolution: the capped clamp's mask
+    /// (x < 1 as well as x > 0) and the addend's gradient, under every ReLU rule, equal the
+    /// unfused plan's, and the float64 reference's under the standard rule.
+    func testFusedClipAndResidualGradientsMatchTheUnfusedGraph() throws {
+        var rng = SplitMix64(seed: 5)
+        let x = Tensor(shape: [1, 16, 9, 9], floats: (0..<(16 * 81)).map { _ in rng.nextFloat() * 2 - 1 })
+        let seed = Tensor(shape: [1, 16, 9, 9], floats: (0..<(16 * 81)).map { _ in rng.nextFloat() * 2 - 1 })
+        let g = residualGraph()
+        let ex = try Executor(graph: g)
+        let plan = try ex.plan(feeds: ["x": x], keep: ["x", "t"], fuse: true, carryLayouts: true)
+        XCTAssertEqual(plan.graph.nodes.filter { $0.attributes[fusedAddAttribute] != nil && $0.attributes[fusedClipAttribute] != nil }.count, 1)
+        let f64 = try Float64Evaluator(graph: g, inputShapes: ["x": x.shape])
+        let values = try f64.forward(["x": Float64Tensor(x)])
+        let grads = try f64.backward(values: values, output: "t", seed: Float64Tensor(seed))
+        // Both sides of the clamp occur, so the mask matters.
+        let s = try XCTUnwrap(values["s"]).data
+        XCTAssertTrue(s.contains { $0 < 0 } && s.contains { $0 > 1 } && s.contains { $0 > 0 && $0 < 1 })
+        for engine in ConvEngine.allCases {
+            let saved = LoupeConfiguration.current
+            LoupeConfiguration.update { $0.convolutions = engine }
+            defer { LoupeConfiguration.current = saved }
+            let r = try ex.gradients(feeds: ["x": x], output: "t", seed: { _ in seed }, wrt: ["x"])
+            XCTAssertLessThanOrEqual(relativeError(try XCTUnwrap(r.gradients["x"]).floats, try XCTUnwrap(grads["x"]).data), Self.tolerance, "\(engine)")
+            for rule in ReluRule.allCases {
+                let rules = BackwardRules(relu: rule)
+                let fused = try ex.gradients(feeds: ["x": x], output: "t", seed: { _ in seed }, wrt: ["x"], rules: rules)
+                let plain = try ex.gradients(feeds: ["x": x], output: "t", seed: { _ in seed }, wrt: ["x"], rules: rules, fused: false)
+                let e = relativeError(try XCTUnwrap(fused.gradients["x"]).floats, try XCTUnwrap(plain.gradients["x"]).floats.map(Double.init))
+                XCTAssertLessThanOrEqual(e, Self.tolerance, "\(engine) \(rule)")
+            }
+        }
     }
 
     /// x [1, 16, 9, 9] → a = Conv 3×3 (16→16); b = Conv 1×1 (x) computed *after* a;

@@ -1,3 +1,4 @@
+import Foundation
 import LoupeTensor
 
 /// What one forward + backward pass returns.
@@ -19,9 +20,18 @@ extension Executor {
     /// Only the nodes on a path from some `wrt` tensor to `output` run backward. A forward
     /// tensor is kept only while some node on that path still needs it in the backward
     /// sweep, and freed right after; tensors off the path are freed as in plain inference.
+    ///
+    /// The plan is the inference plan (BatchNorm folded, activations and residual adds fused,
+    /// layouts carried), fused everywhere but across `wrt`, `keep` and `output`: the fused
+    /// nodes' backward applies what they fused (`Conv.backward`), and a carried tensor is
+    /// converted to NCHW only when a backward step reads its values
+    /// (`Operator.backwardReads`). With `fused: false`, when some `wrt` tensor is a weight
+    /// (an initializer), or with `LOUPE_FUSED_GRADIENTS=0`, nothing is fused: every node runs
+    /// backward on its own, on NCHW tensors.
     public func gradients(feeds: [String: Tensor], output: String, seed makeSeed: (Tensor) throws -> Tensor, wrt: Set<String>,
-                          keep: Set<String> = [], rules: BackwardRules = .standard) throws -> GradientResult {
-        let p = try plan(feeds: feeds, keep: keep.union(wrt).union([output]), fuse: false)
+                          keep: Set<String> = [], rules: BackwardRules = .standard, fused: Bool = true) throws -> GradientResult {
+        let fuse = fused && Self.fusedGradientsEnabled && wrt.allSatisfy { graph.initializers[$0] == nil }
+        let p = try plan(feeds: feeds, keep: keep.union(wrt).union([output]), fuse: fuse, carryLayouts: fuse)
         guard let outSlot = p.slotOf[output] else {
             throw LoupeError(.invalidArgument, "no tensor named '\(output)' in the graph")
         }
@@ -79,12 +89,23 @@ extension Executor {
             let st = p.steps[i]
             let gOut: [Tensor?] = st.outputs.map { $0 >= 0 ? grads[$0] : nil }
             if gOut.contains(where: { $0 != nil }) {
-                let ins: [Tensor?] = st.inputs.map { $0 >= 0 ? slots[$0] : nil }
-                let outs: [Tensor] = try st.outputs.map {
-                    guard $0 >= 0, let t = slots[$0] else { throw LoupeError.invalid("\(st.node.label): output missing in backward") }
+                let wanted = st.inputs.map { s in s >= 0 && toOutput.contains(s) && fromWrt.contains(s) && (slots[s]?.isFloat ?? false) }
+                // A carried tensor whose values the step reads becomes NCHW, once: the slot
+                // keeps the converted tensor for the other steps that read it.
+                func value(_ s: Int, read: Bool) throws -> Tensor? {
+                    guard s >= 0, let t = slots[s] else { return nil }
+                    guard read, t.isCarried else { return t }
+                    let plain = try t.plain()
+                    slots[s] = plain
+                    return plain
+                }
+                let ins: [Tensor?] = try st.inputs.enumerated().map { k, s in try value(s, read: st.op.backwardReads(input: k, wanted: wanted)) }
+                let outs: [Tensor] = try st.outputs.enumerated().map { k, s in
+                    guard let t = try value(s, read: st.op.backwardReads(output: k)) else {
+                        throw LoupeError.invalid("\(st.node.label): output missing in backward")
+                    }
                     return t
                 }
-                let wanted = st.inputs.map { s in s >= 0 && toOutput.contains(s) && fromWrt.contains(s) && (slots[s]?.isFloat ?? false) }
                 let gIn: [Tensor?]
                 do {
                     gIn = try st.op.backward(ins, outputs: outs, gradients: gOut, wanted: wanted, rules: rules)
@@ -117,4 +138,10 @@ extension Executor {
         }
         return GradientResult(values: values, gradients: result)
     }
+}
+
+extension Executor {
+    /// `LOUPE_FUSED_GRADIENTS=0` makes gradient plans unfused (every node runs backward on its
+    /// own, every tensor NCHW), to compare.
+    static let fusedGradientsEnabled = ProcessInfo.processInfo.environment["LOUPE_FUSED_GRADIENTS"] != "0"
 }

@@ -26,10 +26,15 @@ public struct Add: Operator {
         return out
     }
 
-    /// Backward: g to both operands, summed over broadcast dimensions.
+    /// Backward: g to both operands, summed over broadcast dimensions; through the fused
+    /// activation's rule first, in a fused gradient plan.
     public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
                          rules: BackwardRules) throws -> [Tensor?] {
-        try binaryGradient(inputs, outputs: outputs, gradients: gradients, wanted: wanted, legacy, Self.opType,
+        var gradients = gradients
+        if let clip, let g = gradients.first ?? nil {
+            gradients[0] = try fusedClipGradient(g, output: try required(outputs, 0), clip, rules)
+        }
+        return try binaryGradient(inputs, outputs: outputs, gradients: gradients, wanted: wanted, legacy, Self.opType,
                            da: { g, _, _, _ in g }, db: { g, _, _, _ in g })
     }
 }

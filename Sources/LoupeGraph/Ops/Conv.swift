@@ -111,7 +111,9 @@ public struct Conv: Operator {
     /// dX by the data-gradient kernel (`ConvolutionPlan.backwardData`: oneDNN, or GEMM +
     /// col2im and a direct kernel for depthwise), dW by
     /// im2col + GEMM, dB by summing dY; each only when wanted (explanations want dX alone).
-    /// 3-D and above use the naive N-d loops.
+    /// 3-D and above use the naive N-d loops. In a fused gradient plan the fused activation's
+    /// rule applies to dY first (read from the output), and the fused residual addend gets
+    /// that dY as it is.
     public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
                          rules: BackwardRules) throws -> [Tensor?] {
         let x = try float(inputs, 0), w = try float(inputs, 1)
@@ -119,7 +121,9 @@ public struct Conv: Operator {
         let g = try resolve(x.shape, w.shape, b?.shape)
         let N = x.shape[0], C = x.shape[1], M = w.shape[0], group = attrs.group
         var result = [Tensor?](repeating: nil, count: inputs.count)
-        guard let gy = gradients.first ?? nil else { return try zeroInputGradients(inputs, wanted) }
+        guard var gy = gradients.first ?? nil else { return try zeroInputGradients(inputs, wanted) }
+        if let clip { gy = try fusedClipGradient(gy, output: try required(outputs, 0), clip, rules) }
+        if fusedAdd, isGradientWanted(wanted, 3) { result[3] = gy }
         try gy.floats.withUnsafeBufferPointer { pg in
             guard let gp = pg.baseAddress else { result = try zeroInputGradients(inputs, wanted); return }
             if isGradientWanted(wanted, 0) {
@@ -158,6 +162,19 @@ public struct Conv: Operator {
         }
         return result
     }
+}
+
+extension Conv {
+    /// X's values only for dW (its shape is enough for dX); the output only for a fused
+    /// activation's mask; the residual addend never.
+    public func backwardReads(input k: Int, wanted: [Bool]) -> Bool {
+        switch k {
+        case 0: return isGradientWanted(wanted, 1)
+        case 3: return false
+        default: return true
+        }
+    }
+    public func backwardReads(output k: Int) -> Bool { clip != nil }
 }
 
 /// True when the gradient of input `i` is wanted.

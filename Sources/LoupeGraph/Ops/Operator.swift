@@ -54,10 +54,18 @@ public protocol Operator: Sendable {
     /// (`Tensor.carried`, inference plans only). False by default: the executor then gives
     /// the op their NCHW copies (docs/engine.md, "Carried layouts").
     func acceptsCarried(_ inputs: [Tensor?]) -> Bool
+    /// Whether `backward` reads the values of forward input `k` (or, with `output`, of
+    /// output `k`) when the gradients `wanted` are asked for; true by default. Where it reads
+    /// only the shape, a gradient plan may pass the tensor still carried in a oneDNN layout
+    /// and so save converting it (`Executor.gradients`).
+    func backwardReads(input k: Int, wanted: [Bool]) -> Bool
+    func backwardReads(output k: Int) -> Bool
 }
 
 extension Operator {
     public func acceptsCarried(_ inputs: [Tensor?]) -> Bool { false }
+    public func backwardReads(input k: Int, wanted: [Bool]) -> Bool { true }
+    public func backwardReads(output k: Int) -> Bool { true }
 }
 
 

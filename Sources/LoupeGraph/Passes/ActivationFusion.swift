@@ -11,9 +11,9 @@ extension Graph {
 
     /// Folds each Relu, or Clip with constant bounds, into the Conv or Add that feeds it when
     /// that node's output has no other reader, is not a graph output and is not in `keep`.
-    /// Saves one pass over memory and one buffer per activation. Inference only: the backward
-    /// pass needs the Relus to apply its rules, so gradient plans do not fuse. Returns how
-    /// many activations were fused.
+    /// Saves one pass over memory and one buffer per activation. Gradient plans fuse too: the
+    /// fused node's backward applies the activation's rule first (`fusedClipGradient`).
+    /// Returns how many activations were fused.
     @discardableResult
     public mutating func fuseActivations(keeping keep: Set<String> = []) -> Int {
         var readers: [String: Int] = [:]
@@ -65,6 +65,45 @@ func applyFusedClip(_ t: inout Tensor, _ bounds: (Float, Float)?) {
     t.floats.withUnsafeMutableBufferPointer { p in
         for i in 0..<p.count { p[i] = min(max(p[i], lo), hi) }
     }
+}
+
+/// The gradient that a fused clamp passes back to the node it is fused into, given the
+/// incoming gradient `g` and the clamped output `y`: what `Relu.backward` (bounds [0, +inf])
+/// or `Clip.backward` would give, under the ReLU rule of `rules` when lo is 0 and the
+/// standard one otherwise. Read from y instead of the activation's input x: for lo < hi,
+/// x > lo exactly when y > lo, and x < hi exactly when y < hi. A Relu has no upper test
+/// (hi = +inf: an input of +inf still passes its gradient, as in `Relu.backward`).
+func fusedClipGradient(_ g: Tensor, output y: Tensor, _ bounds: (Float, Float), _ rules: BackwardRules) throws -> Tensor {
+    guard g.shape == y.shape, g.isFloat, y.isFloat, !y.isCarried else {
+        throw LoupeError.shape("fused activation: gradient \(describe(g.shape)) does not match the output \(describe(y.shape))")
+    }
+    let (lo, hi) = bounds
+    let capped = hi != .infinity
+    let rule = lo == 0 ? rules.relu : .standard
+    func masked(_ rule: ReluRule) -> Tensor {
+        let n = g.count
+        let floats = [Float](unsafeUninitializedCapacity: n) { out, done in
+            g.floats.withUnsafeBufferPointer { pg in
+                y.floats.withUnsafeBufferPointer { py in
+                    // One loop per rule (as in `Relu.backward`): no switch per element.
+                    switch rule {
+                    case .standard: for i in 0..<n { let v = py[i]; out[i] = v > lo && (!capped || v < hi) ? pg[i] : 0 }
+                    case .deconvnet: for i in 0..<n { out[i] = !capped || py[i] < hi ? max(pg[i], 0) : 0 }
+                    case .guided: for i in 0..<n { let v = py[i], d = pg[i]; out[i] = v > lo && d > 0 && (!capped || v < hi) ? d : 0 }
+                    case .redirected: for i in 0..<n { let v = py[i], d = pg[i]; out[i] = (v > lo || d > 0) && (!capped || v < hi) ? d : 0 }
+                    }
+                }
+            }
+            done = n
+        }
+        return Tensor(shape: g.shape, floats: floats)
+    }
+    if rule == .redirected {
+        // Lucid's redirected ReLU: the true gradient unless none of it passes.
+        let standard = masked(.standard)
+        if standard.floats.contains(where: { $0 != 0 }) { return standard }
+    }
+    return masked(rule)
 }
 
 /// The fused bounds a node's attributes carry, if any.
