@@ -71,7 +71,7 @@ has_flags avx2 fma && isa_paths+=(avx2)
 has_flags avx512f avx512cd avx512bw avx512dq avx512vl && isa_paths+=(avx512)
 for isa in "${isa_paths[@]}"; do
     LOUPE_ISA=$isa run "the kernel and explanation reference tests with LOUPE_ISA=$isa" \
-        'LoupeTensorTests|LoupeExplainTests.ReferenceTests|CAMVariantReferenceTests|CaptumGradientTests|CarriedLayoutTests|NearestNeighborsTests'
+        'LoupeTensorTests|LoupeExplainTests.ReferenceTests|CAMVariantReferenceTests|CaptumGradientTests|CarriedLayoutTests|PlanFusionTests|NearestNeighborsTests'
 done
 
 # Every reader under libFuzzer and AddressSanitizer, 60 s a target (docs/fuzzing.md); a crash fails.

@@ -124,6 +124,22 @@ public final class ConvolutionPlan: @unchecked Sendable {
         try conv.run(input: dy, bias: nil, output: dx)
     }
 
+    /// The same on tensors of a gradient plan (`OneDNNConvolution.backwardData(dy:along:...)`):
+    /// `dy` of shape `[N, M, h, w]` NCHW or carried, `prepare` applied to it (and to `along`)
+    /// in the primitive's layout, dX carried when `carry`, else NCHW of `shape` (`[N, C, H, W]`).
+    /// Returns dX and the prepared dY, or nil when oneDNN does not run this convolution
+    /// (`LOUPE_CONV=blas`, empty shapes): the caller then takes the NCHW path.
+    public func backwardData(
+        dy: Tensor, along: [Tensor] = [], prepare: (Tensor, [Tensor]) throws -> Tensor = { d, _ in d },
+        weights: [Float], channels C: Int, group: Int, _ g: ConvGeometry, carry: Bool, shape: [Int]
+    ) throws -> (dx: Tensor, dy: Tensor)? {
+        let batch = dy.shape[0], M = dy.shape[1]
+        if LoupeConfiguration.current.convolutions == .blas || isEmpty(batch, C, M, g) { return nil }
+        let conv = try convolution(backward: true, batch: batch, channels: C, weights: weights, outChannels: M,
+                                   group: group, g, bias: false, clip: nil)
+        return try conv.backwardData(dy: dy, along: along, prepare: prepare, carry: carry, shape: shape)
+    }
+
     /// The implementation oneDNN chose for a convolution (for tests and `--verbose`), e.g.
     /// `brgconv:avx512_core`, `jit_fp32_wino_2x3:avx512_core`.
     func implementation(batch: Int, channels C: Int, weights: [Float], outChannels M: Int, group: Int,

@@ -578,6 +578,65 @@ extension Tensor {
         return t
     }
 
+    /// Whether `other` holds its data in the same layout: both plain, or carried alike.
+    public func hasSameLayout(as other: Tensor) -> Bool {
+        switch (carried, other.carried) {
+        case (nil, nil): return shape == other.shape
+        case (let a?, let b?):
+            var d = a.desc, e = b.desc
+            return shape == other.shape && dnnl_memory_desc_equal(&d, &e) != 0
+        default: return false
+        }
+    }
+
+    /// Calls `body` with the float data as it is stored: `floats`, or the whole carried buffer
+    /// (a blocked layout's padding included, which holds zeros).
+    public func withStoredFloats<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        guard let c = carried else { return try floats.withUnsafeBufferPointer(body) }
+        var d = c.desc
+        let n = dnnl_memory_desc_get_size(&d) / MemoryLayout<Float>.size
+        return try withExtendedLifetime(c) { try body(UnsafeBufferPointer(start: c.buffer.assumingMemoryBound(to: Float.self), count: n)) }
+    }
+
+    /// An element-wise map of `a` and `b` stored in the same layout (`hasSameLayout`), whose
+    /// result has that layout too: `body(a, b, out)` over the stored floats. Nil when the
+    /// layouts differ.
+    public static func zipStored(_ a: Tensor, _ b: Tensor,
+                                 _ body: (UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>, UnsafeMutableBufferPointer<Float>) -> Void) throws -> Tensor? {
+        guard a.hasSameLayout(as: b), a.isFloat, b.isFloat else { return nil }
+        guard let c = a.carried else {
+            return try a.floats.withUnsafeBufferPointer { pa in
+                try b.floats.withUnsafeBufferPointer { pb in try Tensor(shape: a.shape) { out in body(pa, pb, out) } }
+            }
+        }
+        let out = CarriedLayout(c.desc)
+        a.withStoredFloats { pa in
+            b.withStoredFloats { pb in
+                body(pa, pb, UnsafeMutableBufferPointer(start: out.buffer.assumingMemoryBound(to: Float.self), count: pa.count))
+            }
+        }
+        var t = Tensor(shape: a.shape, carried: out)
+        t.dtype = a.dtype
+        return t
+    }
+
+    /// This tensor in layout `want` (`plain` being NCHW): itself when it is, else a copy,
+    /// carried unless `want` is plain.
+    func inLayout(_ want: dnnl_memory_desc_t, plain: dnnl_memory_desc_t) throws -> Tensor {
+        var w = want, p = plain
+        if dnnl_memory_desc_equal(&w, &p) != 0 { return try self.plain() }
+        let eng = try OneDNN.engine()
+        return try withActivation(plain: plain) { ptr, desc in
+            var d = desc
+            if dnnl_memory_desc_equal(&d, &w) != 0 { return self }
+            let c = CarriedLayout(want)
+            try OneDNN.reorder(from: desc, ptr, to: want, c.buffer, eng)
+            var t = Tensor(shape: shape, carried: c)
+            t.dtype = dtype
+            return t
+        }
+    }
+
     /// Calls `body` with the data and its oneDNN descriptor (`plain` when not carried).
     func withActivation<R>(plain: dnnl_memory_desc_t, _ body: (UnsafeMutableRawPointer, dnnl_memory_desc_t) throws -> R) throws -> R {
         if let c = carried { return try withExtendedLifetime(c) { try body(c.buffer, c.desc) } }
@@ -703,6 +762,26 @@ extension OneDNNConvolution {
             if let biasMem { args.append((DNNL_ARG_BIAS, biasMem)) }
             try OneDNN.execute(primitive, args, eng)
         }
+    }
+}
+
+extension OneDNNConvolution {
+    /// The input gradient on tensors of a gradient plan: `dy` (NCHW or carried) and each of
+    /// `along` are brought into the layout this primitive takes dY in, `prepare` may replace
+    /// dY there (keeping that layout: a fused activation's mask, with the forward output in
+    /// `along`), and dX is carried in the primitive's layout when `carry`, else NCHW of
+    /// `shape`. Returns dX and the prepared dY.
+    func backwardData(dy: Tensor, along: [Tensor], prepare: (Tensor, [Tensor]) throws -> Tensor,
+                      carry: Bool, shape: [Int]) throws -> (dx: Tensor, dy: Tensor) {
+        precondition(direction == .backwardData)
+        let ready = try prepare(try dy.inLayout(inDesc, plain: inPlain), try along.map { try $0.inLayout(inDesc, plain: inPlain) })
+        let scratchIn = ScratchPool.take(), scratchOut = ScratchPool.take()
+        defer { ScratchPool.give(scratchIn); ScratchPool.give(scratchOut) }
+        let src = try OneDNN.memory(of: ready, plain: inPlain, want: inDesc, scratch: scratchIn, eng)
+        let dx = try OneDNN.result(shape: shape, desc: outDesc, plain: outPlain, carry: carry, scratch: scratchOut, eng) { dst in
+            try OneDNN.execute(primitive, [(DNNL_ARG_DIFF_DST, src), (DNNL_ARG_WEIGHTS, weights.memory), (DNNL_ARG_DIFF_SRC, dst)], eng)
+        }
+        return (dx, ready)
     }
 }
 

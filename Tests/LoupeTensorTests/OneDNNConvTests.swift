@@ -155,6 +155,37 @@ final class OneDNNConvTests: XCTestCase {
         try checkEveryCase(engine: .blas, threads: 2)
     }
 
+    /// The input gradient on tensors as a fused gradient plan runs it: y from the forward pass
+    /// carried in the primitive's layout, dY (NCHW) brought into the input-gradient
+    /// primitive's layout beside y, masked there by y > 0 (a fused Relu), and dX carried.
+    /// dX and the masked dY, back in NCHW, equal the naive kernels on the NCHW mask.
+    func testCarriedInputGradientMatchesNaive() throws {
+        var worst: Float = 0
+        for (i, t) in Self.cases.enumerated() {
+            let g = t.geometry
+            var rng = LCG(state: UInt64(300 + i))
+            let x = Tensor(shape: [t.n, t.c, t.h, t.w], floats: rng.array(t.n * t.c * g.inputSize))
+            let w = rng.array(t.m * (t.c / t.group) * g.kernelSize)
+            let dy = Tensor(shape: [t.n, t.m] + g.output, floats: rng.array(t.n * t.m * g.outputSize))
+            let plan = ConvolutionPlan()
+            let y = try XCTUnwrap(try plan.forward(x: x, weights: w, outChannels: t.m, group: t.group, bias: nil, g,
+                                                   carry: true, shape: dy.shape))
+            let r = try XCTUnwrap(try plan.backwardData(dy: dy, along: [y], prepare: { d, a in
+                try XCTUnwrap(try Tensor.zipStored(d, a[0]) { pd, py, out in for k in 0..<out.count { out[k] = py[k] > 0 ? pd[k] : 0 } })
+            }, weights: w, channels: t.c, group: t.group, g, carry: true, shape: x.shape))
+            let yPlain = try y.plain().floats
+            let masked = zip(dy.floats, yPlain).map { $1 > 0 ? $0 : 0 }
+            var dxRef = [Float](repeating: .nan, count: x.count)
+            convNdBackwardDataNaive(dy: masked, batch: t.n, outChannels: t.m, w: w, channels: t.c, group: t.group, g, dx: &dxRef)
+            XCTAssertEqual(try r.dy.plain().floats, masked, t.name)
+            let e = Self.relativeError(try r.dx.plain().floats, dxRef)
+            worst = max(worst, e)
+            let path = try ISAPath.current().rawValue
+            XCTAssertLessThanOrEqual(e, Self.relativeTolerance, "\(path): \(t.name) \(g)")
+        }
+        print("OneDNNConvTests: carried input gradients on ISA path \(try ISAPath.current().rawValue): worst relative error \(worst)")
+    }
+
     /// The path in force is the one `LOUPE_ISA` asked for (else the fastest the CPU has), and
     /// oneDNN's kernels are that path's.
     func testISAPathIsTheOneAskedFor() throws {

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import LoupeTensor
 
@@ -87,7 +88,10 @@ extension Executor {
         for (s, i) in neededUntil where !pinned.contains(s) { releaseAfter[i].append(s) }
         for i in stride(from: p.steps.count - 1, through: 0, by: -1) where onPath[i] {
             let st = p.steps[i]
-            let gOut: [Tensor?] = st.outputs.map { $0 >= 0 ? grads[$0] : nil }
+            let gOut: [Tensor?] = try st.outputs.map { s in
+                guard s >= 0, let g = grads[s] else { return nil }
+                return st.op.acceptsCarriedGradients ? g : try g.plain()
+            }
             if gOut.contains(where: { $0 != nil }) {
                 let wanted = st.inputs.map { s in s >= 0 && toOutput.contains(s) && fromWrt.contains(s) && (slots[s]?.isFloat ?? false) }
                 // A carried tensor whose values the step reads becomes NCHW, once: the slot
@@ -107,18 +111,22 @@ extension Executor {
                     return t
                 }
                 let gIn: [Tensor?]
+                let t0 = Profile.enabled ? DispatchTime.now().uptimeNanoseconds : 0
                 do {
                     gIn = try st.op.backward(ins, outputs: outs, gradients: gOut, wanted: wanted, rules: rules)
                 } catch let e as LoupeError {
                     throw LoupeError(e.kind, "backward of \(st.node.label) with inputs (\(describeInputs(ins))): \(e.message)")
                 }
+                if Profile.enabled { Profile.add("backward " + (Profile.byNode ? st.node.name : st.node.opType), DispatchTime.now().uptimeNanoseconds - t0) }
                 for (k, s) in st.inputs.enumerated() where s >= 0 && k < gIn.count && wanted[k] {
                     guard let g = gIn[k] else { continue }
                     guard g.shape == slots[s]?.shape else {
                         throw LoupeError.shape("backward of \(st.node.label) gave a gradient of shape \(describe(g.shape)) for input \(k) of shape \(describe(slots[s]?.shape ?? []))")
                     }
                     if let prev = grads[s] {
-                        grads[s] = try broadcastFloat(prev, g, +)
+                        // Two gradients in one layout add there; else both in NCHW.
+                        grads[s] = try Tensor.zipStored(prev, g) { a, b, out in for i in 0..<out.count { out[i] = a[i] + b[i] } }
+                            ?? broadcastFloat(try prev.plain(), try g.plain(), +)
                     } else {
                         grads[s] = g
                     }
@@ -134,7 +142,7 @@ extension Executor {
                 throw LoupeError.invalid("no differentiable path from '\(name)' to '\(output)': '\(output)' does not depend on it")
             }
             // On a path but no rule produced a gradient: every path is blocked (zero gradient).
-            result[name] = try grads[s] ?? Tensor(zeros: slots[s]?.shape ?? [])
+            result[name] = try grads[s]?.plain() ?? Tensor(zeros: slots[s]?.shape ?? [])
         }
         return GradientResult(values: values, gradients: result)
     }

@@ -122,7 +122,21 @@ public struct Conv: Operator {
         let N = x.shape[0], C = x.shape[1], M = w.shape[0], group = attrs.group
         var result = [Tensor?](repeating: nil, count: inputs.count)
         guard var gy = gradients.first ?? nil else { return try zeroInputGradients(inputs, wanted) }
-        if let clip { gy = try fusedClipGradient(gy, output: try required(outputs, 0), clip, rules) }
+        let y = try required(outputs, 0)
+        if x.rank == 4, gy.isCarried || x.isCarried || (clip != nil && y.isCarried),
+           !isGradientWanted(wanted, 1), !(b != nil && isGradientWanted(wanted, 2)) {
+            // A fused gradient plan (docs/engine.md): dY stays in oneDNN's layout, masked there,
+            // and dX is carried when X was.
+            if let r = try plan.backwardData(dy: gy, along: clip == nil ? [] : [y],
+                                             prepare: { d, a in try clip.map { try fusedClipGradient(d, output: a[0], $0, rules) } ?? d },
+                                             weights: w.floats, channels: C, group: group, g, carry: x.isCarried, shape: x.shape) {
+                if isGradientWanted(wanted, 0) { result[0] = r.dx }
+                if fusedAdd, isGradientWanted(wanted, 3) { result[3] = r.dy }
+                return result
+            }
+        }
+        gy = try gy.plain()
+        if let clip { gy = try fusedClipGradient(gy, output: try y.plain(), clip, rules) }
         if fusedAdd, isGradientWanted(wanted, 3) { result[3] = gy }
         try gy.floats.withUnsafeBufferPointer { pg in
             guard let gp = pg.baseAddress else { result = try zeroInputGradients(inputs, wanted); return }
@@ -165,8 +179,9 @@ public struct Conv: Operator {
 }
 
 extension Conv {
-    /// X's values only for dW (its shape is enough for dX); the output only for a fused
-    /// activation's mask; the residual addend never.
+    /// X's values only for dW (its shape is enough for dX); the residual addend never; the
+    /// output, for a fused activation's mask, in whatever layout it has (`backward` brings it
+    /// to dY's).
     public func backwardReads(input k: Int, wanted: [Bool]) -> Bool {
         switch k {
         case 0: return isGradientWanted(wanted, 1)
@@ -174,7 +189,8 @@ extension Conv {
         default: return true
         }
     }
-    public func backwardReads(output k: Int) -> Bool { clip != nil }
+    public func backwardReads(output k: Int) -> Bool { false }
+    public var acceptsCarriedGradients: Bool { true }
 }
 
 /// True when the gradient of input `i` is wanted.

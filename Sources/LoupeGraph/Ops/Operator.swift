@@ -60,12 +60,16 @@ public protocol Operator: Sendable {
     /// and so save converting it (`Executor.gradients`).
     func backwardReads(input k: Int, wanted: [Bool]) -> Bool
     func backwardReads(output k: Int) -> Bool
+    /// Whether `backward` takes output gradients carried in a oneDNN layout (and may return
+    /// input gradients so carried). False by default: the executor gives it NCHW ones.
+    var acceptsCarriedGradients: Bool { get }
 }
 
 extension Operator {
     public func acceptsCarried(_ inputs: [Tensor?]) -> Bool { false }
     public func backwardReads(input k: Int, wanted: [Bool]) -> Bool { true }
     public func backwardReads(output k: Int) -> Bool { true }
+    public var acceptsCarriedGradients: Bool { false }
 }
 
 

@@ -74,36 +74,33 @@ func applyFusedClip(_ t: inout Tensor, _ bounds: (Float, Float)?) {
 /// x > lo exactly when y > lo, and x < hi exactly when y < hi. A Relu has no upper test
 /// (hi = +inf: an input of +inf still passes its gradient, as in `Relu.backward`).
 func fusedClipGradient(_ g: Tensor, output y: Tensor, _ bounds: (Float, Float), _ rules: BackwardRules) throws -> Tensor {
-    guard g.shape == y.shape, g.isFloat, y.isFloat, !y.isCarried else {
-        throw LoupeError.shape("fused activation: gradient \(describe(g.shape)) does not match the output \(describe(y.shape))")
-    }
     let (lo, hi) = bounds
     let capped = hi != .infinity
     let rule = lo == 0 ? rules.relu : .standard
-    func masked(_ rule: ReluRule) -> Tensor {
-        let n = g.count
-        let floats = [Float](unsafeUninitializedCapacity: n) { out, done in
-            g.floats.withUnsafeBufferPointer { pg in
-                y.floats.withUnsafeBufferPointer { py in
-                    // One loop per rule (as in `Relu.backward`): no switch per element.
-                    switch rule {
-                    case .standard: for i in 0..<n { let v = py[i]; out[i] = v > lo && (!capped || v < hi) ? pg[i] : 0 }
-                    case .deconvnet: for i in 0..<n { out[i] = !capped || py[i] < hi ? max(pg[i], 0) : 0 }
-                    case .guided: for i in 0..<n { let v = py[i], d = pg[i]; out[i] = v > lo && d > 0 && (!capped || v < hi) ? d : 0 }
-                    case .redirected: for i in 0..<n { let v = py[i], d = pg[i]; out[i] = (v > lo || d > 0) && (!capped || v < hi) ? d : 0 }
-                    }
-                }
+    func masked(_ rule: ReluRule) throws -> Tensor {
+        // g and y in the same layout (NCHW, or carried alike in a gradient plan): the mask
+        // runs over the stored floats, where a blocked layout's padding holds zeros in both.
+        let result = try Tensor.zipStored(g, y) { pg, py, out in
+            let n = out.count
+            // One loop per rule (as in `Relu.backward`): no switch per element.
+            switch rule {
+            case .standard: for i in 0..<n { let v = py[i]; out[i] = v > lo && (!capped || v < hi) ? pg[i] : 0 }
+            case .deconvnet: for i in 0..<n { out[i] = !capped || py[i] < hi ? max(pg[i], 0) : 0 }
+            case .guided: for i in 0..<n { let v = py[i], d = pg[i]; out[i] = v > lo && d > 0 && (!capped || v < hi) ? d : 0 }
+            case .redirected: for i in 0..<n { let v = py[i], d = pg[i]; out[i] = (v > lo || d > 0) && (!capped || v < hi) ? d : 0 }
             }
-            done = n
         }
-        return Tensor(shape: g.shape, floats: floats)
+        guard let result else {
+            throw LoupeError.shape("fused activation: gradient \(describe(g.shape)) and output \(describe(y.shape)) are not stored alike")
+        }
+        return result
     }
     if rule == .redirected {
         // Lucid's redirected ReLU: the true gradient unless none of it passes.
-        let standard = masked(.standard)
-        if standard.floats.contains(where: { $0 != 0 }) { return standard }
+        let standard = try masked(.standard)
+        if standard.withStoredFloats({ $0.contains { $0 != 0 } }) { return standard }
     }
-    return masked(rule)
+    return try masked(rule)
 }
 
 /// The fused bounds a node's attributes carry, if any.
