@@ -29,8 +29,9 @@ public enum ConvEngine: String, CaseIterable, Sendable {
 ///
 /// Runs the im2col + OpenBLAS path instead when `LoupeConfiguration.convolutions` is `.blas`.
 /// Every shape goes through oneDNN otherwise, the input gradient of a 3-channel image stem
-/// too (oneDNN pads its 3 channels to 16 and runs at a fifth of its usual speed there,
-/// docs/engine-decision.md), so that no convolution result depends on OpenBLAS's kernels.
+/// too (there by oneDNN's own GEMM-based kernel: its blocked kernels pad the 3 channels to 16
+/// and run at a fifth of their usual speed, docs/engine-decision.md), so that no
+/// convolution result depends on OpenBLAS's kernels.
 public final class ConvolutionPlan: @unchecked Sendable {
     struct Key: Hashable {
         let backward: Bool

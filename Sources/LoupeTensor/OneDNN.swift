@@ -340,8 +340,12 @@ final class OneDNNConvolution {
             var hint: dnnl_primitive_desc_t?
             try OneDNN.check(dnnl_primitive_desc_create(&hint, &fd, nil, eng, nil), "creating the convolution \(p.description)")
             defer { dnnl_primitive_desc_destroy(hint) }
+            // Fewer than 16 input channels (an image stem): the blocked kernels pad dX to 16
+            // channels and ran ResNet-50's stem at a quarter of oneDNN's own GEMM-based
+            // kernel (`gemm:jit`: its sgemm and col2im, on NCHW), which a plain dX selects.
+            var diffSrc = C < 16 ? p.src : p.srcAny
             try OneDNN.check(dnnl_dilated_convolution_backward_data_desc_init(
-                &cd, alg, &p.srcAny, &p.weightsAny, &p.dstAny,
+                &cd, alg, &diffSrc, &p.weightsAny, &p.dstAny,
                 p.strides, p.dilates, p.padL, p.padR), "describing the input gradient of \(p.description)")
             var pd: dnnl_primitive_desc_t?
             let attributes = try OneDNN.Attributes()

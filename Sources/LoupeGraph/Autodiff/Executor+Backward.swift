@@ -125,7 +125,7 @@ extension Executor {
                     }
                     if let prev = grads[s] {
                         // Two gradients in one layout add there; else both in NCHW.
-                        grads[s] = try Tensor.zipStored(prev, g) { a, b, out in for i in 0..<out.count { out[i] = a[i] + b[i] } }
+                        grads[s] = try Tensor.zipStored(prev, g) { a, b, out in addArrays(a, b, into: out) }
                             ?? broadcastFloat(try prev.plain(), try g.plain(), +)
                     } else {
                         grads[s] = g

@@ -75,21 +75,18 @@ func applyFusedClip(_ t: inout Tensor, _ bounds: (Float, Float)?) {
 /// (hi = +inf: an input of +inf still passes its gradient, as in `Relu.backward`).
 func fusedClipGradient(_ g: Tensor, output y: Tensor, _ bounds: (Float, Float), _ rules: BackwardRules) throws -> Tensor {
     let (lo, hi) = bounds
-    let capped = hi != .infinity
     let rule = lo == 0 ? rules.relu : .standard
     func masked(_ rule: ReluRule) throws -> Tensor {
         // g and y in the same layout (NCHW, or carried alike in a gradient plan): the mask
         // runs over the stored floats, where a blocked layout's padding holds zeros in both.
-        let result = try Tensor.zipStored(g, y) { pg, py, out in
-            let n = out.count
-            // One loop per rule (as in `Relu.backward`): no switch per element.
-            switch rule {
-            case .standard: for i in 0..<n { let v = py[i]; out[i] = v > lo && (!capped || v < hi) ? pg[i] : 0 }
-            case .deconvnet: for i in 0..<n { out[i] = !capped || py[i] < hi ? max(pg[i], 0) : 0 }
-            case .guided: for i in 0..<n { let v = py[i], d = pg[i]; out[i] = v > lo && d > 0 && (!capped || v < hi) ? d : 0 }
-            case .redirected: for i in 0..<n { let v = py[i], d = pg[i]; out[i] = (v > lo || d > 0) && (!capped || v < hi) ? d : 0 }
-            }
+        let code: ClampGradientRule
+        switch rule {
+        case .standard: code = .standard
+        case .deconvnet: code = .deconvnet
+        case .guided: code = .guided
+        case .redirected: code = .redirected
         }
+        let result = try Tensor.zipStored(g, y) { pg, py, out in clampGradient(pg, output: py, into: out, lo: lo, hi: hi, rule: code) }
         guard let result else {
             throw LoupeError.shape("fused activation: gradient \(describe(g.shape)) and output \(describe(y.shape)) are not stored alike")
         }
