@@ -88,11 +88,11 @@ public enum IntegratedGradients {
         let ends = Tensor(shape: [2] + Array(x.shape.dropFirst()), floats: xs + bs)
         let endScores: [Double]
         if batch >= 2 {
-            let l = try model.executor.run([model.inputName: ends], keep: [model.logitsName], fused: false)[model.logitsName]!
+            let l = try model.executor.run([model.inputName: ends], keep: [model.logitsName])[model.logitsName]!
             endScores = ExplainableModel.scores(l, target: target, kind: request.score)
         } else {
             endScores = try [x, x0].map { t in
-                let l = try model.executor.run([model.inputName: t], keep: [model.logitsName], fused: false)[model.logitsName]!
+                let l = try model.executor.run([model.inputName: t], keep: [model.logitsName])[model.logitsName]!
                 return ExplainableModel.scores(l, target: target, kind: request.score)[0]
             }
         }

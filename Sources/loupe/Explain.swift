@@ -125,11 +125,10 @@ struct Explain: ParsableCommand {
                 try checkWritable(try outputPath(output, image: name, method: outMethod, ext: "png", several: several), force: force)
             }
 
-            // The prediction through the gradient plan when every method takes gradients: one
-            // set of prepared weights instead of two (ResNet-50 Grad-CAM: 409 -> 279 MiB peak).
-            let fusedPrediction = !methods.allSatisfy(\.backpropagates)
+            // The prediction by the inference plan, fused as the gradient plans are: their
+            // convolutions are the same operators, with one set of prepared weights.
             for (i, (name, x)) in inputs.enumerated() {
-                let (logits, _) = try m.forward(x, fused: fusedPrediction)
+                let (logits, _) = try m.forward(x)
                 let t = try m.resolveTarget(explanation.target, logits: logits, labels: labelList)
                 options.target = t
                 let display = try displayImage(x)

@@ -194,9 +194,9 @@ public final class Executor: @unchecked Sendable {
     static func isShapeLike(_ t: Tensor) -> Bool { t.count <= 64 && (!t.isFloat || t.rank <= 1) }
 
     /// Runs the graph. Returns the graph outputs plus every tensor named in `keep`.
-    /// `fused`: the inference plan (BatchNorm folded, activations fused, layouts carried);
-    /// false runs the graph as the gradient plans do, with their prepared weights, so a
-    /// caller about to take gradients does not hold a second, folded copy of the weights.
+    /// `fused`: the inference plan (BatchNorm folded, activations fused, layouts carried),
+    /// whose operators gradient plans share (`gradients`); false runs every node on its own,
+    /// on NCHW tensors (as `gradients(..., fused: false)` does).
     public func run(_ feeds: [String: Tensor], keep: Set<String> = [], fused: Bool = true,
                     progress: ((Int, Int) -> Void)? = nil) throws -> [String: Tensor] {
         let p = try plan(feeds: feeds, keep: keep, fuse: fused, carryLayouts: fused)
