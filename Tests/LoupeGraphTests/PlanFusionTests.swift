@@ -82,6 +82,27 @@ final class PlanFusionTests: XCTestCase {
         XCTAssertEqual(plan.graph.nodes.filter { $0.opType == "BatchNormalization" }.count, 1, "only the stem's BN stays")
     }
 
+    /// On each convolution engine: the (fused) gradient plan's input gradient within
+    /// `tolerance` of the float64 `reference`, and under each ReLU rule of the unfused plan's
+    /// (which must not be all zeros).
+    func checkFusedGradients(_ ex: Executor, _ x: Tensor, output: String, seed: Tensor, reference: [Double]) throws {
+        for engine in ConvEngine.allCases {
+            let saved = LoupeConfiguration.current
+            LoupeConfiguration.update { $0.convolutions = engine }
+            defer { LoupeConfiguration.current = saved }
+            let r = try ex.gradients(feeds: ["x": x], output: output, seed: { _ in seed }, wrt: ["x"])
+            XCTAssertLessThanOrEqual(relativeError(try XCTUnwrap(r.gradients["x"]).floats, reference), Self.tolerance, "\(engine)")
+            for rule in ReluRule.allCases {
+                let rules = BackwardRules(relu: rule)
+                let fused = try ex.gradients(feeds: ["x": x], output: output, seed: { _ in seed }, wrt: ["x"], rules: rules)
+                let plain = try ex.gradients(feeds: ["x": x], output: output, seed: { _ in seed }, wrt: ["x"], rules: rules, fused: false)
+                let want = try XCTUnwrap(plain.gradients["x"]).floats.map(Double.init)
+                XCTAssertGreaterThan(want.map(abs).max() ?? 0, 0, "\(rule)")
+                XCTAssertLessThanOrEqual(relativeError(try XCTUnwrap(fused.gradients["x"]).floats, want), Self.tolerance, "\(engine) \(rule)")
+            }
+        }
+    }
+
     /// Gradient plans fuse as inference plans do (every BN folded, the residual Adds and
     /// Relus fused, layouts carried): the input gradient equals the float64 reference of the
     /// unfused graph, and under every ReLU rule the unfused plan's gradient.
@@ -91,22 +112,7 @@ final class PlanFusionTests: XCTestCase {
         let f64 = try Float64Evaluator(graph: ex.graph, inputShapes: ["x": x.shape])
         let values = try f64.forward(["x": Float64Tensor(x)])
         let grads = try f64.backward(values: values, output: "logits", seed: Float64Tensor(seed))
-        for engine in ConvEngine.allCases {
-            let saved = LoupeConfiguration.current
-            LoupeConfiguration.update { $0.convolutions = engine }
-            defer { LoupeConfiguration.current = saved }
-            let r = try ex.gradients(feeds: ["x": x], output: "logits", seed: { _ in seed }, wrt: ["x"])
-            XCTAssertLessThanOrEqual(relativeError(try XCTUnwrap(r.gradients["x"]).floats, try XCTUnwrap(grads["x"]).data), Self.tolerance, "\(engine)")
-            for rule in ReluRule.allCases {
-                let rules = BackwardRules(relu: rule)
-                let fused = try ex.gradients(feeds: ["x": x], output: "logits", seed: { _ in seed }, wrt: ["x"], rules: rules)
-                let plain = try ex.gradients(feeds: ["x": x], output: "logits", seed: { _ in seed }, wrt: ["x"], rules: rules, fused: false)
-                let want = try XCTUnwrap(plain.gradients["x"]).floats.map(Double.init)
-                XCTAssertGreaterThan(want.map(abs).max() ?? 0, 0, "\(rule)")
-                let e = relativeError(try XCTUnwrap(fused.gradients["x"]).floats, want)
-                XCTAssertLessThanOrEqual(e, Self.tolerance, "\(engine) \(rule)")
-            }
-        }
+        try checkFusedGradients(ex, x, output: "logits", seed: seed, reference: try XCTUnwrap(grads["x"]).data)
         let plan = try ex.plan(feeds: ["x": x], keep: ["x", "logits"], fuse: true, carryLayouts: true)
         let ops = plan.graph.nodes.map(\.opType)
         XCTAssertFalse(ops.contains("BatchNormalization") || ops.contains("Add") || ops.contains("Relu"), "\(ops)")
@@ -132,20 +138,7 @@ final class PlanFusionTests: XCTestCase {
         // Both sides of the clamp occur, so the mask matters.
         let s = try XCTUnwrap(values["s"]).data
         XCTAssertTrue(s.contains { $0 < 0 } && s.contains { $0 > 1 } && s.contains { $0 > 0 && $0 < 1 })
-        for engine in ConvEngine.allCases {
-            let saved = LoupeConfiguration.current
-            LoupeConfiguration.update { $0.convolutions = engine }
-            defer { LoupeConfiguration.current = saved }
-            let r = try ex.gradients(feeds: ["x": x], output: "t", seed: { _ in seed }, wrt: ["x"])
-            XCTAssertLessThanOrEqual(relativeError(try XCTUnwrap(r.gradients["x"]).floats, try XCTUnwrap(grads["x"]).data), Self.tolerance, "\(engine)")
-            for rule in ReluRule.allCases {
-                let rules = BackwardRules(relu: rule)
-                let fused = try ex.gradients(feeds: ["x": x], output: "t", seed: { _ in seed }, wrt: ["x"], rules: rules)
-                let plain = try ex.gradients(feeds: ["x": x], output: "t", seed: { _ in seed }, wrt: ["x"], rules: rules, fused: false)
-                let e = relativeError(try XCTUnwrap(fused.gradients["x"]).floats, try XCTUnwrap(plain.gradients["x"]).floats.map(Double.init))
-                XCTAssertLessThanOrEqual(e, Self.tolerance, "\(engine) \(rule)")
-            }
-        }
+        try checkFusedGradients(ex, x, output: "t", seed: seed, reference: try XCTUnwrap(grads["x"]).data)
     }
 
     /// x [1, 16, 9, 9] → a = Conv 3×3 (16→16); b = Conv 1×1 (x) computed *after* a;
