@@ -8,9 +8,10 @@ public struct Tensor: Sendable {
     public var dtype: DType
     public var floats: [Float]
     public var ints: [Int64]
-    /// An activation an inference plan keeps in a oneDNN primitive's own layout (blocked
-    /// `nChw16c`, `NHWC`, ...) between layer-aware ops; `floats` is then empty and the data
-    /// lives here. Only ops that say so (`Operator.acceptsCarried`) ever see such a tensor;
+    /// An activation (or, in a gradient plan, a gradient) a fused plan keeps in a oneDNN
+    /// primitive's own layout (blocked `nChw16c`, `NHWC`, ...) between layer-aware ops;
+    /// `floats` is then empty and the data lives here. Only ops that say so ever see such a
+    /// tensor (`Operator.acceptsCarried`, `backwardReads`, `acceptsCarriedGradients`);
     /// `plain()` gives the NCHW tensor (docs/engine.md, "Carried layouts").
     public var carried: CarriedLayout? = nil
 

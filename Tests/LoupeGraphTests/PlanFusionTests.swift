@@ -59,13 +59,13 @@ final class PlanFusionTests: XCTestCase {
         XCTAssertEqual(fused.graph.nodes.filter { $0.attributes[fusedAddAttribute] != nil }.count, 2)
         XCTAssertEqual(ex.graph.nodes.filter { $0.opType == "BatchNormalization" }.count, 6, "the loaded graph is untouched")
 
-        // The same executor's unfused plan (what gradients use) gives the same logits.
+        // The same executor's unfused plan (`gradients(..., fused: false)`) gives the same logits.
         let plain = try ex.plan(feeds: ["x": x], keep: [], fuse: false)
         XCTAssertEqual(plain.graph.nodes.filter { $0.opType == "BatchNormalization" }.count, 6)
         let slots = try ex.forward(plain, ["x": x], releasing: { _ in [] })
         let unfused = try XCTUnwrap(slots[plain.slotOf["logits"]!])
         XCTAssertLessThanOrEqual(relativeError(unfused.floats, want), Self.tolerance)
-        // `run(fused: false)` (explain's prediction before gradient methods) runs that plan.
+        // `run(fused: false)` runs that plan.
         let viaRun = try XCTUnwrap(try ex.run(["x": x], fused: false)["logits"])
         XCTAssertEqual(viaRun.floats, unfused.floats)
     }

@@ -6,9 +6,9 @@ import LoupeTensor
 public struct Conv: Operator {
     public static let opType = "Conv"
     let attrs: ConvAttributes
-    /// A Relu or Clip folded in by `fuseActivations` (inference plans only).
+    /// A Relu or Clip folded in by `fuseActivations` (inference and gradient plans).
     let clip: (Float, Float)?
-    /// A residual Add folded in by `fuseResidualAdds` (inference plans only): input 3 is
+    /// A residual Add folded in by `fuseResidualAdds` (inference and gradient plans): input 3 is
     /// added to the output before the clip.
     let fusedAdd: Bool
     /// The plan lets the output stay in the primitive's layout (`carriedLayoutAttribute`,

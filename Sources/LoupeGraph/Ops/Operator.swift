@@ -51,7 +51,7 @@ public protocol Operator: Sendable {
     func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool],
                   rules: BackwardRules) throws -> [Tensor?]
     /// Whether `forward` takes these inputs when some are carried in a oneDNN layout
-    /// (`Tensor.carried`, inference plans only). False by default: the executor then gives
+    /// (`Tensor.carried`, fused plans only). False by default: the executor then gives
     /// the op their NCHW copies (docs/engine.md, "Carried layouts").
     func acceptsCarried(_ inputs: [Tensor?]) -> Bool
     /// Whether `backward` reads the values of forward input `k` (or, with `output`, of

@@ -71,8 +71,11 @@ func applyFusedClip(_ t: inout Tensor, _ bounds: (Float, Float)?) {
 /// incoming gradient `g` and the clamped output `y`: what `Relu.backward` (bounds [0, +inf])
 /// or `Clip.backward` would give, under the ReLU rule of `rules` when lo is 0 and the
 /// standard one otherwise. Read from y instead of the activation's input x: for lo < hi,
-/// x > lo exactly when y > lo, and x < hi exactly when y < hi. A Relu has no upper test
-/// (hi = +inf: an input of +inf still passes its gradient, as in `Relu.backward`).
+/// x > lo exactly when y > lo, and x < hi exactly when y < hi. With hi = +inf there is no
+/// upper test, as in `Relu.backward`. Where it differs from the unfused ops: a Clip with no
+/// upper bound lets an input of +inf pass its gradient (`Clip.backward` stops it); a Clip
+/// with lo ≥ hi (y is hi everywhere) follows the rule on y; under deconvnet a NaN gradient
+/// becomes 0 (`max(g, 0)` keeps it).
 func fusedClipGradient(_ g: Tensor, output y: Tensor, _ bounds: (Float, Float), _ rules: BackwardRules) throws -> Tensor {
     let (lo, hi) = bounds
     let rule = lo == 0 ? rules.relu : .standard
